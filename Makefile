@@ -1,0 +1,35 @@
+# Lotse — the two commands are `make demo` (run a node with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo node test lint typecheck events-docs bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## run the demo: seeded nodes on the embedded default (SQLite + embedded Valkey/Redis)
+	$(BIN)/lotse demo
+
+node: $(STAMP)  ## run one node from LOTSE_* settings
+	$(BIN)/lotse node up
+
+test: $(STAMP)  ## run the whole test suite against real servers it starts itself
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/mypy
+
+events-docs: $(STAMP)  ## regenerate docs/events (AsyncAPI + JSON Schemas)
+	$(BIN)/lotse events docs --out docs/events
+
+bench: $(STAMP)
+	$(BIN)/python bench/bus.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,139 @@
+"""Bearer-token authentication: dev tokens signed by a per-node key, or an external OIDC issuer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, HTTPException, Request, status
+
+ROLES = ("manager", "lead", "node_admin", "funding_officer", "state_operator")
+DEV_ISSUER = "lotse-dev"
+
+
+class TokenError(Exception):
+    """A token could not be issued or verified; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: subject, roles, tenants."""
+
+    sub: str
+    roles: frozenset[str]
+    tenants: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def _key_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "keys" / "dev-token.pem"
+
+
+def load_or_create_dev_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The node's dev-token signing key, created on first use (mode 0600)."""
+    path = _key_path(data_dir)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.chmod(0o600)
+    return key
+
+
+def issue_dev_token(
+    data_dir: Path, *, node_id: str, node_tenants: list[str], sub: str, roles: list[str],
+    tenants: list[str], ttl_s: int = 12 * 3600,
+) -> str:
+    """Sign a dev token for this node; rejects unknown roles and tenants the node does not serve."""
+    if not sub:
+        raise TokenError("--sub: must not be empty")
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise TokenError(f"--role: unknown role {', '.join(bad) or '(none)'}; choose from {', '.join(ROLES)}")
+    foreign = [t for t in tenants if t not in node_tenants]
+    if foreign:
+        raise TokenError(f"--tenant: {', '.join(foreign)} is not a tenant of node {node_id} "
+                         f"({', '.join(node_tenants)})")
+    now = int(time.time())
+    claims = {"iss": DEV_ISSUER, "aud": node_id, "sub": sub, "roles": roles,
+              "tenants": tenants or list(node_tenants), "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, load_or_create_dev_key(data_dir), algorithm="EdDSA")
+
+
+class Authenticator:
+    """Verifies bearer tokens for one node."""
+
+    def __init__(self, *, node_id: str, data_dir: Path, oidc_issuer: str | None = None,
+                 oidc_audience: str = "lotse") -> None:
+        self.node_id = node_id
+        self.oidc_issuer = oidc_issuer
+        self.audience = oidc_audience
+        self._jwks: jwt.PyJWKClient | None = None
+        self._public: Any = None
+        if not oidc_issuer:
+            self._public = load_or_create_dev_key(data_dir).public_key()
+
+    def _jwks_client(self) -> jwt.PyJWKClient:
+        """Discover the issuer's JWKS from its OpenID configuration (once; keys are cached)."""
+        if self._jwks is None:
+            conf = httpx.get(f"{str(self.oidc_issuer).rstrip('/')}/.well-known/openid-configuration",
+                             timeout=5).raise_for_status().json()
+            self._jwks = jwt.PyJWKClient(conf["jwks_uri"], cache_keys=True)
+        return self._jwks
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self.oidc_issuer:
+                key = self._jwks_client().get_signing_key_from_jwt(token).key
+                claims = jwt.decode(token, key, algorithms=["RS256", "ES256", "EdDSA"],
+                                    audience=self.audience, issuer=self.oidc_issuer)
+            else:
+                claims = jwt.decode(token, self._public, algorithms=["EdDSA"], audience=self.node_id,
+                                    issuer=DEV_ISSUER)
+        except (jwt.PyJWTError, httpx.HTTPError, KeyError, OSError) as exc:
+            raise TokenError(f"invalid token: {exc}") from None
+        roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])
+        tenants = claims.get("tenants") or []
+        if not isinstance(roles, list) or not isinstance(tenants, list):
+            raise TokenError("invalid token: roles and tenants must be lists")
+        return Principal(sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
+                         tenants=frozenset(str(t) for t in tenants))
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller; 401 without a valid bearer token (deny by default)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+    authenticator: Authenticator = request.app.state.authenticator
+    try:
+        principal = authenticator.verify(token)
+    except TokenError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
+                            headers={"WWW-Authenticate": "Bearer"}) from None
+    if not principal.roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "token carries no Lotse role")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(principal: Principal, *roles: str) -> None:
+    """403 unless the caller has one of the roles."""
+    if not principal.has(*roles):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role {' or '.join(roles)}")

@@ -1,0 +1,267 @@
+"""Consumer groups: batch reads through FastStream, inbox dedup, ack after commit, reclaim, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisMessage
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import select
+from sqlmodel import Session
+
+from shared.db import Database
+from shared.events import Contract, Envelope, UnknownEvent, parse_payload
+from shared.telemetry import context_from, tracer
+
+from .deadletter import dead_letter, dead_letter_fields
+from .metrics import CONSUMED, DUPLICATES, FAILED, RECLAIMED
+from .tables import InboxEntry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Envelope, Any], None]
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass
+class Subscription:
+    """A consumer group on a stream: which event types it handles, in which database."""
+
+    stream: str
+    group: str
+    handlers: Mapping[str, Handler]
+    db: Database | None = None
+    description: str = ""
+    payloads: list[type[Contract]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    batch_size: int = 500
+    block_ms: int = 200
+    reclaim_idle_ms: int = 30_000
+    reclaim_interval_ms: int = 1_000
+    max_deliveries: int = 5
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    """Create the group at the stream's start (FastStream would create it at `$` and skip entries)."""
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def _raw_entries_parser(message: dict[str, Any], original: Any) -> Any:
+    """Let FastStream build the message without decoding entries; we validate each one ourselves.
+
+    FastStream's batch parser JSON-encodes every entry and fails the whole batch on one bad entry.
+    """
+    parsed = await original({**message, "data": []})
+    parsed.raw_message = message
+    return parsed
+
+
+class Consumer:
+    """Runs one subscription in this process under a unique consumer name."""
+
+    def __init__(self, sub: Subscription, redis: Redis, name: str, opts: ConsumerOptions) -> None:
+        if sub.db is None:
+            raise ValueError(f"subscription {sub.group} has no database")
+        self.sub, self.redis, self.name, self.opts = sub, redis, name, opts
+        self.db: Database = sub.db
+        self.errors_key = f"lotse:errors:{sub.stream}:{sub.group}"
+        self._stopping = False
+        self._busy = asyncio.Lock()
+
+    # -- wiring -------------------------------------------------------------------------------
+    def attach(self, broker: RedisBroker) -> None:
+        """Declare the FastStream subscriber: bounded batches, manual ack (never ACK/ACK_FIRST)."""
+        stream = StreamSub(
+            self.sub.stream, group=self.sub.group, consumer=self.name, batch=True,
+            max_records=self.opts.batch_size, polling_interval=self.opts.block_ms,
+        )
+        subscriber = broker.subscriber(
+            stream=stream, ack_policy=AckPolicy.MANUAL, parser=_raw_entries_parser,
+            title=f"{self.sub.group}:{self.sub.stream}", description=self.sub.description or None,
+        )
+
+        async def on_batch(msg: RedisMessage) -> None:
+            raw = msg.raw_message
+            await self.handle(list(zip(raw["message_ids"], raw["data"], strict=True)), None)
+
+        subscriber(on_batch)
+
+    # -- processing ---------------------------------------------------------------------------
+    async def handle(self, entries: list[Entry], deliveries: dict[bytes, int] | None) -> None:
+        """Process entries: commit effects + inbox in one transaction, then XACK; DLQ the hopeless."""
+        async with self._busy:
+            await self._handle(entries, deliveries)
+
+    async def _handle(self, entries: list[Entry], deliveries: dict[bytes, int] | None) -> None:
+        sub = self.sub
+        valid: list[tuple[bytes, Envelope, Contract]] = []
+        acked: list[bytes] = []
+        dead: list[dict[str, str]] = []
+        for entry_id, fields in entries:
+            if fields is None:  # deleted while pending
+                acked.append(entry_id)
+                continue
+            try:
+                env = Envelope.model_validate_json(fields[b"event"])
+            except (KeyError, ValidationError, ValueError) as exc:
+                dead.append(self._dead(entry_id, fields, f"malformed envelope: {exc}", deliveries))
+                continue
+            if env.type not in sub.handlers:
+                acked.append(entry_id)  # another group's business
+                continue
+            try:
+                valid.append((entry_id, env, parse_payload(env)))
+            except (UnknownEvent, ValidationError) as exc:
+                dead.append(self._dead(entry_id, fields, f"malformed payload: {exc}", deliveries, env))
+        failures: dict[bytes, str] = {}
+        if valid:
+            try:
+                done, failures = await asyncio.to_thread(self._process, valid)
+            except Exception as exc:  # the transaction itself failed: everything stays pending
+                log.exception("batch of %s failed", sub.group)
+                done, failures = [], {eid: f"batch failed: {exc!r}" for eid, _, _ in valid}
+            acked.extend(done)
+        if failures:
+            FAILED.labels(sub.group).inc(len(failures))
+            by_id = dict(entries)
+            envs = {eid: env for eid, env, _ in valid}
+            retry: dict[bytes, str] = {}
+            for eid, error in failures.items():
+                count = (deliveries or {}).get(eid, 1)
+                if count >= self.opts.max_deliveries:
+                    dead.append(self._dead(eid, by_id[eid], error, deliveries, envs[eid]))
+                else:
+                    retry[eid] = error
+            if retry:
+                await self.redis.hset(self.errors_key, mapping=retry)  # type: ignore[misc]
+        if dead:
+            await dead_letter(self.redis, dead, sub.group)
+        if acked:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xack(sub.stream, sub.group, *acked)
+                if deliveries:
+                    pipe.hdel(self.errors_key, *acked)
+                await pipe.execute()
+
+    def _dead(
+        self, entry_id: bytes, fields: dict[bytes, bytes], error: str,
+        deliveries: dict[bytes, int] | None, env: Envelope | None = None,
+    ) -> dict[str, str]:
+        return dead_letter_fields(
+            stream=self.sub.stream, group=self.sub.group, entry_id=entry_id, fields=fields,
+            error=error, deliveries=(deliveries or {}).get(entry_id, 1),
+            event_id=env.event_id if env else "", type_=env.type if env else "",
+        )
+
+    def _process(
+        self, batch: list[tuple[bytes, Envelope, Contract]]
+    ) -> tuple[list[bytes], dict[bytes, str]]:
+        """One transaction for the batch; a savepoint per event so one failure spares the rest."""
+        group = self.sub.group
+        done: list[bytes] = []
+        failures: dict[bytes, str] = {}
+        consumed = duplicates = 0
+        with self.db.session() as s:
+            ids = list({env.event_id for _, env, _ in batch})
+            seen = set(s.exec(select(InboxEntry.event_id).where(  # type: ignore[call-overload]
+                InboxEntry.group == group, InboxEntry.event_id.in_(ids)  # type: ignore[attr-defined]
+            )).scalars())
+            for entry_id, env, payload in batch:
+                if env.event_id in seen:
+                    done.append(entry_id)
+                    duplicates += 1
+                    continue
+                token = None
+                span = None
+                if env.trace.traceparent:
+                    span = tracer.start_span(
+                        f"consume {env.type}", context=context_from(env.trace.model_dump()),
+                        kind=trace.SpanKind.CONSUMER,
+                        attributes={"messaging.system": "redis", "messaging.consumer.group.name": group,
+                                    "messaging.destination.name": self.sub.stream,
+                                    "messaging.message.id": env.event_id},
+                    )
+                    token = otel_context.attach(trace.set_span_in_context(span))
+                try:
+                    with s.begin_nested():
+                        self.sub.handlers[env.type](s, env, payload)
+                        s.add(InboxEntry(group=group, event_id=env.event_id))
+                        s.flush()
+                    seen.add(env.event_id)
+                    done.append(entry_id)
+                    consumed += 1
+                except Exception as exc:
+                    failures[entry_id] = f"{type(exc).__name__}: {exc}"
+                    if span is not None:
+                        span.record_exception(exc)
+                        span.set_status(trace.Status(trace.StatusCode.ERROR))
+                finally:
+                    if token is not None:
+                        otel_context.detach(token)
+                    if span is not None:
+                        span.end()
+            s.commit()
+        CONSUMED.labels(group).inc(consumed)
+        DUPLICATES.labels(group).inc(duplicates)
+        return done, failures
+
+    # -- reclaim ------------------------------------------------------------------------------
+    async def reclaim_once(self) -> int:
+        """XAUTOCLAIM entries idle past the limit (failed, or stranded by a dead consumer) and retry."""
+        start: bytes | str = "0-0"
+        total = 0
+        while True:
+            res = await self.redis.xautoclaim(
+                self.sub.stream, self.sub.group, self.name, min_idle_time=self.opts.reclaim_idle_ms,
+                start_id=start, count=self.opts.batch_size,
+            )
+            start, claimed = res[0], [(eid, f) for eid, f in res[1] if eid is not None]
+            if claimed:
+                total += len(claimed)
+                RECLAIMED.labels(self.sub.group).inc(len(claimed))
+                counts = await self._delivery_counts([eid for eid, _ in claimed])
+                errors = await self.redis.hmget(self.errors_key, [eid for eid, _ in claimed])  # type: ignore[misc]
+                for (eid, _), err in zip(claimed, errors, strict=True):
+                    if err:
+                        log.warning("retrying %s in %s (delivery %s): %s", eid.decode(),
+                                    self.sub.group, counts.get(eid), err.decode())
+                await self.handle(claimed, counts)
+            if start in (b"0-0", "0-0") or self._stopping:
+                return total
+
+    async def _delivery_counts(self, ids: list[bytes]) -> dict[bytes, int]:
+        rows = await self.redis.xpending_range(
+            self.sub.stream, self.sub.group, min=min(ids), max=max(ids), count=len(ids) * 4 + 10,
+            consumername=self.name,
+        )
+        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
+
+    async def run_reclaimer(self) -> None:
+        while not self._stopping:
+            try:
+                await self.reclaim_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reclaim of %s failed", self.sub.group)
+            await asyncio.sleep(self.opts.reclaim_interval_ms / 1000)
+
+    def stop(self) -> None:
+        self._stopping = True

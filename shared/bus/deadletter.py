@@ -1,0 +1,100 @@
+"""The dead-letter stream: what could not be processed, with its error and original payload."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from shared.events import DEAD_LETTERS, utcnow
+
+from .metrics import DEAD_LETTERED
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(value).decode()
+
+
+def _raw(value: str) -> bytes:
+    return base64.b64decode(value[7:]) if value.startswith("base64:") else value.encode()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-lettered entry, as `lotse dlq list` shows it."""
+
+    id: str
+    stream: str
+    group: str
+    entry_id: str
+    event_id: str
+    type: str
+    error: str
+    deliveries: int
+    at: str
+    payload: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def dead_letter_fields(
+    *, stream: str, group: str, entry_id: bytes | str, fields: dict[Any, Any] | None,
+    error: str, deliveries: int, event_id: str = "", type_: str = "",
+) -> dict[str, str]:
+    raw = (fields or {}).get(b"event", (fields or {}).get("event"))
+    return {
+        "stream": stream, "group": group, "entry_id": _text(entry_id), "event_id": event_id,
+        "type": type_, "error": error[:4000], "deliveries": str(deliveries),
+        "at": utcnow().isoformat(), "payload": _text(raw) if raw is not None else json.dumps(
+            {_text(k): _text(v) for k, v in (fields or {}).items()}),
+    }
+
+
+async def dead_letter(redis: Redis, items: list[dict[str, str]], group: str) -> None:
+    """Append dead letters and acknowledge their entries atomically (MULTI/EXEC)."""
+    if not items:
+        return
+    async with redis.pipeline(transaction=True) as pipe:
+        for item in items:
+            pipe.xadd(DEAD_LETTERS, item)
+            pipe.xack(item["stream"], group, item["entry_id"])
+        await pipe.execute()
+    DEAD_LETTERED.labels(group).inc(len(items))
+
+
+async def list_dead_letters(redis: Redis, count: int = 100) -> list[DeadLetter]:
+    entries = await redis.xrange(DEAD_LETTERS, count=count)
+    out = []
+    for entry_id, f in entries:
+        d = {_text(k): _text(v) for k, v in f.items()}
+        out.append(DeadLetter(
+            id=_text(entry_id), stream=d.get("stream", ""), group=d.get("group", ""),
+            entry_id=d.get("entry_id", ""), event_id=d.get("event_id", ""), type=d.get("type", ""),
+            error=d.get("error", ""), deliveries=int(d.get("deliveries") or 0), at=d.get("at", ""),
+            payload=d.get("payload", ""),
+        ))
+    return out
+
+
+async def replay(redis: Redis, dead_letter_id: str) -> str:
+    """Put a dead letter's original payload back on its stream; groups that had it dedupe by inbox."""
+    entries = await redis.xrange(DEAD_LETTERS, min=dead_letter_id, max=dead_letter_id)
+    if not entries:
+        raise KeyError(f"no dead letter {dead_letter_id}")
+    fields = {_text(k): _text(v) for k, v in entries[0][1].items()}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xadd(fields["stream"], {"event": _raw(fields["payload"])})
+        pipe.xdel(DEAD_LETTERS, dead_letter_id)
+        new_id, _ = await pipe.execute()
+    return _text(new_id)

@@ -1,0 +1,220 @@
+"""The `lotse` command line: run nodes, issue dev tokens, inspect the bus and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lotse: Integrationsmanagement platform")
+node_app = typer.Typer(no_args_is_help=True, help="Run and check a node")
+events_app = typer.Typer(no_args_is_help=True, help="The node's event bus")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters")
+app.add_typer(node_app, name="node")
+app.add_typer(events_app, name="events")
+app.add_typer(dlq_app, name="dlq")
+
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="TOML config file (or LOTSE_* env)")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"lotse: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(config: str | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+        raise
+
+
+def node_info(node: str | None, config: str | None) -> dict[str, Any]:
+    """Identity and bus URL of a node, from its data dir (`node.json`) or its config."""
+    if node:
+        path = Path(node)
+        if path.is_dir() and (path / "node.json").exists():
+            info = json.loads((path / "node.json").read_text())
+            info["data_dir"] = str(path)
+            return info
+        config = node
+    s = settings_or_exit(config)
+    info_file = s.data_dir / "node.json"
+    info = json.loads(info_file.read_text()) if info_file.exists() else {}
+    return {"node_id": s.node_id, "level": s.level, "tenants": s.tenants, "data_dir": str(s.data_dir),
+            "redis_url": s.redis_url or info.get("redis_url"), "oidc_issuer": s.oidc_issuer}
+
+
+def redis_for(node: str | None, config: str | None) -> Any:
+    from redis.asyncio import Redis
+
+    url = node_info(node, config).get("redis_url")
+    if not url:
+        fail("no Redis URL: set LOTSE_REDIS_URL or start the node once (it records its embedded server)")
+    return Redis.from_url(url)
+
+
+@node_app.command("up")
+def node_up(
+    config: ConfigOpt = None,
+    services: Annotated[str | None, typer.Option(help="split mode: e.g. cases,plans")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (LOTSE_HTTP_PORT)")] = None,
+) -> None:
+    """Run one node: all services in one process by default, or only --services."""
+    overrides: dict[str, Any] = {}
+    if services:
+        overrides["services"] = services
+    if port is not None:
+        overrides["http_port"] = port
+    settings = settings_or_exit(config, **overrides)
+    from shared.runner import run_node
+
+    run_node(settings)
+
+
+@node_app.command("check")
+def node_check(config: ConfigOpt = None) -> None:
+    """Validate config, reach Redis and the databases, report versions and lag."""
+    settings = settings_or_exit(config)
+    from shared.runner import check_node
+
+    ok = asyncio.run(check_node(settings))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command("token")
+def token(
+    node: Annotated[str, typer.Option("--node", help="the node's data dir or config file")],
+    sub: Annotated[str, typer.Option("--sub", help="subject (user id)")],
+    role: Annotated[list[str], typer.Option("--role", help="manager, lead, node_admin, ...")],
+    tenant: Annotated[list[str] | None, typer.Option("--tenant", help="AGS code (repeatable)")] = None,
+    ttl: Annotated[int, typer.Option(help="lifetime in seconds")] = 12 * 3600,
+) -> None:
+    """Print a dev bearer token for that node."""
+    from shared.auth import TokenError, issue_dev_token
+
+    info = node_info(node, None)
+    if info.get("oidc_issuer"):
+        fail("dev tokens are disabled: this node trusts the OIDC issuer " + info["oidc_issuer"])
+    try:
+        typer.echo(issue_dev_token(Path(info["data_dir"]), node_id=info["node_id"],
+                                   node_tenants=info["tenants"], sub=sub, roles=role,
+                                   tenants=tenant or [], ttl_s=ttl))
+    except TokenError as exc:
+        fail(str(exc))
+
+
+@events_app.command("tail")
+def events_tail(
+    stream: Annotated[list[str] | None, typer.Option("--stream", help="stream name(s)")] = None,
+    node: Annotated[str | None, typer.Option(help="data dir or config of the node")] = None,
+    config: ConfigOpt = None,
+    from_start: Annotated[bool, typer.Option("--from-start")] = False,
+    count: Annotated[int | None, typer.Option(help="stop after this many entries")] = None,
+) -> None:
+    """Follow the node's bus (all event streams by default), one JSON line per entry."""
+    from shared.events import STREAMS
+
+    streams = stream or list(STREAMS.values())
+
+    async def follow() -> None:
+        redis = redis_for(node, config)
+        ids = {s: "0-0" if from_start else "$" for s in streams}
+        seen = 0
+        try:
+            while count is None or seen < count:
+                res = await redis.xread(ids, block=1000, count=100)
+                for name, entries in res or []:
+                    for entry_id, fields in entries:
+                        ids[name.decode()] = entry_id.decode()
+                        body = fields.get(b"event", b"").decode(errors="replace")
+                        typer.echo(json.dumps({"stream": name.decode(), "id": entry_id.decode(),
+                                               "event": _maybe_json(body)}))
+                        seen += 1
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(follow())
+    except KeyboardInterrupt:
+        pass
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@events_app.command("docs")
+def events_docs(out: Annotated[Path, typer.Option(help="output folder")] = Path("docs/events")) -> None:
+    """Write the AsyncAPI document and a JSON Schema per contract."""
+    from shared.events.docs import write_docs
+
+    for path in write_docs(out):
+        typer.echo(str(path))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    node: Annotated[str | None, typer.Option(help="data dir or config of the node")] = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Dead letters: id, origin, error, deliveries."""
+    from shared.bus.deadletter import list_dead_letters
+
+    async def run() -> list[Any]:
+        redis = redis_for(node, config)
+        try:
+            return await list_dead_letters(redis, count=1000)
+        finally:
+            await redis.aclose()
+
+    letters = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps([d.as_dict() for d in letters], indent=2))
+        return
+    if not letters:
+        typer.echo("no dead letters")
+    for d in letters:
+        typer.echo(f"{d.id}  {d.group:<14} {d.type or '-':<24} deliveries={d.deliveries}  {d.error[:120]}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[str, typer.Argument(metavar="ID")],
+    node: Annotated[str | None, typer.Option(help="data dir or config of the node")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Put a dead letter back on its stream (groups that already processed it skip it)."""
+    from shared.bus.deadletter import replay
+
+    async def run() -> str:
+        redis = redis_for(node, config)
+        try:
+            return await replay(redis, dead_letter_id)
+        finally:
+            await redis.aclose()
+
+    try:
+        typer.echo(f"replayed {dead_letter_id} as {asyncio.run(run())}")
+    except KeyError as exc:
+        fail(str(exc.args[0]), 1)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

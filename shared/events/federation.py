@@ -1,0 +1,20 @@
+"""Contracts of the federation link itself."""
+
+from pydantic import Field
+
+from .envelope import Contract
+from .registry import contract
+
+
+@contract
+class NodeHeartbeat(Contract):
+    """A municipal node's periodic sign of life with its health figures."""
+
+    event_type = "NodeHeartbeat"
+    version = 1
+    scope = "up"
+
+    version_string: str = Field(max_length=40)
+    relay_lag: int = Field(ge=0)
+    outbox_backlog: int = Field(ge=0)
+    dead_letters: int = Field(ge=0)

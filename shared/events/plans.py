@@ -1,0 +1,46 @@
+"""Contracts produced by the plans service. Goal titles are free text and stay in the plans database."""
+
+from datetime import date
+
+from .codes import GoalStatus, Topic
+from .envelope import Contract
+from .registry import contract
+
+
+@contract
+class PlanGoalAdded(Contract):
+    """A goal was added to an integration plan."""
+
+    event_type = "PlanGoalAdded"
+    version = 1
+    scope = "up"
+    pseudonymised_fields = ("case_id", "plan_id")
+    local_only_fields = ("manager", "goal_id")
+
+    plan_id: str
+    case_id: str
+    goal_id: str
+    manager: str
+    area: Topic
+    target_date: date | None = None
+    plan_version: int
+
+
+@contract
+class PlanGoalStatusChanged(Contract):
+    """A goal's status changed (open, in_progress, achieved, dropped)."""
+
+    event_type = "PlanGoalStatusChanged"
+    version = 1
+    scope = "up"
+    pseudonymised_fields = ("case_id", "plan_id")
+    local_only_fields = ("manager", "goal_id")
+
+    plan_id: str
+    case_id: str
+    goal_id: str
+    manager: str
+    area: Topic
+    previous_status: GoalStatus
+    status: GoalStatus
+    plan_version: int

@@ -1,0 +1,228 @@
+"""The node runtime: one process running some or all services, their outboxes, consumers and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.redis import RedisBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+from shared.auth import Authenticator
+from shared.bus.consumer import Consumer, ConsumerOptions, ensure_group
+from shared.bus.metrics import DEAD_LETTERS, OUTBOX_BACKLOG
+from shared.bus.outbox import OutboxRelay
+from shared.bus.tables import BUS_TABLES
+from shared.bus.trim import trim
+from shared.db import Database
+from shared.embedded import EmbeddedServer
+from shared.events import DEAD_LETTERS as DLQ_STREAM
+from shared.service import ServiceContext, ServiceSpec, discover
+from shared.settings import Settings
+from shared.telemetry import setup_tracing
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+def write_node_file(settings: Settings, redis_url: str) -> None:
+    """Leave the node's identity and bus URL in its data dir for `lotse token/dlq/events`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    info = {"node_id": settings.node_id, "level": settings.level, "tenants": settings.tenants,
+            "redis_url": redis_url, "http": f"http://{settings.http_host}:{settings.http_port}"}
+    (settings.data_dir / "node.json").write_text(json.dumps(info, indent=2))
+
+
+def consumer_name(node_id: str) -> str:
+    """Unique per process, so a restarted process never inherits a dead one's pending entries."""
+    return f"{node_id}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Node:
+    """Starts and stops everything a node process runs, in order."""
+
+    def __init__(self, settings: Settings, specs: dict[str, ServiceSpec] | None = None) -> None:
+        self.settings = settings
+        self.all_specs = specs if specs is not None else discover()
+        missing = [s for s in settings.services if s not in self.all_specs]
+        if missing:
+            raise RuntimeError(f"services not installed: {', '.join(missing)}")
+        self.specs = {n: self.all_specs[n] for n in settings.services}
+        self.embedded: EmbeddedServer | None = None
+        self.redis_url = settings.redis_url
+        self.authenticator = Authenticator(
+            node_id=settings.node_id, data_dir=settings.data_dir,
+            oidc_issuer=settings.oidc_issuer, oidc_audience=settings.oidc_audience)
+        # Engines are lazy: nothing connects before start(), but routers can be built now.
+        self.contexts = {
+            name: ServiceContext(name, settings,
+                                 Database(settings.database_url_for(name), [*spec.tables, *BUS_TABLES]),
+                                 self.authenticator)
+            for name, spec in self.specs.items()
+        }
+        self.consumers: list[Consumer] = []
+        self.relays: list[OutboxRelay] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.redis: Redis | None = None
+        self.broker: RedisBroker | None = None
+        self.consumer_name = consumer_name(settings.node_id)
+
+    def opts(self) -> ConsumerOptions:
+        s = self.settings
+        return ConsumerOptions(batch_size=s.batch_size, block_ms=s.block_ms,
+                               reclaim_idle_ms=s.reclaim_idle_ms,
+                               reclaim_interval_ms=s.reclaim_interval_ms, max_deliveries=s.max_deliveries)
+
+    def start_embedded(self) -> None:
+        """Start a private Redis-compatible server when no Redis URL is configured."""
+        if self.redis_url is None:
+            self.embedded = EmbeddedServer(self.settings.data_dir / "redis").start()
+            self.redis_url = self.embedded.url
+        write_node_file(self.settings, self.redis_url)
+
+    async def start(self) -> None:
+        s = self.settings
+        setup_tracing(f"lotse-{s.node_id}", s.otlp_endpoint)
+        await asyncio.to_thread(self.start_embedded)
+        assert self.redis_url is not None
+        self.redis = Redis.from_url(self.redis_url)
+        for ctx in self.contexts.values():
+            await asyncio.to_thread(ctx.database.migrate)
+            ctx.redis = self.redis
+        # Declare every installed service's groups, running here or not, so no producer's
+        # entries are trimmed before a consumer process in split mode first starts.
+        for name, spec in self.all_specs.items():
+            ctx = self.contexts.get(name) or ServiceContext(name, s, None)
+            for sub in spec.subscriptions(ctx):
+                await ensure_group(self.redis, sub.stream, sub.group)
+        self.broker = RedisBroker(self.redis_url, graceful_timeout=30.0, logger=None)
+        for name, ctx in self.contexts.items():
+            for sub in self.specs[name].subscriptions(ctx):
+                sub.db = ctx.db
+                consumer = Consumer(sub, self.redis, self.consumer_name, self.opts())
+                consumer.attach(self.broker)
+                self.consumers.append(consumer)
+            relay = OutboxRelay(ctx.database, self.redis, service=name, batch_size=s.batch_size,
+                                interval_ms=s.outbox_interval_ms)
+            self.relays.append(relay)
+        await self.broker.start()
+        for relay in self.relays:
+            self.tasks.append(asyncio.create_task(relay.run(), name=f"outbox-{relay.service}"))
+        for consumer in self.consumers:
+            self.tasks.append(asyncio.create_task(consumer.run_reclaimer(),
+                                                  name=f"reclaim-{consumer.sub.group}"))
+        self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        for name, ctx in self.contexts.items():
+            for factory in self.specs[name].background(ctx):
+                self.tasks.append(asyncio.create_task(factory(), name=f"{name}-background"))
+
+    def streams(self) -> set[str]:
+        return {sub.stream for c in [*self.consumers] for sub in [c.sub]} | {
+            spec.stream for spec in self.specs.values() if spec.stream}
+
+    async def _housekeeping(self) -> None:
+        """Trim acknowledged entries and refresh gauges."""
+        assert self.redis is not None
+        while True:
+            for stream in sorted(self.streams()):
+                try:
+                    await trim(self.redis, stream, self.settings.trim_retention_s)
+                except Exception:
+                    log.exception("trimming %s failed", stream)
+            with suppress(Exception):
+                DEAD_LETTERS.set(await self.redis.xlen(DLQ_STREAM))
+                for relay in self.relays:
+                    OUTBOX_BACKLOG.labels(relay.service).set(await asyncio.to_thread(relay.backlog))
+            await asyncio.sleep(self.settings.trim_interval_s)
+
+    async def stop(self) -> None:
+        """Finish in-flight batches, ack them, publish what the outboxes hold, then shut down."""
+        for consumer in self.consumers:
+            consumer.stop()
+        if self.broker is not None:
+            await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
+        for relay in self.relays:
+            relay.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for relay in self.relays:
+            with suppress(Exception):
+                await relay.drain()
+        if self.redis is not None:
+            with suppress(Exception):
+                for consumer in self.consumers:  # tidy: forget this process's consumer if idle
+                    pending = await self.redis.xpending_range(
+                        consumer.sub.stream, consumer.sub.group, "-", "+", 1,
+                        consumername=self.consumer_name)
+                    if not pending:
+                        await self.redis.xgroup_delconsumer(
+                            consumer.sub.stream, consumer.sub.group, self.consumer_name)
+            await self.redis.aclose()
+        for ctx in self.contexts.values():
+            if ctx.db is not None:
+                ctx.db.dispose()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+    async def ready(self) -> dict[str, bool]:
+        checks: dict[str, bool] = {}
+        try:
+            checks["redis"] = bool(self.redis is not None and await self.redis.ping())
+        except Exception:
+            checks["redis"] = False
+        for name, ctx in self.contexts.items():
+            checks[f"db:{name}"] = await asyncio.to_thread(ctx.database.ping)
+        return checks
+
+
+def build_app(node: Node) -> FastAPI:
+    """One origin for the node's services: /api/<service>/..., /healthz, /readyz, /metrics."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.stop()
+
+    app = FastAPI(title=f"Lotse node {node.settings.node_id}", version=VERSION, lifespan=lifespan)
+    app.state.node = node
+    app.state.authenticator = node.authenticator
+    for name, ctx in node.contexts.items():
+        app.include_router(node.specs[name].router(ctx))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "node": node.settings.node_id}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await node.ready()
+        return JSONResponse({"ready": all(checks.values()), "checks": checks},
+                            status_code=200 if all(checks.values()) else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

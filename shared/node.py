@@ -154,6 +154,12 @@ class Node:
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
         for relay in self.relays:
             relay.stop()
+        for consumer in self.consumers:
+            try:
+                await consumer.finish_own_pending()
+                await consumer.forget_if_idle()
+            except Exception:
+                log.exception("could not finish pending entries of %s", consumer.sub.group)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -161,14 +167,6 @@ class Node:
             with suppress(Exception):
                 await relay.drain()
         if self.redis is not None:
-            with suppress(Exception):
-                for consumer in self.consumers:  # tidy: forget this process's consumer if idle
-                    pending = await self.redis.xpending_range(
-                        consumer.sub.stream, consumer.sub.group, "-", "+", 1,
-                        consumername=self.consumer_name)
-                    if not pending:
-                        await self.redis.xgroup_delconsumer(
-                            consumer.sub.stream, consumer.sub.group, self.consumer_name)
             await self.redis.aclose()
         for ctx in self.contexts.values():
             if ctx.db is not None:

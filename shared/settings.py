@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -30,8 +31,9 @@ class Settings(BaseSettings):
 
     node_id: str = Field(default="dev-node", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     level: Literal["municipal", "state"] = "municipal"
-    tenants: list[str] = Field(default_factory=lambda: ["08111000"])
-    services: list[str] = Field(default_factory=lambda: list(ALL_SERVICES))
+    # NoDecode: "08111000,08221000" in the environment is split by the validators below
+    tenants: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["08111000"])
+    services: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ALL_SERVICES))
     data_dir: Path = Path("var/dev-node")
     redis_url: str | None = None
     database_url: str | None = None  # None: one SQLite file per service under data_dir
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "lotse"
+    # notifications: e-mail through SMTP; mailboxes map "<AGS>:<role>" or a user id to an address
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "lotse@localhost"
+    mailboxes: dict[str, str] = Field(default_factory=dict)
+    scheduler_interval_s: float = Field(default=60.0, gt=0)
     # bus tuning
     batch_size: int = Field(default=500, ge=1, le=10_000)
     block_ms: int = Field(default=200, ge=1, le=60_000)
@@ -139,5 +147,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         value = err.get("input")
         shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
         raise SettingsError(f"{name}: {err['msg']}{shown}") from None
-    except Exception as exc:  # unreadable TOML, wrong JSON in a list env var
-        raise SettingsError(f"settings: {exc}") from None
+    except Exception as exc:  # unreadable TOML, undecodable env value
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"LOTSE_{field.group(1).upper()}" if field else "settings"
+        raise SettingsError(f"{name}: {str(exc).splitlines()[0]}") from None

@@ -263,5 +263,30 @@ class Consumer:
                 log.exception("reclaim of %s failed", self.sub.group)
             await asyncio.sleep(self.opts.reclaim_interval_ms / 1000)
 
+    async def finish_own_pending(self) -> int:
+        """On a clean stop: process what this consumer was delivered but has not acked yet.
+
+        A read cancelled at shutdown may already have moved entries into our pending list.
+        """
+        done = 0
+        start = "0"
+        while True:
+            res = await self.redis.xreadgroup(self.sub.group, self.name, {self.sub.stream: start},
+                                              count=self.opts.batch_size)
+            entries = [(eid, f) for eid, f in (res[0][1] if res else [])]
+            if not entries:
+                return done
+            counts = await self._delivery_counts([eid for eid, _ in entries])
+            await self.handle(entries, counts)
+            done += len(entries)
+            start = entries[-1][0].decode()  # failures stay pending for another process's reclaim
+
+    async def forget_if_idle(self) -> None:
+        """Remove this process's consumer from the group when it holds nothing."""
+        pending = await self.redis.xpending_range(self.sub.stream, self.sub.group, "-", "+", 1,
+                                                  consumername=self.name)
+        if not pending:
+            await self.redis.xgroup_delconsumer(self.sub.stream, self.sub.group, self.name)
+
     def stop(self) -> None:
         self._stopping = True

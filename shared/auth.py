@@ -145,12 +145,12 @@ def tenant_for_write(principal: Principal, requested: str | None, node_tenants: 
     if requested is None:
         if len(allowed) == 1:
             return allowed[0]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"field": "tenant", "reason": "required: the caller acts for several tenants"
                               if allowed else "the caller acts for no tenant of this node"}])
     if requested not in allowed:
         # Same answer for a tenant that exists elsewhere and one that does not: no probing.
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"field": "tenant", "reason": "not a tenant the caller may act for"}])
     return requested
 

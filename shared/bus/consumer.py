@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,11 +17,11 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from shared.db import Database
-from shared.events import Contract, Envelope, UnknownEvent, parse_payload
+from shared.events import Contract, Envelope, UnknownEvent, parse_payload, utcnow
 from shared.telemetry import context_from, tracer
 
 from .deadletter import dead_letter, dead_letter_fields
@@ -71,6 +72,10 @@ async def _raw_entries_parser(message: dict[str, Any], original: Any) -> Any:
     parsed = await original({**message, "data": []})
     parsed.raw_message = message
     return parsed
+
+
+class _BatchAborted(Exception):
+    """A handler failed on the fast path; the batch is redone with a savepoint per event."""
 
 
 class Consumer:
@@ -173,11 +178,24 @@ class Consumer:
     def _process(
         self, batch: list[tuple[bytes, Envelope, Contract]]
     ) -> tuple[list[bytes], dict[bytes, str]]:
-        """One transaction for the batch; a savepoint per event so one failure spares the rest."""
+        """Effects + inbox rows for a batch in one transaction.
+
+        Fast path: no savepoints, one bulk inbox insert. If any handler fails, the transaction is
+        rolled back and the batch redone with a savepoint per event, so one failure spares the rest.
+        """
+        try:
+            return self._run(batch, isolate=False)
+        except _BatchAborted:
+            return self._run(batch, isolate=True)
+
+    def _run(
+        self, batch: list[tuple[bytes, Envelope, Contract]], *, isolate: bool
+    ) -> tuple[list[bytes], dict[bytes, str]]:
         group = self.sub.group
         done: list[bytes] = []
         failures: dict[bytes, str] = {}
-        consumed = duplicates = 0
+        new_ids: list[str] = []
+        duplicates = 0
         with self.db.session() as s:
             ids = list({env.event_id for _, env, _ in batch})
             seen = set(s.exec(select(InboxEntry.event_id).where(  # type: ignore[call-overload]
@@ -188,39 +206,56 @@ class Consumer:
                     done.append(entry_id)
                     duplicates += 1
                     continue
-                token = None
-                span = None
-                if env.trace.traceparent:
-                    span = tracer.start_span(
-                        f"consume {env.type}", context=context_from(env.trace.model_dump()),
-                        kind=trace.SpanKind.CONSUMER,
-                        attributes={"messaging.system": "redis", "messaging.consumer.group.name": group,
-                                    "messaging.destination.name": self.sub.stream,
-                                    "messaging.message.id": env.event_id},
-                    )
-                    token = otel_context.attach(trace.set_span_in_context(span))
-                try:
-                    with s.begin_nested():
-                        self.sub.handlers[env.type](s, env, payload)
-                        s.add(InboxEntry(group=group, event_id=env.event_id))
-                        s.flush()
-                    seen.add(env.event_id)
-                    done.append(entry_id)
-                    consumed += 1
-                except Exception as exc:
-                    failures[entry_id] = f"{type(exc).__name__}: {exc}"
-                    if span is not None:
-                        span.record_exception(exc)
-                        span.set_status(trace.Status(trace.StatusCode.ERROR))
-                finally:
-                    if token is not None:
-                        otel_context.detach(token)
-                    if span is not None:
-                        span.end()
-            s.commit()
-        CONSUMED.labels(group).inc(consumed)
+                with self._span(env) as span:
+                    try:
+                        if isolate:
+                            with s.begin_nested():
+                                self.sub.handlers[env.type](s, env, payload)
+                                s.flush()
+                        else:
+                            self.sub.handlers[env.type](s, env, payload)
+                    except Exception as exc:
+                        if span is not None:
+                            span.record_exception(exc)
+                            span.set_status(trace.Status(trace.StatusCode.ERROR))
+                        if not isolate:
+                            raise _BatchAborted from exc
+                        failures[entry_id] = f"{type(exc).__name__}: {exc}"
+                        continue
+                seen.add(env.event_id)
+                new_ids.append(env.event_id)
+                done.append(entry_id)
+            if new_ids:
+                s.execute(insert(InboxEntry.__table__),  # type: ignore[attr-defined]
+                          [{"group": group, "event_id": i, "processed_at": utcnow()} for i in new_ids])
+            try:
+                s.commit()
+            except Exception as exc:
+                if not isolate:  # a deferred failure (flush at commit): find the culprit
+                    raise _BatchAborted from exc
+                raise
+        CONSUMED.labels(group).inc(len(new_ids))
         DUPLICATES.labels(group).inc(duplicates)
         return done, failures
+
+    @contextmanager
+    def _span(self, env: Envelope) -> Iterator[trace.Span | None]:
+        """A consumer span whose parent is the publishing request's span (when traced)."""
+        if not env.trace.traceparent:
+            yield None
+            return
+        span = tracer.start_span(
+            f"consume {env.type}", context=context_from(env.trace.model_dump()),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "redis", "messaging.consumer.group.name": self.sub.group,
+                        "messaging.destination.name": self.sub.stream,
+                        "messaging.message.id": env.event_id})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     # -- reclaim ------------------------------------------------------------------------------
     async def reclaim_once(self) -> int:

@@ -9,7 +9,8 @@ from typing import Any
 
 from opentelemetry import trace
 from redis.asyncio import Redis
-from sqlalchemy import delete, event, func, select, update
+from redis.exceptions import RedisError
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlmodel import Session
 
 from shared.db import Database
@@ -20,6 +21,8 @@ from .metrics import OUTBOX_BACKLOG, PUBLISHED
 from .tables import OutboxEvent
 
 log = logging.getLogger(__name__)
+OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+OUTBOX_INSERT = insert(OUTBOX)  # built once: the compiled statement is cached
 _wakers: dict[str, Any] = {}  # database URL -> callable waking that database's relay
 
 
@@ -50,15 +53,31 @@ def emit(
 
 
 def add_envelope(session: Session, env: Envelope, stream: str) -> None:
-    """Put a ready envelope into the outbox (used by emit and by the federation relay)."""
-    session.add(OutboxEvent(event_id=env.event_id, stream=stream, body=env.to_json()))
-    url = str(session.get_bind().url)
-    waker = _wakers.get(url)
-    if waker is not None and not session.info.get("outbox_wake"):
-        session.info["outbox_wake"] = True
-        event.listen(
-            session, "after_commit", lambda s: (s.info.pop("outbox_wake", None), waker()), once=True
-        )
+    """Put a ready envelope into the outbox (used by emit and by the federation relay).
+
+    Rows are buffered on the session and written with one executemany just before commit,
+    inside the same transaction as the caller's changes.
+    """
+    rows = session.info.get("outbox_rows")
+    if rows is None:
+        rows = session.info["outbox_rows"] = []
+        event.listen(session, "before_commit", _write_outbox, once=True)
+        event.listen(session, "after_rollback", _drop_outbox, once=True)
+    rows.append({"event_id": env.event_id, "stream": stream, "body": env.to_json(),
+                 "created_at": env.occurred_at})
+
+
+def _write_outbox(session: Session) -> None:
+    rows = session.info.pop("outbox_rows", None)
+    if rows:
+        session.execute(OUTBOX_INSERT, rows)
+        waker = _wakers.get(str(session.get_bind().url))
+        if waker is not None:
+            event.listen(session, "after_commit", lambda s: waker(), once=True)
+
+
+def _drop_outbox(session: Session) -> None:
+    session.info.pop("outbox_rows", None)
 
 
 class OutboxRelay:
@@ -88,15 +107,11 @@ class OutboxRelay:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _pending(self) -> list[OutboxEvent]:
-        with self.db.session() as s:
-            rows = s.exec(  # type: ignore[call-overload]
-                select(OutboxEvent)
-                .where(OutboxEvent.published_at.is_(None))  # type: ignore[union-attr]
-                .order_by(OutboxEvent.id)  # type: ignore[arg-type]
-                .limit(self.batch_size)
-            ).scalars().all()
-            return list(rows)
+    def _pending(self) -> list[Any]:
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(
+                select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body)
+                .where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(self.batch_size)))
 
     def _mark(self, ids: list[int]) -> None:
         with self.db.session() as s:
@@ -117,7 +132,7 @@ class OutboxRelay:
             s.exec(delete(OutboxEvent).where(OutboxEvent.published_at < cutoff))  # type: ignore
             s.commit()
 
-    async def publish(self, rows: list[OutboxEvent]) -> None:
+    async def publish(self, rows: list[Any]) -> None:
         """XADD a batch in one pipeline round trip, with a producer span per traced event."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for row in rows:
@@ -159,6 +174,10 @@ class OutboxRelay:
                         OUTBOX_BACKLOG.labels(self.service).set(await asyncio.to_thread(self.backlog))
                 except asyncio.CancelledError:
                     raise
+                except RedisError as exc:
+                    log.warning("outbox relay of %s cannot reach Redis (%s); retrying", self.service, exc)
+                    sent = 0
+                    await asyncio.sleep(min(5.0, self.interval * 5))
                 except Exception:
                     log.exception("outbox relay of %s failed; retrying", self.service)
                     sent = 0

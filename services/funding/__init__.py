@@ -1,0 +1,1 @@
+"""The funding service: manager positions and their 24-month extensions."""

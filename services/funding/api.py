@@ -1,0 +1,153 @@
+"""HTTP routes of the funding service: parse, authorise, call service.py, commit, map errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlmodel import Session
+
+from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
+from shared.service import ServiceContext
+
+from . import service
+from .models import (
+    ExtensionApplicationCreate,
+    ExtensionApplicationPublic,
+    FundingExtensionApplication,
+    FundingPosition,
+    OccupancyChange,
+    PositionCreate,
+    PositionPublic,
+)
+
+PREFIX = "/api/funding/v1"
+# Positions hold no case contents: node_admin may manage them next to the lead; managers may read.
+MANAGING = ("lead", "node_admin")
+READING = ("lead", "node_admin", "manager")
+
+
+def _role(*roles: str) -> Any:
+    """A dependency answering 403 before the body is even looked at."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        require_roles(principal, *roles)
+        return principal
+
+    return Depends(check)
+
+
+Manager = Annotated[Principal, _role(*MANAGING)]
+Reader = Annotated[Principal, _role(*READING)]
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
+    try:
+        yield
+    except service.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except service.Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except service.InvalidInput as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"field": exc.field, "reason": exc.reason}]) from None
+
+
+def _position(session: Session, principal: Principal, position_id: str,
+              for_update: bool = False) -> FundingPosition:
+    """The caller's position; another tenant's answers exactly like a missing one."""
+    position = service.get_position(session, position_id=position_id, for_update=for_update)
+    if not can_see(principal, position.tenant):
+        raise service.NotFound("position not found")
+    return position
+
+
+def _application(session: Session, principal: Principal,
+                 application_id: str) -> FundingExtensionApplication:
+    application = service.get_application(session, application_id=application_id)
+    if not can_see(principal, application.tenant):
+        raise service.NotFound("extension application not found")
+    return application
+
+
+def router(ctx: ServiceContext) -> APIRouter:
+    """The service's routes for this node's level (the state level adds its own group)."""
+    api = APIRouter(prefix=PREFIX, tags=["funding"])
+    if ctx.settings.level == "municipal":
+        api.include_router(municipal_routes(ctx))
+    return api
+
+
+def municipal_routes(ctx: ServiceContext) -> APIRouter:
+    """A municipality's own positions and its extension applications to the state."""
+    routes = APIRouter()
+    db, node, tenants = ctx.database, ctx.node, ctx.settings.tenants
+
+    @routes.post("/positions", status_code=201, response_model=PositionPublic)
+    def register_position(body: PositionCreate, principal: Manager) -> PositionPublic:
+        tenant = tenant_for_write(principal, body.tenant, tenants)
+        with domain_errors(), db.session() as session:
+            position = service.register_position(
+                session, tenant=tenant, fte=body.fte, starts_on=body.starts_on,
+                ends_on=body.ends_on, actor=principal.sub, node=node)
+            session.commit()
+        return PositionPublic.of(position, date.today())
+
+    @routes.get("/positions", response_model=list[PositionPublic])
+    def list_positions(
+        principal: Reader,
+        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
+    ) -> list[PositionPublic]:
+        visible = principal.tenants if tenant is None else principal.tenants & {tenant}
+        with db.session() as session:
+            positions = service.list_positions(session, tenants=visible)
+        today = date.today()
+        return [PositionPublic.of(p, today) for p in positions]
+
+    @routes.get("/positions/{position_id}", response_model=PositionPublic)
+    def get_position(position_id: str, principal: Reader) -> PositionPublic:
+        with domain_errors(), db.session() as session:
+            position = _position(session, principal, position_id)
+        return PositionPublic.of(position, date.today())
+
+    @routes.post("/positions/{position_id}/occupancy", response_model=PositionPublic)
+    def change_occupancy(position_id: str, body: OccupancyChange,
+                         principal: Manager) -> PositionPublic:
+        with domain_errors(), db.session() as session:
+            position = _position(session, principal, position_id, for_update=True)
+            if service.change_occupancy(session, position=position, occupied=body.occupied,
+                                        since=body.since, node=node):
+                session.commit()
+        return PositionPublic.of(position, date.today())
+
+    @routes.post("/positions/{position_id}/extension-applications", status_code=201,
+                 response_model=ExtensionApplicationPublic)
+    def apply_for_extension(position_id: str, principal: Manager,
+                            body: ExtensionApplicationCreate | None = None) -> Any:
+        with domain_errors(), db.session() as session:
+            position = _position(session, principal, position_id, for_update=True)
+            application = service.apply_for_extension(
+                session, position=position, justification=body.reason if body else None,
+                actor=principal.sub, today=date.today(), node=node)
+            session.commit()
+        return application
+
+    @routes.get("/positions/{position_id}/extension-applications",
+                response_model=list[ExtensionApplicationPublic])
+    def list_applications(position_id: str, principal: Reader) -> Any:
+        with domain_errors(), db.session() as session:
+            position = _position(session, principal, position_id)
+            return service.list_applications(session, position_id=position.id)
+
+    @routes.get("/extension-applications/{application_id}",
+                response_model=ExtensionApplicationPublic)
+    def get_application(application_id: str, principal: Reader) -> Any:
+        with domain_errors(), db.session() as session:
+            return _application(session, principal, application_id)
+
+    return routes

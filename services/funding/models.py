@@ -1,0 +1,141 @@
+"""Tables and API schemas of the funding service: positions and their extension applications."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pydantic
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from sqlalchemy import Index, text
+from sqlmodel import Field, SQLModel
+
+from shared.events import utcnow
+from shared.events.codes import ApplicationStatus, PositionStatus
+
+MAX_TERM_MONTHS = 120  # a position is registered for at most ten years
+REASON_MAX = 2000
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Dates travel as ISO strings; a number is not silently read as a Unix timestamp."""
+    if not isinstance(value, str | date):
+        raise ValueError("must be an ISO date string (YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+# A bounded calendar keeps every term and its extensions far from date overflow.
+TermDate = Annotated[IsoDate, pydantic.Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
+
+
+class FundingPosition(SQLModel, table=True):
+    """A funded integration manager position (Stelle) of one municipality."""
+
+    __tablename__ = "funding_position"
+
+    id: str = Field(primary_key=True, max_length=26)
+    tenant: str = Field(index=True, max_length=8)
+    fte: float
+    starts_on: date
+    ends_on: date
+    status: str = Field(max_length=20)  # PositionStatus
+    status_since: date | None = None  # day of the last occupancy change
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FundingExtensionApplication(SQLModel, table=True):
+    """An application to extend a position by 24 months, decided by the state."""
+
+    __tablename__ = "funding_extension_application"
+    # At most one open application per position, whatever happens to the application code.
+    __table_args__ = (
+        Index("ux_funding_application_open", "position_id", unique=True,
+              sqlite_where=text("status = 'submitted'"),
+              postgresql_where=text("status = 'submitted'")),
+    )
+
+    id: str = Field(primary_key=True, max_length=26)
+    tenant: str = Field(index=True, max_length=8)
+    position_id: str = Field(index=True, max_length=26, foreign_key="funding_position.id")
+    status: str = Field(max_length=20)  # ApplicationStatus
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    justification: str | None = Field(default=None, max_length=REASON_MAX)
+    applied_by: str = Field(max_length=255)
+    decided_on: date | None = None
+    reason: str | None = Field(default=None, max_length=REASON_MAX)  # the state's reason
+    decision_event_id: str | None = Field(default=None, max_length=26)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__]  # type: ignore[attr-defined]
+
+
+# -- API schemas ------------------------------------------------------------------------------
+class PositionCreate(BaseModel):
+    """Body of POST /positions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str | None = pydantic.Field(default=None, max_length=8, pattern=r"^\d{8}$")
+    fte: float = pydantic.Field(ge=0.1, le=1.0, strict=True, allow_inf_nan=False)
+    starts_on: TermDate
+    ends_on: TermDate  # after starts_on, within MAX_TERM_MONTHS: checked by service.check_term
+
+
+class OccupancyChange(BaseModel):
+    """Body of POST /positions/{id}/occupancy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    occupied: bool = pydantic.Field(strict=True)
+    since: IsoDate
+
+
+class ExtensionApplicationCreate(BaseModel):
+    """Optional body of POST /positions/{id}/extension-applications."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = pydantic.Field(default=None, max_length=REASON_MAX)
+
+
+class PositionPublic(BaseModel):
+    """A position as the API shows it; `ended` is true once its term lies in the past."""
+
+    id: str
+    tenant: str
+    fte: float
+    starts_on: date
+    ends_on: date
+    status: PositionStatus
+    status_since: date | None
+    ended: bool
+
+    @classmethod
+    def of(cls, position: FundingPosition, today: date) -> PositionPublic:
+        return cls(id=position.id, tenant=position.tenant, fte=position.fte,
+                   starts_on=position.starts_on, ends_on=position.ends_on,
+                   status=position.status,  # type: ignore[arg-type]
+                   status_since=position.status_since, ended=position.ends_on < today)
+
+
+class ExtensionApplicationPublic(BaseModel):
+    """An extension application; `reason` is the state's, `justification` the municipality's."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant: str
+    position_id: str
+    status: ApplicationStatus
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    justification: str | None
+    decided_on: date | None
+    reason: str | None

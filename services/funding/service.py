@@ -1,0 +1,203 @@
+"""The funding domain: positions, occupancy, extension applications and the state's decisions."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Collection
+from datetime import date
+from typing import Literal
+
+from sqlmodel import Session, col, select
+from ulid import ULID
+
+from shared.bus import emit
+from shared.events import STREAMS, Contract, utcnow
+from shared.events.codes import PositionStatus
+from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
+
+from .models import MAX_TERM_MONTHS, FundingExtensionApplication, FundingPosition
+
+EXTENSION_MONTHS = 24
+EXTENSIBLE = ("approved", "occupied", "vacant")
+
+DecisionOutcome = Literal[
+    "approved", "rejected",
+    "unknown application", "other tenant", "other position", "already decided",
+]
+
+
+class NotFound(Exception):
+    """No such object (or not one the caller may see)."""
+
+
+class Conflict(Exception):
+    """The request is valid but the object's state does not allow it; the message says why."""
+
+
+class InvalidInput(Exception):
+    """A field's value does not fit the object it refers to."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (earlier if negative), clamped to the end of a shorter month."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last))
+
+
+def new_id() -> str:
+    """A time-ordered id for a new record."""
+    return str(ULID())
+
+
+def _emit(session: Session, position: FundingPosition, payload: Contract, node: str) -> None:
+    emit(session, payload, stream=STREAMS["funding"], tenant=position.tenant, node=node,
+         aggregate_id=position.id)
+
+
+# -- positions --------------------------------------------------------------------------------
+def check_term(*, starts_on: date, ends_on: date) -> None:
+    """A term ends after it starts and lasts at most ten years."""
+    if ends_on <= starts_on:
+        raise InvalidInput("ends_on", "must be after starts_on")
+    if ends_on > add_months(starts_on, MAX_TERM_MONTHS):
+        raise InvalidInput("ends_on",
+                           f"must be at most {MAX_TERM_MONTHS // 12} years after starts_on")
+
+
+def register_position(
+    session: Session, *, tenant: str, fte: float, starts_on: date, ends_on: date, actor: str,
+    node: str,
+) -> FundingPosition:
+    """Register an approved position and announce it (PositionRegistered)."""
+    check_term(starts_on=starts_on, ends_on=ends_on)
+    position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, starts_on=starts_on,
+                               ends_on=ends_on, status="approved", created_by=actor[:255])
+    session.add(position)
+    _emit(session, position, PositionRegistered(
+        position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on, status="approved"),
+        node)
+    return position
+
+
+def get_position(
+    session: Session, *, position_id: str, for_update: bool = False
+) -> FundingPosition:
+    """The position, locked for the transaction when it is about to change."""
+    position = session.get(FundingPosition, position_id, with_for_update=for_update)
+    if position is None:
+        raise NotFound("position not found")
+    return position
+
+
+def list_positions(session: Session, *, tenants: Collection[str]) -> list[FundingPosition]:
+    """The positions of these tenants, oldest term first."""
+    query = (select(FundingPosition).where(col(FundingPosition.tenant).in_(list(tenants)))
+             .order_by(col(FundingPosition.starts_on), col(FundingPosition.id)))
+    return list(session.exec(query).all())
+
+
+def change_occupancy(
+    session: Session, *, position: FundingPosition, occupied: bool, since: date, node: str,
+) -> bool:
+    """Mark the position occupied or vacant (re-fillable); False when it already was (no event)."""
+    if since < position.starts_on:
+        raise InvalidInput("since", f"must not be before the position starts "
+                                    f"({position.starts_on})")
+    if since > position.ends_on:
+        raise InvalidInput("since", f"must not be after the position ends ({position.ends_on})")
+    if occupied == (position.status == "occupied"):
+        return False
+    if position.status_since is not None and since < position.status_since:
+        raise InvalidInput("since", f"must not be before the last occupancy change "
+                                    f"({position.status_since})")
+    new_status: PositionStatus = "occupied" if occupied else "vacant"
+    position.status, position.status_since, position.updated_at = new_status, since, utcnow()
+    session.add(position)
+    _emit(session, position, PositionOccupancyChanged(position_id=position.id, occupied=occupied,
+                                                      since=since, status=new_status), node)
+    return True
+
+
+# -- extension applications -------------------------------------------------------------------
+def open_application(session: Session, *, position_id: str) -> FundingExtensionApplication | None:
+    """The position's application still waiting for the state's decision, if any."""
+    query = select(FundingExtensionApplication).where(
+        FundingExtensionApplication.position_id == position_id,
+        FundingExtensionApplication.status == "submitted")
+    return session.exec(query).first()
+
+
+def apply_for_extension(
+    session: Session, *, position: FundingPosition, justification: str | None, actor: str,
+    today: date, node: str,
+) -> FundingExtensionApplication:
+    """Apply to extend the position by 24 months (ExtensionApplied); Conflict if it cannot be."""
+    if position.ends_on < today:
+        raise Conflict(f"position ended on {position.ends_on}")
+    if position.status not in EXTENSIBLE:
+        raise Conflict(f"position is {position.status}; only approved, occupied or re-fillable "
+                       "positions can be extended")
+    pending = open_application(session, position_id=position.id)
+    if pending is not None:
+        raise Conflict(f"position already has open application {pending.id}")
+    application = FundingExtensionApplication(
+        id=new_id(), tenant=position.tenant, position_id=position.id, status="submitted",
+        applied_on=today, current_ends_on=position.ends_on,
+        requested_ends_on=add_months(position.ends_on, EXTENSION_MONTHS),
+        justification=justification, applied_by=actor[:255])
+    session.add(application)
+    _emit(session, position, ExtensionApplied(
+        application_id=application.id, position_id=position.id, applied_on=today,
+        current_ends_on=application.current_ends_on,
+        requested_ends_on=application.requested_ends_on), node)
+    return application
+
+
+def get_application(session: Session, *, application_id: str) -> FundingExtensionApplication:
+    application = session.get(FundingExtensionApplication, application_id)
+    if application is None:
+        raise NotFound("extension application not found")
+    return application
+
+
+def list_applications(session: Session, *, position_id: str) -> list[FundingExtensionApplication]:
+    """The position's applications, newest first."""
+    query = (select(FundingExtensionApplication)
+             .where(FundingExtensionApplication.position_id == position_id)
+             .order_by(col(FundingExtensionApplication.id).desc()))
+    return list(session.exec(query).all())
+
+
+def decide_extension(
+    session: Session, *, tenant: str, application_id: str, position_id: str, approved: bool,
+    decided_on: date, reason: str | None, event_id: str,
+) -> DecisionOutcome:
+    """Record the state's decision; on approval the position's term moves to the requested end.
+
+    A decision that is not for one of our open applications changes nothing; the outcome says why.
+    """
+    application = session.get(FundingExtensionApplication, application_id, with_for_update=True)
+    if application is None:
+        return "unknown application"
+    if application.tenant != tenant:
+        return "other tenant"
+    if application.position_id != position_id:
+        return "other position"
+    if application.status != "submitted":
+        return "already decided"
+    application.status = "approved" if approved else "rejected"
+    application.decided_on, application.reason = decided_on, reason
+    application.decision_event_id = event_id
+    session.add(application)
+    if approved:
+        position = get_position(session, position_id=position_id, for_update=True)
+        # = ends_on + 24 months: one open application at a time, and nothing else moves ends_on
+        position.ends_on = application.requested_ends_on
+        position.updated_at = utcnow()
+        session.add(position)
+    return "approved" if approved else "rejected"

@@ -1,0 +1,70 @@
+"""Subscriptions of the notifications service: events become calls of service.py."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import Session
+
+from shared.bus import Subscription
+from shared.events import STREAMS, Envelope
+from shared.events.cases import CaseOpened
+from shared.events.funding import ExtensionDecided
+from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.service import ServiceContext
+
+from . import service
+from .mailer import MailConfig
+
+log = logging.getLogger(__name__)
+GROUP = "notifications"
+
+
+def subscriptions(ctx: ServiceContext) -> list[Subscription]:
+    """A municipal node's rules; the database is attached by the node (it may not be ours here)."""
+    if ctx.settings.level != "municipal":
+        return []
+    mail, served = MailConfig.of(ctx.settings), frozenset(ctx.settings.tenants)
+
+    def ours(env: Envelope) -> bool:
+        if env.tenant in served:
+            return True
+        log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id,
+                    env.tenant)
+        return False
+
+    def on_extension_decided(session: Session, env: Envelope, p: ExtensionDecided) -> None:
+        if ours(env):
+            service.announce_extension_decision(
+                session, tenant=env.tenant, source=env.event_id, application_id=p.application_id,
+                position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail)
+
+    def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
+        if ours(env):
+            service.confirm_case_opened(session, tenant=env.tenant, source=env.event_id,
+                                        case_id=p.case_id, manager=p.manager,
+                                        opened_on=p.opened_on, mail=mail)
+
+    def on_goal_added(session: Session, env: Envelope, p: PlanGoalAdded) -> None:
+        if p.target_date is not None and ours(env):
+            service.watch_goal(session, tenant=env.tenant, goal_id=p.goal_id, plan_id=p.plan_id,
+                               manager=p.manager, area=p.area, due_on=p.target_date,
+                               plan_version=p.plan_version)
+
+    def on_goal_status_changed(session: Session, env: Envelope, p: PlanGoalStatusChanged) -> None:
+        service.track_goal_status(session, tenant=env.tenant, goal_id=p.goal_id, status=p.status,
+                                  plan_version=p.plan_version)
+
+    return [
+        Subscription(STREAMS["federation"], GROUP,
+                     {ExtensionDecided.event_type: on_extension_decided},
+                     description="extension decisions for the municipality's lead",
+                     payloads=[ExtensionDecided]),
+        Subscription(STREAMS["cases"], GROUP, {CaseOpened.event_type: on_case_opened},
+                     description="confirmations of opened cases", payloads=[CaseOpened]),
+        Subscription(STREAMS["plans"], GROUP,
+                     {PlanGoalAdded.event_type: on_goal_added,
+                      PlanGoalStatusChanged.event_type: on_goal_status_changed},
+                     description="target dates of plan goals, for overdue checks",
+                     payloads=[PlanGoalAdded, PlanGoalStatusChanged]),
+    ]

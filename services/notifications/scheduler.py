@@ -1,0 +1,50 @@
+"""The overdue-goal check: a durable scheduler that runs every `scheduler_interval_s`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.db import Database
+from shared.service import ServiceContext
+
+from . import service
+from .mailer import MailConfig
+
+log = logging.getLogger(__name__)
+ZONE = ZoneInfo("Europe/Berlin")  # target dates are calendar days in Baden-Württemberg
+
+
+def today() -> date:
+    """The current calendar day (tests replace this function to move the clock)."""
+    return datetime.now(ZONE).date()
+
+
+def check_overdue(db: Database, mail: MailConfig, *, day: date) -> int:
+    """One pass: fire what is overdue on `day` in one transaction; returns how many fired."""
+    with db.session() as session:
+        fired = service.fire_overdue(session, today=day, mail=mail)
+        session.commit()
+    return len(fired)
+
+
+def overdue_checker(ctx: ServiceContext) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The background task; the watches live in the database, so a restart loses nothing."""
+    db, mail = ctx.database, MailConfig.of(ctx.settings)
+    interval = ctx.settings.scheduler_interval_s
+
+    async def run() -> None:
+        while True:
+            try:
+                fired = await asyncio.to_thread(check_overdue, db, mail, day=today())
+                if fired:
+                    log.info("%s overdue goal notifications", fired)
+            except Exception:  # a failed pass is retried on the next tick
+                log.exception("overdue check failed")
+            await asyncio.sleep(interval)
+
+    return run

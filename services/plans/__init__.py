@@ -1,0 +1,1 @@
+"""Integration plans: a plan per case, its goals and their progress."""

@@ -1,0 +1,150 @@
+"""Tables and API schemas of the plans service: integration plans and their goals."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from sqlmodel import Field, SQLModel
+
+from shared.events import utcnow
+from shared.events.codes import GoalStatus, Topic
+
+PlanStatus = Literal["draft", "active", "closed"]
+TITLE_MAX = 200
+EARLIEST_TARGET = date(2000, 1, 1)
+TARGET_YEARS_AHEAD = 10
+
+
+class PlansPlan(SQLModel, table=True):
+    """A client's integration plan (Integrationsplan); one per case, created when the case opens."""
+
+    __tablename__ = "plans_plan"
+
+    id: str = Field(primary_key=True, max_length=26)
+    case_id: str = Field(unique=True, max_length=100)
+    tenant: str = Field(index=True, max_length=8)
+    manager: str = Field(index=True, max_length=255)
+    status: str = Field(max_length=10)  # PlanStatus
+    version: int = 1
+    last_contact_on: date | None = None  # latest consultation held in the case
+    closed_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PlansGoal(SQLModel, table=True):
+    """A goal in one area (Handlungsfeld) of a plan; its free-text title never leaves here."""
+
+    __tablename__ = "plans_goal"
+
+    id: str = Field(primary_key=True, max_length=26)
+    plan_id: str = Field(index=True, max_length=26, foreign_key="plans_plan.id")
+    area: str = Field(max_length=20)  # Topic
+    title: str = Field(max_length=TITLE_MAX)
+    target_date: date | None = None
+    status: str = Field(max_length=20)  # GoalStatus
+    created_by: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [PlansPlan.__table__, PlansGoal.__table__]  # type: ignore[attr-defined]
+
+
+# -- API schemas ------------------------------------------------------------------------------
+def years_ahead(day: date, years: int) -> date:
+    """The same day `years` later; 29 February becomes 28 February in a common year."""
+    year = day.year + years
+    return date(year, day.month, min(day.day, calendar.monthrange(year, day.month)[1]))
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Dates travel as ISO strings; a number is not silently read as a Unix timestamp."""
+    if not isinstance(value, str | date):
+        raise ValueError("must be an ISO date string (YYYY-MM-DD)")
+    return value
+
+
+def _within_horizon(value: date) -> date:
+    latest = years_ahead(date.today(), TARGET_YEARS_AHEAD)
+    if value > latest:
+        raise ValueError(f"must be at most {TARGET_YEARS_AHEAD} years ahead (until {latest})")
+    return value
+
+
+TargetDate = Annotated[
+    date, BeforeValidator(_iso_date_only), pydantic.Field(ge=EARLIEST_TARGET),
+    AfterValidator(_within_horizon),
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
+    pydantic.Field(strict=True),
+]
+
+
+class GoalCreate(BaseModel):
+    """Body of POST /plans/{id}/goals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    area: Topic
+    title: Title
+    target_date: TargetDate | None = None
+
+
+class GoalStatusChange(BaseModel):
+    """Body of PATCH /plans/{id}/goals/{goal_id}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: GoalStatus
+
+
+class GoalPublic(BaseModel):
+    """A goal as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    plan_id: str
+    area: Topic
+    title: str
+    target_date: date | None
+    status: GoalStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class GoalWritten(GoalPublic):
+    """A goal just added or changed, with the plan's version after the write."""
+
+    plan_version: int
+
+
+class PlanPublic(BaseModel):
+    """A plan with its goals, oldest goal first."""
+
+    id: str
+    case_id: str
+    tenant: str
+    manager: str
+    status: PlanStatus
+    version: int
+    last_contact_on: date | None
+    closed_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    goals: list[GoalPublic]
+
+    @classmethod
+    def of(cls, plan: PlansPlan, goals: list[PlansGoal]) -> PlanPublic:
+        return cls(id=plan.id, case_id=plan.case_id, tenant=plan.tenant, manager=plan.manager,
+                   status=plan.status,  # type: ignore[arg-type]
+                   version=plan.version, last_contact_on=plan.last_contact_on,
+                   closed_on=plan.closed_on, created_at=plan.created_at,
+                   updated_at=plan.updated_at,
+                   goals=[GoalPublic.model_validate(g) for g in goals])

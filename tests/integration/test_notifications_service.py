@@ -1,0 +1,464 @@
+"""The notifications service on a real node: rules, inboxes, the overdue scheduler, e-mail."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from aiosmtpd.controller import Controller
+from redis import Redis
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from services.notifications import mailer, scheduler
+from services.notifications import service as domain
+from services.notifications.app import service as notifications_service
+from services.notifications.mailer import MailConfig
+from services.notifications.models import (
+    TABLES,
+    GoalWatch,
+    Notification,
+    OutgoingMail,
+    ReadReceipt,
+)
+from shared.auth import DEV_ISSUER, load_or_create_dev_key
+from shared.bus import BUS_TABLES, OutboxEvent
+from shared.db import Database
+from shared.embedded import EmbeddedServer
+from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_id
+from shared.events.cases import CaseOpened
+from shared.events.funding import ExtensionDecided
+from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
+
+API = "/api/notifications/v1"
+TODAY = scheduler.today()
+LEAD_MAILBOX = "lead@stuttgart.example"
+
+
+# -- fixtures and helpers ---------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def only_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only this service is installed for the node: the test publishes the other services' events.
+    monkeypatch.setattr("shared.node.discover", lambda: {"notifications": notifications_service})
+
+
+@pytest.fixture
+def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
+    client = Redis.from_url(valkey.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def node(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[NodeHandle]:
+    with running_node(tmp_path, valkey.url, services=["notifications"]) as handle:
+        yield handle
+
+
+class Collector:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def publish(redis: Redis, stream: str, payload: Contract, *, tenant: str = STUTTGART,
+            aggregate_id: str = "agg-1", env: Envelope | None = None) -> Envelope:
+    """Append an event as its producer's relay would (or re-append the same envelope)."""
+    env = env or envelope_for(payload, tenant=tenant, node="state", aggregate_id=aggregate_id)
+    redis.xadd(stream, {"event": env.to_json()})
+    return env
+
+
+def decision(redis: Redis, *, tenant: str = STUTTGART, approved: bool = True) -> Envelope:
+    payload = ExtensionDecided(application_id=new_event_id(), position_id=new_event_id(),
+                               approved=approved, decided_on=TODAY, reason="Haushaltsmittel")
+    return publish(redis, STREAMS["federation"], payload, tenant=tenant,
+                   aggregate_id=payload.position_id)
+
+
+def goal_added(redis: Redis, goal_id: str, *, due: date | None, manager: str = "m-1",
+               version: int = 1) -> Envelope:
+    payload = PlanGoalAdded(plan_id="plan-1", case_id="case-1", goal_id=goal_id, manager=manager,
+                            area="language", target_date=due, plan_version=version)
+    return publish(redis, STREAMS["plans"], payload, aggregate_id="plan-1")
+
+
+def goal_status(redis: Redis, goal_id: str, status: str, *, version: int,
+                previous: str = "open") -> Envelope:
+    payload = PlanGoalStatusChanged(plan_id="plan-1", case_id="case-1", goal_id=goal_id,
+                                    manager="m-1", area="language", previous_status=previous,
+                                    status=status, plan_version=version)  # type: ignore[arg-type]
+    return publish(redis, STREAMS["plans"], payload, aggregate_id="plan-1")
+
+
+def settled(redis: Redis, stream: str) -> bool:
+    """The notifications group has read and acknowledged everything on the stream."""
+    group = next(g for g in redis.xinfo_groups(stream) if g["name"] == b"notifications")
+    return group["lag"] == 0 and group["pending"] == 0
+
+
+def inbox(node: NodeHandle, as_: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    r = node.client.get(f"{API}/inbox", headers=as_, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def rows(node: NodeHandle, model: Any, *where: Any) -> list[Any]:
+    with node.node.contexts["notifications"].database.session() as s:
+        return list(s.exec(select(model).where(*where)).all())
+
+
+def count(node: NodeHandle, model: Any) -> int:
+    with node.node.contexts["notifications"].database.session() as s:
+        return int(s.exec(select(func.count()).select_from(model)).one())
+
+
+def lead(node: NodeHandle, tenant: str = STUTTGART, sub: str | None = None) -> dict[str, str]:
+    return node.headers(sub or f"lead-{tenant}", "lead", tenants=[tenant])
+
+
+def manager(node: NodeHandle, sub: str = "m-1", tenant: str = STUTTGART) -> dict[str, str]:
+    return node.headers(sub, "manager", tenants=[tenant])
+
+
+# -- rules and inboxes over HTTP ----------------------------------------------------------------
+def test_extension_decision_reaches_the_tenants_leads_once(node: NodeHandle, redis: Redis) -> None:
+    env = decision(redis, approved=True)
+    publish(redis, STREAMS["federation"], ExtensionDecided.model_validate(env.payload), env=env)
+    rejected = decision(redis, tenant=HEIDELBERG, approved=False)
+    decision(redis, tenant=MANNHEIM)  # not a tenant of this node: nobody's business here
+    eventually(lambda: settled(redis, STREAMS["federation"]))
+
+    [seen] = inbox(node, lead(node))
+    position, application = env.payload["position_id"], env.payload["application_id"]
+    assert seen["kind"] == "extension_decided" and seen["tenant"] == STUTTGART
+    assert seen["recipient_role"] == "lead" and seen["source"] == env.event_id
+    assert seen["title"] == f"Extension approved for position {position}"
+    assert application in seen["body"] and "Haushaltsmittel" not in seen["body"]
+    assert seen["read_at"] is None
+    # the same envelope twice: one notification; Mannheim's decision: none
+    assert len(rows(node, Notification)) == 2
+    # a manager of the same tenant and a lead of the other tenant do not see it
+    assert inbox(node, manager(node)) == []
+    [other] = inbox(node, lead(node, HEIDELBERG))
+    assert other["source"] == rejected.event_id and other["title"].startswith("Extension rejected")
+    both = node.headers("lead-both", "lead", tenants=[STUTTGART, HEIDELBERG])
+    assert [n["id"] for n in inbox(node, both)] == [other["id"], seen["id"]]  # newest first
+    # no SMTP server configured: the mail rows exist and stay skipped
+    assert {m.state for m in rows(node, OutgoingMail)} == {"skipped"}
+
+
+def test_reading_marks_per_reader_and_hides_others_notifications(node: NodeHandle,
+                                                                 redis: Redis) -> None:
+    decision(redis)
+    publish(redis, STREAMS["cases"], CaseOpened(case_id="case-7", manager="m-1",
+                                                opened_on=TODAY, household_size=3))
+    eventually(lambda: len(rows(node, Notification)) == 2)
+    [confirmation] = inbox(node, manager(node))
+    assert confirmation["kind"] == "case_opened" and confirmation["recipient_sub"] == "m-1"
+    assert "case-7" in confirmation["title"]
+    assert inbox(node, manager(node, "m-2")) == []
+    [announcement] = inbox(node, lead(node))
+
+    read = node.client.post(f"{API}/inbox/{announcement['id']}/read", headers=lead(node))
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    again = node.client.post(f"{API}/inbox/{announcement['id']}/read", headers=lead(node))
+    assert again.json()["read_at"] == read.json()["read_at"]  # the first read counts
+    assert inbox(node, lead(node), unread="true") == []
+    assert inbox(node, lead(node))[0]["read_at"] == read.json()["read_at"]
+    # a second lead of the same municipality still has it unread
+    assert [n["id"] for n in inbox(node, lead(node, sub="lead-2"), unread=True)] == [
+        announcement["id"]]
+
+    # another user's, another tenant's and a missing notification answer alike: 404
+    missing = new_event_id()
+    before = count(node, ReadReceipt)
+    for nid, as_ in [(confirmation["id"], manager(node, "m-2")),
+                     (confirmation["id"], lead(node)),
+                     (announcement["id"], manager(node)),
+                     (announcement["id"], lead(node, HEIDELBERG)),
+                     (confirmation["id"], node.headers("m-1", "manager", tenants=[HEIDELBERG])),
+                     (missing, lead(node))]:
+        r = node.client.post(f"{API}/inbox/{nid}/read", headers=as_)
+        assert r.status_code == 404, (nid, as_)
+        assert r.json() == {"detail": [{"field": "notification_id",
+                                        "reason": "no such notification"}]}
+    assert count(node, ReadReceipt) == before
+
+
+def test_authentication_and_bad_input(node: NodeHandle, redis: Redis) -> None:
+    decision(redis)
+    eventually(lambda: rows(node, Notification))
+    nid = rows(node, Notification)[0].id
+    calls = [("GET", f"{API}/inbox"), ("POST", f"{API}/inbox/{nid}/read")]
+    settings = node.settings
+    claims = {"iss": DEV_ISSUER, "aud": settings.node_id, "sub": "x", "roles": ["janitor"],
+              "tenants": [STUTTGART], "iat": int(time.time()), "exp": int(time.time()) + 60}
+    roleless = jwt.encode(claims, load_or_create_dev_key(settings.data_dir), algorithm="EdDSA")
+    for method, path in calls:
+        assert node.client.request(method, path).status_code == 401
+        assert node.client.request(method, path, headers={
+            "Authorization": "Bearer not-a-token"}).status_code == 401
+        assert node.client.request(method, path, headers={
+            "Authorization": f"Bearer {roleless}"}).status_code == 403
+    for role in ("manager", "lead", "node_admin", "funding_officer", "state_operator"):
+        assert node.client.get(f"{API}/inbox", headers=node.headers("u", role)).status_code == 200
+
+    as_lead = lead(node)
+    for params, field in [({"limit": 0}, "limit"), ({"limit": 10000}, "limit"),
+                          ({"limit": "x"}, "limit"), ({"limit": "1" * 5000}, "limit"),
+                          ({"unread": "maybe"}, "unread")]:
+        r = node.client.get(f"{API}/inbox", headers=as_lead, params=params)
+        assert r.status_code == 422, params
+        assert [d["field"] for d in r.json()["detail"]] == [field], r.text
+    assert len(inbox(node, as_lead, limit=1)) == 1 and len(inbox(node, as_lead, limit=200)) == 1
+    for bad in ["x", "0" * 27, "x" * 60_000, nid.lower()]:
+        r = node.client.post(f"{API}/inbox/{bad}/read", headers=as_lead)
+        assert r.status_code == 422, bad
+        assert [d["field"] for d in r.json()["detail"]] == ["notification_id"]
+    assert count(node, ReadReceipt) == 0 and count(node, OutboxEvent) == 0
+
+
+# -- the overdue scheduler ----------------------------------------------------------------------
+def overdue(node: NodeHandle) -> list[Notification]:
+    return rows(node, Notification, Notification.kind == "goal_overdue")
+
+
+def test_overdue_goals_notify_once_across_restarts(valkey: EmbeddedServer, redis: Redis,
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    tomorrow = TODAY + timedelta(days=1)
+    with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
+        goal_added(redis, "g-past", due=TODAY - timedelta(days=3))
+        goal_added(redis, "g-later", due=tomorrow, manager="m-2")
+        goal_added(redis, "g-done", due=tomorrow)
+        goal_status(redis, "g-done", "achieved", version=4)
+        goal_added(redis, "g-undated", due=None)
+        goal_added(redis, "g-past", due=TODAY - timedelta(days=1), version=9)  # repeated: no-op
+        eventually(lambda: overdue(node))
+        [past] = overdue(node)
+        assert past.recipient_sub == "m-1" and past.source == "g-past"
+        since = (TODAY - timedelta(days=2)).isoformat()
+        assert past.title == "Goal g-past is overdue"
+        assert f"of plan plan-1 is overdue since {since}" in past.body
+        [mine] = inbox(node, manager(node), limit=5)
+        assert mine["id"] == past.id
+        eventually(lambda: settled(redis, STREAMS["plans"]))
+        watches = {w.goal_id: w.state for w in rows(node, GoalWatch)}
+        assert watches == {"g-past": "fired", "g-later": "watching", "g-done": "ended"}
+
+    # two days on, after a restart on the same data: the later goal is overdue, the rest unchanged
+    monkeypatch.setattr(scheduler, "today", lambda: TODAY + timedelta(days=2))
+    with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
+        eventually(lambda: len(overdue(node)) == 2)
+        time.sleep(1.0)  # five scheduler ticks
+        assert sorted(n.source for n in overdue(node)) == ["g-later", "g-past"]
+        assert [n["source"] for n in inbox(node, manager(node, "m-2"))] == ["g-later"]
+        assert [n["source"] for n in inbox(node, manager(node))] == ["g-past"]
+
+    with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
+        time.sleep(1.0)
+        assert len(overdue(node)) == 2
+        # reopening an achieved goal re-arms its watch; an overdue one has its single notification
+        goal_status(redis, "g-done", "in_progress", version=5, previous="achieved")
+        goal_status(redis, "g-past", "achieved", version=10)
+        goal_status(redis, "g-past", "open", version=11, previous="achieved")
+        goal_status(redis, "g-done", "achieved", version=3)  # older than what we know: ignored
+        eventually(lambda: len(overdue(node)) == 3)
+        time.sleep(1.0)
+        assert sorted(n.source for n in overdue(node)) == ["g-done", "g-later", "g-past"]
+        assert {w.goal_id: w.state for w in rows(node, GoalWatch)} == {
+            "g-past": "fired", "g-later": "fired", "g-done": "fired"}
+
+
+def test_goal_achieved_before_its_date_is_never_overdue(node: NodeHandle, redis: Redis,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    goal_added(redis, "g-early", due=TODAY + timedelta(days=5))
+    goal_status(redis, "g-early", "in_progress", version=2)
+    goal_status(redis, "g-early", "achieved", version=3, previous="in_progress")
+    eventually(lambda: settled(redis, STREAMS["plans"]))
+    monkeypatch.setattr(scheduler, "today", lambda: TODAY + timedelta(days=30))
+    time.sleep(1.0)
+    assert overdue(node) == [] and inbox(node, manager(node)) == []
+
+
+# -- e-mail over a real SMTP server -------------------------------------------------------------
+def test_mail_is_sent_once_with_a_deterministic_message_id(valkey: EmbeddedServer, redis: Redis,
+                                                           tmp_path: Path) -> None:
+    collector, port = Collector(), free_port()
+    smtp = Controller(collector, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        with running_node(tmp_path, valkey.url, services=["notifications"],
+                          smtp_host="127.0.0.1", smtp_port=port, smtp_sender="lotse@node.example",
+                          mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX}) as node:
+            env = decision(redis)
+            decision(redis, tenant=HEIDELBERG)  # Heidelberg's lead has no mailbox
+            publish(redis, STREAMS["cases"], CaseOpened(case_id="case-9", manager="m-1",
+                                                        opened_on=TODAY, household_size=1))
+            eventually(lambda: collector.messages)
+            eventually(lambda: settled(redis, STREAMS["federation"]))
+            eventually(lambda: settled(redis, STREAMS["cases"]))
+            time.sleep(1.5)  # more sender ticks: nothing is sent again
+            [(rcpt, msg)] = collector.messages
+            [n] = rows(node, Notification, Notification.source == env.event_id)
+            assert rcpt == [LEAD_MAILBOX] and msg["To"] == LEAD_MAILBOX
+            assert msg["From"] == "lotse@node.example"
+            assert msg["Message-ID"] == f"<notification-{n.id}@test-node.lotse>"
+            assert msg["Subject"] == n.title and n.body in msg.get_content()
+            states = {m.notification_id: (m.state, m.recipient, m.last_error)
+                      for m in rows(node, OutgoingMail)}
+            assert len(states) == 3
+            assert states[n.id] == ("sent", LEAD_MAILBOX, None)
+            assert sorted(s[2] for k, s in states.items() if k != n.id) == [
+                f"no mailbox for {HEIDELBERG}:lead", "no mailbox for m-1"]
+    finally:
+        smtp.stop()
+
+
+def test_mail_is_retried_with_backoff_until_the_server_answers(
+        valkey: EmbeddedServer, redis: Redis, tmp_path: Path) -> None:
+    collector, port = Collector(), free_port()
+    with running_node(tmp_path, valkey.url, services=["notifications"], smtp_host="127.0.0.1",
+                      smtp_port=port, mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX}) as node:
+        decision(redis)
+        failing = eventually(lambda: (m := rows(node, OutgoingMail)) and m[0].attempts >= 2 and m)
+        mail = failing[0]
+        assert mail.state in ("pending", "sending") and "refused" in (mail.last_error or "").lower()
+        assert collector.messages == []
+        smtp = Controller(collector, hostname="127.0.0.1", port=port)
+        smtp.start()
+        try:
+            eventually(lambda: collector.messages, timeout=20)
+            time.sleep(1.5)
+            [(_, msg)] = collector.messages
+            [sent] = rows(node, OutgoingMail)
+            assert sent.state == "sent" and sent.attempts >= 3
+            assert msg["Message-ID"] == f"<notification-{sent.notification_id}@test-node.lotse>"
+        finally:
+            smtp.stop()
+
+
+# -- the service layer: leases, fencing, backoff, once per goal -------------------------------
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'notifications.db'}", [*TABLES, *BUS_TABLES])
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+CONFIG = MailConfig(node="n1", host="127.0.0.1", port=1,
+                    mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX})
+
+
+def announce(db: Database, source: str = "ev-1") -> Notification | None:
+    with db.session() as s:
+        n = domain.announce_extension_decision(
+            s, tenant=STUTTGART, source=source, application_id="a1", position_id="p1",
+            approved=True, decided_on=TODAY, mail=CONFIG)
+        s.commit()
+    return n
+
+
+def test_a_crashed_sender_is_recognisable_and_stale_claims_are_fenced(db: Database) -> None:
+    n = announce(db)
+    assert n is not None and announce(db) is None  # once per (kind, source)
+    first = mailer.claim_next(db)
+    assert first is not None and first[0].state == "sending" and first[0].attempts == 1
+    assert mailer.claim_next(db) is None  # leased
+    with db.session() as s:  # the first sender died mid-send: its lease runs out
+        s.execute(update(OutgoingMail).values(lease_until=datetime(2000, 1, 1, tzinfo=UTC)))
+        s.commit()
+    second = mailer.claim_next(db)
+    assert second is not None and second[0].attempts == 2
+    one = mailer.build_message(first[1], first[0], CONFIG)
+    two = mailer.build_message(second[1], second[0], CONFIG)
+    assert one.as_bytes() == two.as_bytes()
+    assert one["Message-ID"] == f"<notification-{n.id}@n1.lotse>"
+    assert not mailer.mark_sent(db, first[0])  # the stale claim cannot touch the row
+    assert mailer.mark_sent(db, second[0])
+    assert mailer.claim_next(db) is None
+
+
+def test_failures_back_off_and_permanent_ones_give_up(db: Database) -> None:
+    announce(db, "ev-1")
+    announce(db, "ev-2")
+
+    def refuse(config: MailConfig, message: Any) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    assert mailer.send_due(db, CONFIG, send=refuse) == 0
+    with db.session() as s:
+        mails = s.exec(select(OutgoingMail)).all()
+    assert [(m.state, m.attempts) for m in mails] == [("pending", 1), ("pending", 1)]
+    assert all(m.next_attempt_at > m.created_at for m in mails)
+    assert mailer.send_due(db, CONFIG, send=refuse) == 0  # nothing due yet: backing off
+    assert [mailer.backoff(a).total_seconds() for a in (1, 2, 3, 20)] == [1, 2, 4, 3600]
+
+    def reject(config: MailConfig, message: Any) -> None:
+        raise smtplib.SMTPRecipientsRefused({LEAD_MAILBOX: (550, b"no such user")})
+
+    time.sleep(1.1)
+    assert mailer.send_due(db, CONFIG, send=reject) == 0
+    with db.session() as s:
+        assert {m.state for m in s.exec(select(OutgoingMail)).all()} == {"failed"}
+    assert mailer.claim_next(db) is None
+
+
+def test_a_header_injection_is_never_sent(db: Database) -> None:
+    with db.session() as s:
+        domain.announce_extension_decision(
+            s, tenant=STUTTGART, source="ev-x", application_id="a1",
+            position_id="p1\nBcc: victim@example.org", approved=True, decided_on=TODAY, mail=CONFIG)
+        s.commit()
+    sent: list[Any] = []
+    assert mailer.send_due(db, CONFIG, send=lambda config, message: sent.append(message)) == 0
+    with db.session() as s:
+        [mail] = s.exec(select(OutgoingMail)).all()
+    assert sent == [] and mail.state == "failed" and "linefeed" in (mail.last_error or "")
+
+
+def test_overdue_fires_once_per_goal_at_the_service_layer(db: Database) -> None:
+    due = TODAY + timedelta(days=1)
+    with db.session() as s:
+        domain.watch_goal(s, tenant=STUTTGART, goal_id="g1", plan_id="p1", manager="m-1",
+                          area="work", due_on=due, plan_version=1)
+        s.commit()
+    assert scheduler.check_overdue(db, CONFIG, day=due) == 0  # due today: not yet overdue
+    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=1)) == 1
+    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=9)) == 0
+    with db.session() as s:  # even a watch re-armed by hand cannot fire a second notification
+        s.execute(update(GoalWatch).values(state="watching"))
+        s.commit()
+    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=9)) == 0
+    with db.session() as s:
+        [n] = s.exec(select(Notification)).all()
+        [m] = s.exec(select(OutgoingMail)).all()
+    assert n.recipient_sub == "m-1"
+    assert m.state == "skipped" and m.last_error == "no mailbox for m-1"
+    with db.session() as s, pytest.raises(domain.Unaddressable):
+        domain.watch_goal(s, tenant=STUTTGART, goal_id="g2", plan_id="p1", manager="m" * 300,
+                          area="work", due_on=due, plan_version=1)

@@ -19,7 +19,9 @@ events_app = typer.Typer(no_args_is_help=True, help="The node's event bus")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters")
 app.add_typer(node_app, name="node")
 app.add_typer(events_app, name="events")
+fed_app = typer.Typer(no_args_is_help=True, help="Federation between municipal nodes and the state")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(fed_app, name="federation")
 
 ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="TOML config file (or LOTSE_* env)")]
 
@@ -78,6 +80,80 @@ def node_up(
     from shared.runner import run_node
 
     run_node(settings)
+
+
+@app.command("relay")
+def relay(config: ConfigOpt = None) -> None:
+    """Run only the federation link of a municipal node (needs LOTSE_STATE_REDIS_URL)."""
+    settings = settings_or_exit(config, services="federation")
+    if settings.level == "municipal" and not settings.state_redis_url:
+        fail("LOTSE_STATE_REDIS_URL: required to run the relay of a municipal node")
+    from shared.runner import run_node
+
+    run_node(settings)
+
+
+@fed_app.command("key")
+def federation_key(
+    node: Annotated[str, typer.Option("--node", help="the node's data dir or config file")],
+) -> None:
+    """Print this node's Ed25519 public key (created on first use) for registration at the state."""
+    from shared.federation.crypto import node_signing_key, public_key_b64
+
+    typer.echo(public_key_b64(node_signing_key(Path(node_info(node, None)["data_dir"]))))
+
+
+@fed_app.command("add-node")
+def federation_add_node(
+    node_id: Annotated[str, typer.Option("--node-id", help="the municipal node's id")],
+    tenant: Annotated[list[str], typer.Option("--tenant", help="AGS code served by it (repeatable)")],
+    public_key: Annotated[str, typer.Option("--public-key", help="output of `lotse federation key`")],
+    config: ConfigOpt = None,
+    state: Annotated[str | None, typer.Option("--state", help="state node data dir or config")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="create the ACL user on the state Redis")] = False,
+) -> None:
+    """Register a municipal node at the state; print its ACL line and link URL (or --apply them)."""
+    import base64
+    import secrets
+
+    from shared.db import Database
+    from shared.federation.models import FEDERATION_TABLES
+    from shared.federation.registry import acl_file_line, apply_acl, link_url, register
+    from shared.settings import AGS
+
+    info = node_info(state, config)
+    if info.get("level") != "state":
+        fail("--state/--config: not a state node (LOTSE_LEVEL=state)")
+    bad = [t for t in tenant if not AGS.match(t)]
+    if bad:
+        fail(f"--tenant: not an 8-digit AGS code: {', '.join(bad)}")
+    try:
+        if len(base64.b64decode(public_key, validate=True)) != 32:
+            raise ValueError
+    except ValueError:
+        fail("--public-key: not a base64 Ed25519 public key (32 bytes)")
+    settings = settings_or_exit(state if state and not Path(state).is_dir() else config)
+    if state and Path(state).is_dir():
+        settings = settings_or_exit(None, node_id=info["node_id"], level="state",
+                                    tenants=info["tenants"], data_dir=Path(info["data_dir"]))
+    db = Database(settings.database_url_for("federation"), FEDERATION_TABLES)
+    db.migrate()
+    register(db, node_id, tenant, public_key)
+    password = secrets.token_urlsafe(24)
+    if apply:
+        redis = redis_for(state, config)
+
+        async def run() -> None:
+            try:
+                await apply_acl(redis, node_id, password)
+            finally:
+                await redis.aclose()
+
+        asyncio.run(run())
+    typer.echo(f"# registered {node_id} ({', '.join(tenant)}); ACL rule for the state Redis:")
+    typer.echo(acl_file_line(node_id, password))
+    if info.get("redis_url"):
+        typer.echo(f"LOTSE_STATE_REDIS_URL={link_url(info['redis_url'], node_id, password)}")
 
 
 @node_app.command("check")

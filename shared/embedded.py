@@ -49,10 +49,13 @@ class EmbeddedServer:
 
     def start(self, timeout: float = 15.0) -> EmbeddedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        acl = self.data_dir / "users.acl"  # federation ACL users survive a restart
+        acl.touch(exist_ok=True)
         args = [
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--daemonize", "no", "--protected-mode", "yes", "--logfile", "server.log",
+            "--aclfile", str(acl.resolve()),
             *self.extra_args,
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

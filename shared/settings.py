@@ -17,7 +17,7 @@ from pydantic_settings import (
 )
 
 AGS = re.compile(r"^\d{8}$")
-ALL_SERVICES = ("cases", "plans", "funding", "notifications")
+ALL_SERVICES = ("cases", "plans", "funding", "notifications", "federation")
 
 
 class SettingsError(Exception):
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     smtp_sender: str = "lotse@localhost"
     mailboxes: dict[str, str] = Field(default_factory=dict)
     scheduler_interval_s: float = Field(default=60.0, gt=0)
+    # federation: a municipal node's link to the state Redis (ACL user of this node)
+    state_redis_url: str | None = None
+    heartbeat_interval_s: float = Field(default=30.0, gt=0)
+    node_silence_s: float = Field(default=300.0, gt=0)  # state: silent longer -> operator alert
     # bus tuning
     batch_size: int = Field(default=500, ge=1, le=10_000)
     block_ms: int = Field(default=200, ge=1, le=60_000)
@@ -86,7 +90,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown service {', '.join(bad)}; choose from {', '.join(ALL_SERVICES)}")
         return v
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "state_redis_url")
     @classmethod
     def _check_redis(cls, v: str | None) -> str | None:
         if v and not v.startswith(("redis://", "rediss://", "unix://")):

@@ -1,1 +1,1 @@
-"""The notifications service: inboxes per user and role, overdue-goal checks, e-mail delivery."""
+"""The notifications service: inboxes per user and role, overdue goals, node alerts, e-mail."""

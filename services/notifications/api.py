@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from shared.auth import PrincipalDep
+from shared.auth import Principal, PrincipalDep, require_roles
 from shared.service import ServiceContext
 
 from . import service
@@ -19,9 +19,15 @@ NOT_FOUND = [{"field": "notification_id", "reason": "no such notification"}]
 
 
 def router(ctx: ServiceContext) -> APIRouter:
-    """Every Lotse role reads its own inbox; nobody reads another's."""
+    """Every role reads its own inbox on a municipal node; only the state roles on the state one."""
     api = APIRouter(prefix=PREFIX, tags=["notifications"])
     db = ctx.database
+    statewide = ctx.settings.level == "state"
+
+    def authorised(principal: Principal) -> Principal:
+        if statewide:  # state users are statewide: the token's tenants do not limit them here
+            require_roles(principal, *sorted(service.STATE_ROLES))
+        return principal
 
     @api.get("/inbox", response_model=list[NotificationPublic])
     def read_inbox(
@@ -30,7 +36,8 @@ def router(ctx: ServiceContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> list[NotificationPublic]:
         with db.session() as session:
-            rows = service.inbox(session, reader=principal, unread=unread, limit=limit)
+            rows = service.inbox(session, reader=authorised(principal), unread=unread, limit=limit,
+                                 statewide=statewide)
         return [NotificationPublic.of(n, read_at) for n, read_at in rows]
 
     @api.post("/inbox/{notification_id}/read", response_model=NotificationPublic)
@@ -41,7 +48,7 @@ def router(ctx: ServiceContext) -> APIRouter:
         with db.session() as session:
             try:
                 n, read_at = service.mark_read(session, notification_id=notification_id,
-                                               reader=principal)
+                                               reader=authorised(principal), statewide=statewide)
             except service.NotFound:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from None
             session.commit()

@@ -9,8 +9,10 @@ from sqlmodel import Session
 from shared.bus import Subscription
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseOpened
+from shared.events.federation import NodeSilent
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.federation.keys import STATE_TENANT
 from shared.service import ServiceContext
 
 from . import service
@@ -21,9 +23,35 @@ GROUP = "notifications"
 
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """A municipal node's rules; the database is attached by the node (it may not be ours here)."""
-    if ctx.settings.level != "municipal":
-        return []
+    """The rules of the node's level; the database is attached by the node (it may not be ours)."""
+    if ctx.settings.level == "state":
+        return state_subscriptions(ctx)
+    return municipal_subscriptions(ctx)
+
+
+def state_subscriptions(ctx: ServiceContext) -> list[Subscription]:
+    """The state node's rule: a silent municipal node alerts the state operators."""
+    mail, me = MailConfig.of(ctx.settings), ctx.settings.node_id
+
+    def on_node_silent(session: Session, env: Envelope, p: NodeSilent) -> None:
+        # Only this node's own watchdog raises the alert (the event is local-scoped).
+        if env.node != me or env.tenant != STATE_TENANT:
+            log.warning("ignoring %s %s from node %s for tenant %s", env.type, env.event_id,
+                        env.node, env.tenant)
+            return
+        service.alert_node_silent(session, tenant=STATE_TENANT, source=env.event_id,
+                                  node_id=p.node_id, silent_for_s=p.silent_for_s,
+                                  last_seen_at=p.last_seen_at, mail=mail)
+
+    return [
+        Subscription(STREAMS["federation"], GROUP, {NodeSilent.event_type: on_node_silent},
+                     description="silent municipal nodes, for the state operators",
+                     payloads=[NodeSilent]),
+    ]
+
+
+def municipal_subscriptions(ctx: ServiceContext) -> list[Subscription]:
+    """A municipal node's rules: extension decisions, opened cases, goal target dates."""
     mail, served = MailConfig.of(ctx.settings), frozenset(ctx.settings.tenants)
 
     def ours(env: Envelope) -> bool:

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 
-Kind = Literal["extension_decided", "case_opened", "goal_overdue"]
+Kind = Literal["extension_decided", "case_opened", "goal_overdue", "node_silent"]
 WatchState = Literal["watching", "ended", "fired"]
 MailState = Literal["pending", "sending", "sent", "skipped", "failed"]
 SUB_MAX = 255

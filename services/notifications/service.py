@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,8 @@ from .models import SUB_MAX, GoalWatch, Notification, ReadReceipt
 
 OPEN: tuple[GoalStatus, ...] = ("open", "in_progress")
 OVERDUE_BATCH = 500
+# State users are statewide: their roles' notifications reach them whatever tenants the token names.
+STATE_ROLES = frozenset({"state_operator", "funding_officer"})
 
 
 class NotFound(Exception):
@@ -48,6 +50,13 @@ def notify(
     return n
 
 
+def _manager(manager: str | None) -> str:
+    """The manager an event names (local-only: absent once an event has been at the state)."""
+    if manager is None or not 0 < len(manager) <= SUB_MAX:
+        raise Unaddressable(f"manager id must have 1 to {SUB_MAX} characters")
+    return manager
+
+
 # -- rules ------------------------------------------------------------------------------------
 def announce_extension_decision(
     session: Session, *, tenant: str, source: str, application_id: str, position_id: str,
@@ -63,24 +72,23 @@ def announce_extension_decision(
 
 
 def confirm_case_opened(
-    session: Session, *, tenant: str, source: str, case_id: str, manager: str, opened_on: date,
-    mail: MailConfig,
+    session: Session, *, tenant: str, source: str, case_id: str, manager: str | None,
+    opened_on: date, mail: MailConfig,
 ) -> Notification | None:
     """Confirm to the case's manager that the case file was opened."""
     return notify(
-        session, tenant=tenant, kind="case_opened", source=source, recipient_sub=manager,
+        session, tenant=tenant, kind="case_opened", source=source, recipient_sub=_manager(manager),
         title=f"Case {case_id} opened"[:200],
         body=(f"Case {case_id} was opened on {opened_on.isoformat()} "
               "with you as its manager.")[:2000], mail=mail)
 
 
 def watch_goal(
-    session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str, area: str,
+    session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str | None, area: str,
     due_on: date, plan_version: int,
 ) -> GoalWatch:
     """Start watching a goal's target date (a repeated or stale announcement changes nothing)."""
-    if not 0 < len(manager) <= SUB_MAX:
-        raise Unaddressable(f"manager id must have 1 to {SUB_MAX} characters")
+    manager = _manager(manager)
     watch = session.get(GoalWatch, goal_id)
     if watch is None:
         watch = GoalWatch(goal_id=goal_id, plan_id=plan_id, tenant=tenant, manager=manager,
@@ -132,22 +140,51 @@ def fire_overdue(session: Session, *, today: date, mail: MailConfig) -> list[Not
     return fired
 
 
+def _last_seen(last_seen_at: str | None) -> str:
+    """An ISO timestamp as UTC minutes; anything else verbatim (shortened), "never" when absent."""
+    if last_seen_at is None:
+        return "never"
+    try:
+        seen = datetime.fromisoformat(last_seen_at)
+    except ValueError:
+        return last_seen_at[:64]
+    seen = seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen.astimezone(UTC)
+    return seen.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def alert_node_silent(
+    session: Session, *, tenant: str, source: str, node_id: str, silent_for_s: int,
+    last_seen_at: str | None, mail: MailConfig,
+) -> Notification | None:
+    """Tell the state operators that a municipal node has gone silent (once per alert event)."""
+    silence = f"node {node_id} silent for {silent_for_s // 60} min"
+    return notify(
+        session, tenant=tenant, kind="node_silent", source=source,
+        recipient_role="state_operator", title=silence[:200],
+        body=(f"{silence} (last seen {_last_seen(last_seen_at)}). Its heartbeat, relay lag and "
+              "dead letters are listed under /api/federation/v1/nodes.")[:2000], mail=mail)
+
+
 # -- inbox ------------------------------------------------------------------------------------
-def _addressed_to(reader: Principal) -> ColumnElement[bool]:
-    """The reader's own and their roles' notifications, within the reader's tenants."""
-    return and_(col(Notification.tenant).in_(sorted(reader.tenants)),
-                or_(col(Notification.recipient_sub) == reader.sub,
-                    col(Notification.recipient_role).in_(sorted(reader.roles))))
+def _addressed_to(reader: Principal, *, statewide: bool) -> ColumnElement[bool]:
+    """Own and role notifications in the reader's tenants; statewide: a state role's in any."""
+    local = and_(col(Notification.tenant).in_(sorted(reader.tenants)),
+                 or_(col(Notification.recipient_sub) == reader.sub,
+                     col(Notification.recipient_role).in_(sorted(reader.roles))))
+    state_roles = sorted(reader.roles & STATE_ROLES) if statewide else []
+    if not state_roles:
+        return local
+    return or_(local, col(Notification.recipient_role).in_(state_roles))
 
 
 def inbox(
-    session: Session, *, reader: Principal, unread: bool, limit: int,
+    session: Session, *, reader: Principal, unread: bool, limit: int, statewide: bool = False,
 ) -> list[tuple[Notification, datetime | None]]:
     """The reader's notifications, newest first, each with when this reader read it."""
     stmt = (select(Notification, ReadReceipt.read_at)
             .join(ReadReceipt, and_(col(ReadReceipt.notification_id) == Notification.id,
                                     col(ReadReceipt.sub) == reader.sub), isouter=True)
-            .where(_addressed_to(reader)))
+            .where(_addressed_to(reader, statewide=statewide)))
     if unread:
         stmt = stmt.where(col(ReadReceipt.read_at).is_(None))
     stmt = stmt.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
@@ -155,11 +192,11 @@ def inbox(
 
 
 def mark_read(
-    session: Session, *, notification_id: str, reader: Principal,
+    session: Session, *, notification_id: str, reader: Principal, statewide: bool = False,
 ) -> tuple[Notification, datetime]:
     """Mark one of the reader's notifications read (the first time counts)."""
     n = session.exec(select(Notification).where(
-        Notification.id == notification_id, _addressed_to(reader))).first()
+        Notification.id == notification_id, _addressed_to(reader, statewide=statewide))).first()
     if n is None:
         raise NotFound("no such notification")
     key = (notification_id, reader.sub)

@@ -17,10 +17,11 @@ class CaseOpened(Contract):
     version = 1
     scope = "up"
     pseudonymised_fields = ("case_id",)
+    pseudonymised_aggregate = True
     local_only_fields = ("manager",)
 
     case_id: str
-    manager: str
+    manager: str | None = None  # local only: never reaches the state
     opened_on: date
     household_size: int = Field(ge=1, le=30)
 
@@ -33,11 +34,12 @@ class ConsultationRecorded(Contract):
     version = 1
     scope = "up"
     pseudonymised_fields = ("case_id",)
+    pseudonymised_aggregate = True
     local_only_fields = ("manager", "consultation_id")
 
     case_id: str
-    consultation_id: str
-    manager: str
+    consultation_id: str | None = None  # local only
+    manager: str | None = None  # local only
     held_on: date
     duration_minutes: int = Field(ge=1, le=600)
     mode: Mode
@@ -52,9 +54,10 @@ class CaseClosed(Contract):
     version = 1
     scope = "up"
     pseudonymised_fields = ("case_id",)
+    pseudonymised_aggregate = True
     local_only_fields = ("manager",)
 
     case_id: str
-    manager: str
+    manager: str | None = None  # local only
     closed_on: date
     reason: CloseReason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,10 +31,12 @@ class Contract(BaseModel):
     scope: ClassVar[Scope] = "local"
     # Fields carrying a client/case id: replaced by a pseudonym before an event leaves the node.
     pseudonymised_fields: ClassVar[tuple[str, ...]] = ()
-    # Fields that never leave the node, even pseudonymised.
+    # The envelope's aggregate id is a case/plan id: pseudonymised like the fields above.
+    pseudonymised_aggregate: ClassVar[bool] = False
+    # Fields that never leave the node, even pseudonymised (optional in the contract).
     local_only_fields: ClassVar[tuple[str, ...]] = ()
 
-    def state_projection(self, pseudonym: Any) -> dict[str, Any]:
+    def state_projection(self, pseudonym: Callable[[str], str]) -> dict[str, Any]:
         """The thin, pseudonymous view of this event that may go to the state node."""
         data = self.model_dump(mode="json", exclude=set(self.local_only_fields))
         for name in self.pseudonymised_fields:

@@ -18,3 +18,16 @@ class NodeHeartbeat(Contract):
     relay_lag: int = Field(ge=0)
     outbox_backlog: int = Field(ge=0)
     dead_letters: int = Field(ge=0)
+
+
+@contract
+class NodeSilent(Contract):
+    """The state node has not heard from a municipal node for longer than the threshold."""
+
+    event_type = "NodeSilent"
+    version = 1
+    scope = "local"
+
+    node_id: str = Field(max_length=63)
+    last_seen_at: str | None = None
+    silent_for_s: int = Field(ge=0)

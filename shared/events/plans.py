@@ -14,13 +14,14 @@ class PlanGoalAdded(Contract):
     event_type = "PlanGoalAdded"
     version = 1
     scope = "up"
-    pseudonymised_fields = ("case_id", "plan_id")
-    local_only_fields = ("manager", "goal_id")
+    pseudonymised_fields = ("case_id", "plan_id", "goal_id")
+    pseudonymised_aggregate = True
+    local_only_fields = ("manager",)
 
     plan_id: str
     case_id: str
     goal_id: str
-    manager: str
+    manager: str | None = None  # local only: never reaches the state
     area: Topic
     target_date: date | None = None
     plan_version: int
@@ -33,13 +34,14 @@ class PlanGoalStatusChanged(Contract):
     event_type = "PlanGoalStatusChanged"
     version = 1
     scope = "up"
-    pseudonymised_fields = ("case_id", "plan_id")
-    local_only_fields = ("manager", "goal_id")
+    pseudonymised_fields = ("case_id", "plan_id", "goal_id")
+    pseudonymised_aggregate = True
+    local_only_fields = ("manager",)
 
     plan_id: str
     case_id: str
     goal_id: str
-    manager: str
+    manager: str | None = None  # local only: never reaches the state
     area: Topic
     previous_status: GoalStatus
     status: GoalStatus

@@ -1,0 +1,1 @@
+"""Federation between municipal nodes and the state node over Redis Streams."""

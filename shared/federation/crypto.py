@@ -1,0 +1,60 @@
+"""Node keys: Ed25519 for signing envelopes, an HMAC key for pseudonyms that never leaves the node."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def _secret_file(path: Path, make: bytes) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(make)
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+def node_signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The node's Ed25519 key (created on first use under keys/, mode 0600)."""
+    pem = _secret_file(Path(data_dir) / "keys" / "node-ed25519.pem",
+                       Ed25519PrivateKey.generate().private_bytes(
+                           serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                           serialization.NoEncryption()))
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
+
+
+def public_key_b64(key: Ed25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def sign(key: Ed25519PrivateKey, body: bytes) -> str:
+    return base64.b64encode(key.sign(body)).decode()
+
+
+def verify(public_b64: str, body: bytes, signature_b64: str) -> bool:
+    try:
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64))
+        public.verify(base64.b64decode(signature_b64), body)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+class Pseudonymizer:
+    """HMAC-SHA256 pseudonyms: the state can count distinct clients but never identify one."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._key = _secret_file(Path(data_dir) / "keys" / "pseudonym.key", secrets.token_bytes(32))
+
+    def __call__(self, value: str) -> str:
+        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,183 @@
+"""The state side of the link: verify every inbound envelope, republish the good, reject the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from shared.bus.consumer import ensure_group
+from shared.bus.outbox import add_envelope, emit
+from shared.db import Database
+from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, utcnow
+from shared.events.docs import stream_of
+from shared.events.federation import NodeHeartbeat, NodeSilent
+
+from .crypto import verify
+from .keys import REJECTED, STATE_TENANT, inbound_stream
+from .models import RegisteredNode, SeenEnvelope
+
+log = logging.getLogger(__name__)
+ACCEPTED = Counter("lotse_federation_accepted", "Inbound envelopes accepted", ["node"])
+REJECTED_TOTAL = Counter("lotse_federation_rejected", "Inbound envelopes rejected", ["node", "reason"])
+INGEST_GROUP = "state-ingest"
+
+
+@dataclass
+class Verdict:
+    env: Envelope | None
+    reason: str | None  # None: accepted
+
+
+def check(node: RegisteredNode | None, stream_node: str, fields: dict[bytes, bytes] | None) -> Verdict:
+    """Signature of the registered key, the node's own tenant, a valid, minimised up-scoped contract."""
+    if node is None:
+        return Verdict(None, "unregistered node")
+    if not fields or b"event" not in fields or b"sig" not in fields:
+        return Verdict(None, "malformed: fields event and sig required")
+    body = fields[b"event"]
+    if not verify(node.public_key, body, fields[b"sig"].decode(errors="replace")):
+        return Verdict(None, "bad signature")
+    try:
+        env = Envelope.model_validate_json(body)
+        payload = parse_payload(env)
+    except (ValidationError, UnknownEvent, ValueError) as exc:
+        return Verdict(None, f"schema: {str(exc).splitlines()[0][:200]}")
+    if env.node != stream_node:
+        return Verdict(env, "node mismatch")
+    if env.tenant not in node.tenants:
+        return Verdict(env, f"tenant {env.tenant} does not belong to node {node.node_id}")
+    if env.scope != "up" or latest(env.type).scope != "up":
+        return Verdict(env, "not an up-scoped event")
+    leaked = [f for f in latest(env.type).local_only_fields if getattr(payload, f, None) is not None]
+    if leaked:
+        return Verdict(env, f"not minimised: {', '.join(leaked)}")
+    return Verdict(env, None)
+
+
+class StateIngest:
+    """Reads every registered node's inbound stream with a consumer group; one transaction per batch."""
+
+    def __init__(self, redis: Redis, db: Database, consumer: str, node_id: str, *,
+                 batch: int = 500, silence_s: float = 300.0) -> None:
+        self.redis, self.db, self.consumer, self.node_id = redis, db, consumer, node_id
+        self.batch, self.silence_s = batch, silence_s
+        self._stopping = False
+
+    def nodes(self) -> dict[str, RegisteredNode]:
+        with self.db.session() as s:
+            return {n.node_id: n for n in s.exec(select(RegisteredNode)).scalars()}  # type: ignore
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                nodes = await asyncio.to_thread(self.nodes)
+                if not nodes:
+                    await asyncio.sleep(1.0)
+                    continue
+                streams = {inbound_stream(n): n for n in nodes}
+                for stream in streams:
+                    await ensure_group(self.redis, stream, INGEST_GROUP)
+                res = await self.redis.xreadgroup(INGEST_GROUP, self.consumer, dict.fromkeys(streams, ">"),
+                                                  count=self.batch, block=500)
+                for name, entries in res or []:
+                    await self.ingest(name.decode(), streams[name.decode()], entries)
+            except RedisError as exc:
+                log.warning("state ingest cannot read (%s)", exc)
+                await asyncio.sleep(1.0)
+
+    async def reclaim(self) -> None:
+        """Entries fetched by a crashed ingest process are processed again (the replay guard dedupes)."""
+        while not self._stopping:
+            for node_id in await asyncio.to_thread(lambda: list(self.nodes())):
+                stream = inbound_stream(node_id)
+                try:
+                    _, claimed, *_ = await self.redis.xautoclaim(stream, INGEST_GROUP, self.consumer,
+                                                                 min_idle_time=30_000, count=self.batch)
+                    if claimed:
+                        await self.ingest(stream, node_id, claimed)
+                except RedisError:
+                    pass
+            await asyncio.sleep(5.0)
+
+    async def ingest(self, stream: str, node_id: str, entries: Iterable[tuple[bytes, Any]]) -> None:
+        entries = list(entries)
+        rejected = await asyncio.to_thread(self._commit, node_id, entries)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry_id, reason, fields in rejected:
+                raw = (fields or {}).get(b"event", b"")
+                pipe.xadd(REJECTED, {"node": node_id, "stream": stream, "entry_id": entry_id,
+                                     "reason": reason, "event": raw[:20_000]}, maxlen=100_000)
+            pipe.xack(stream, INGEST_GROUP, *[eid for eid, _ in entries])
+            await pipe.execute()
+
+    def _commit(self, node_id: str, entries: list[tuple[bytes, Any]]) -> list[tuple[bytes, str, Any]]:
+        """Accepted envelopes go to the state bus (outbox) with their replay guard rows, atomically."""
+        rejected: list[tuple[bytes, str, Any]] = []
+        with self.db.session() as s:
+            node = s.get(RegisteredNode, node_id)
+            verdicts = [(eid, fields, check(node, node_id, fields)) for eid, fields in entries]
+            ids = [v.env.event_id for _, _, v in verdicts if v.env is not None and v.reason is None]
+            seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
+                SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
+            accepted = 0
+            for entry_id, fields, v in verdicts:
+                reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None)
+                if reason:
+                    rejected.append((entry_id, reason, fields))
+                    REJECTED_TOTAL.labels(node_id, reason.split(":")[0]).inc()
+                    continue
+                assert v.env is not None and node is not None
+                seen.add(v.env.event_id)
+                s.add(SeenEnvelope(event_id=v.env.event_id, node_id=node_id))
+                accepted += 1
+                if v.env.type == NodeHeartbeat.event_type:
+                    beat = NodeHeartbeat.model_validate(v.env.payload)
+                    node.last_heartbeat_at, node.version = v.env.occurred_at, beat.version_string
+                    node.relay_lag, node.outbox_backlog = beat.relay_lag, beat.outbox_backlog
+                    node.dead_letters, node.silent_alerted = beat.dead_letters, False
+                else:
+                    add_envelope(s, v.env, stream_of(latest(v.env.type)))
+            if node is not None:
+                node.accepted += accepted
+                node.rejected += len(rejected)
+                s.add(node)
+            s.commit()
+        ACCEPTED.labels(node_id).inc(accepted)
+        return rejected
+
+    async def watch_silence(self) -> None:
+        """A node silent longer than the threshold becomes one NodeSilent event (an operator alert)."""
+        while not self._stopping:
+            await asyncio.to_thread(self._alert_silent)
+            await asyncio.sleep(min(10.0, self.silence_s / 3))
+
+    def _alert_silent(self) -> None:
+        now = utcnow()
+        with self.db.session() as s:
+            for node in s.exec(select(RegisteredNode)).scalars():  # type: ignore[call-overload]
+                last = node.last_heartbeat_at or node.registered_at
+                if last.tzinfo is None:
+                    last = last.replace(tzinfo=now.tzinfo)
+                silent = now - last
+                if silent > timedelta(seconds=self.silence_s) and not node.silent_alerted:
+                    emit(s, NodeSilent(node_id=node.node_id, silent_for_s=int(silent.total_seconds()),
+                                       last_seen_at=node.last_heartbeat_at.isoformat()
+                                       if node.last_heartbeat_at else None),
+                         stream=STREAMS["federation"], tenant=STATE_TENANT, node=self.node_id,
+                         aggregate_id=node.node_id)
+                    node.silent_alerted = True
+                    s.add(node)
+            s.commit()
+
+    def stop(self) -> None:
+        self._stopping = True

@@ -1,0 +1,178 @@
+"""The municipal side of the link: up-scoped events to the state, decisions down to the local bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from shared.bus.consumer import ensure_group
+from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
+from shared.events.federation import NodeHeartbeat
+from shared.settings import Settings
+
+from .crypto import Pseudonymizer, node_signing_key, sign
+from .keys import DOWN_ALL, down_stream, inbound_stream
+
+log = logging.getLogger(__name__)
+SENT_UP = Counter("lotse_federation_sent", "Envelopes sent to the state node", ["stream"])
+RECEIVED_DOWN = Counter("lotse_federation_received", "Envelopes received from the state node")
+LINK_UP = Gauge("lotse_federation_link_up", "1 while the state Redis answers")
+UP_GROUP = "federation-up"
+RELAY_CONSUMER = "relay"  # one relay per node: it re-reads its own pending entries after a restart
+CHECKPOINT = "lotse:fed:checkpoint"
+UP_STREAMS = (STREAMS["cases"], STREAMS["plans"], STREAMS["funding"])
+
+
+def project(env: Envelope, pseudonym: Callable[[str], str], node_id: str) -> Envelope:
+    """The state's view of a local event: pseudonymised, minimised, same event id."""
+    contract = latest(env.type)
+    payload = parse_payload(env).state_projection(pseudonym)
+    aggregate = pseudonym(env.aggregate_id) if contract.pseudonymised_aggregate else env.aggregate_id
+    return env.model_copy(update={"payload": payload, "aggregate_id": aggregate, "node": node_id})
+
+
+class FederationRelay:
+    """Reads this node's up-scoped events in order, signs their projections, appends them upstream."""
+
+    def __init__(self, settings: Settings, local: Redis, state: Redis,
+                 health: Callable[[], dict[str, int]] | None = None) -> None:
+        self.settings = settings
+        self.node = settings.node_id
+        self.local, self.state = local, state
+        self.key = node_signing_key(settings.data_dir)
+        self.pseudonym = Pseudonymizer(settings.data_dir)
+        self.inbound = inbound_stream(self.node)
+        self.health = health or (lambda: {})
+        self.batch = min(settings.batch_size, 500)
+        self._stopping = False
+
+    def signed(self, env: Envelope) -> dict[str, str]:
+        body = env.to_json()
+        return {"event": body, "sig": sign(self.key, body.encode())}
+
+    async def forward_up(self, stream: str) -> None:
+        """Pending entries first (after a crash or outage), then new ones; ack after the state has them."""
+        await ensure_group(self.local, stream, UP_GROUP)
+        cursor = "0"
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                res = await self.local.xreadgroup(UP_GROUP, RELAY_CONSUMER, {stream: cursor},
+                                                  count=self.batch, block=None if cursor == "0" else 1000)
+                entries = res[0][1] if res else []
+                if cursor == "0" and not entries:
+                    cursor = ">"
+                    continue
+                if not entries:
+                    continue
+                outgoing = [self._outgoing(fields) for _, fields in entries]
+                async with self.state.pipeline(transaction=False) as pipe:
+                    for item in outgoing:
+                        if item is not None:
+                            pipe.xadd(self.inbound, item)
+                    if len(pipe):
+                        await pipe.execute()
+                LINK_UP.set(1)
+                await self.local.xack(stream, UP_GROUP, *[eid for eid, _ in entries])
+                SENT_UP.labels(stream).inc(sum(1 for i in outgoing if i is not None))
+                backoff = 0.2
+            except RedisError as exc:
+                # Keep the order: nothing was acked, so the same entries are retried first.
+                LINK_UP.set(0)
+                log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
+                cursor = "0"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _outgoing(self, fields: dict[bytes, bytes] | None) -> dict[str, str] | None:
+        if fields is None:  # trimmed while pending
+            return None
+        try:
+            env = Envelope.model_validate_json(fields[b"event"])
+            if env.scope != "up":
+                return None
+            return self.signed(project(env, self.pseudonym, self.node))
+        except (KeyError, ValidationError, UnknownEvent, ValueError) as exc:
+            log.warning("not forwarding a malformed entry: %s", exc)  # dead-lettered by its consumers
+            return None
+
+    async def receive_down(self) -> None:
+        """Republish what the state addressed to this node (or all) on the local bus, exactly once."""
+        streams = [down_stream(self.node), DOWN_ALL]
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                saved = await self.local.hgetall(CHECKPOINT)  # type: ignore[misc]
+                ids = {s: saved.get(s.encode(), b"0-0").decode() for s in streams}
+                res = await self.state.xread(ids, count=self.batch, block=1000)
+                for name, entries in res or []:
+                    stream = name.decode()
+                    async with self.local.pipeline(transaction=True) as pipe:
+                        for entry_id, fields in entries:
+                            env = self._down_envelope(fields)
+                            if env is not None:
+                                pipe.xadd(STREAMS["federation"], {"event": env.to_json()})
+                        pipe.hset(CHECKPOINT, stream, entries[-1][0])
+                        await pipe.execute()  # republish + checkpoint atomically
+                    RECEIVED_DOWN.inc(len(entries))
+                LINK_UP.set(1)
+                backoff = 0.2
+            except RedisError as exc:
+                LINK_UP.set(0)
+                log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _down_envelope(self, fields: dict[bytes, bytes]) -> Envelope | None:
+        try:
+            env = Envelope.model_validate_json(fields[b"event"])
+            parse_payload(env)
+        except (KeyError, ValidationError, UnknownEvent, ValueError) as exc:
+            log.warning("dropping a malformed downward entry: %s", exc)
+            return None
+        if env.target_node not in (self.node, "*", None) or env.tenant not in self.settings.tenants:
+            log.warning("dropping %s addressed to %s/%s", env.event_id, env.target_node, env.tenant)
+            return None
+        return env
+
+    async def relay_lag(self) -> int:
+        lag = 0
+        for stream in UP_STREAMS:
+            try:
+                for g in await self.local.xinfo_groups(stream):
+                    if g["name"] == UP_GROUP.encode():
+                        lag += int(g.get("lag") or 0) + int(g["pending"])
+            except RedisError:
+                pass
+        return lag
+
+    async def heartbeat(self) -> None:
+        """Every N seconds: version, relay lag, outbox backlog, dead letters."""
+        from shared.events import envelope_for
+        from shared.node import VERSION
+
+        while not self._stopping:
+            try:
+                health = self.health()
+                beat = NodeHeartbeat(version_string=VERSION, relay_lag=await self.relay_lag(),
+                                     outbox_backlog=health.get("outbox_backlog", 0),
+                                     dead_letters=int(await self.local.xlen(DEAD_LETTERS)))
+                env = envelope_for(beat, tenant=self.settings.tenants[0], node=self.node,
+                                   aggregate_id=self.node)
+                await self.state.xadd(self.inbound, self.signed(env))
+            except RedisError as exc:
+                log.warning("heartbeat not sent: %s", exc)
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+
+    def tasks(self) -> list[Callable[[], Any]]:
+        return [*(lambda s=s: self.forward_up(s) for s in UP_STREAMS), self.receive_down, self.heartbeat]
+
+    def stop(self) -> None:
+        self._stopping = True

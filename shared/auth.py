@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
 
+from shared.keyfile import read_or_create
+
 ROLES = ("manager", "lead", "node_admin", "funding_officer", "state_operator")
 DEV_ISSUER = "lotse-dev"
 
@@ -39,16 +41,11 @@ def _key_path(data_dir: Path) -> Path:
 
 def load_or_create_dev_key(data_dir: Path) -> Ed25519PrivateKey:
     """The node's dev-token signing key, created on first use (mode 0600)."""
-    path = _key_path(data_dir)
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    path.chmod(0o600)
+    from shared.federation.crypto import new_ed25519_pem
+
+    key = serialization.load_pem_private_key(read_or_create(_key_path(data_dir), new_ed25519_pem),
+                                             password=None)
+    assert isinstance(key, Ed25519PrivateKey)
     return key
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,6 +157,21 @@ def federation_add_node(
         typer.echo(f"LOTSE_STATE_REDIS_URL={link_url(info['redis_url'], node_id, password)}")
 
 
+@app.command("demo")
+def demo(
+    base: Annotated[Path, typer.Option(help="where the demo nodes keep their data")] = Path("var/demo"),
+    seed_only: Annotated[bool, typer.Option("--seed-only", help="seed, print, stop")] = False,
+    ports: Annotated[str | None, typer.Option(help="STATE,A,B ports (default: free ports)")] = None,
+) -> None:
+    """A state node and two municipal nodes (one hosting two municipalities), seeded, live."""
+    from shared.demo import run_demo
+
+    chosen = tuple(int(p) for p in ports.split(",")) if ports else None
+    if chosen is not None and len(chosen) != 3:
+        fail("--ports: give three ports, e.g. 8100,8101,8102")
+    raise typer.Exit(run_demo(base, chosen, seed_only))  # type: ignore[arg-type]
+
+
 @node_app.command("check")
 def node_check(config: ConfigOpt = None) -> None:
     """Validate config, reach Redis and the databases, report versions and lag."""
@@ -218,10 +234,8 @@ def events_tail(
         finally:
             await redis.aclose()
 
-    try:
+    with suppress(KeyboardInterrupt):
         asyncio.run(follow())
-    except KeyboardInterrupt:
-        pass
 
 
 def _maybe_json(text: str) -> Any:
@@ -288,9 +302,13 @@ def dlq_replay(
         fail(str(exc.args[0]), 1)
 
 
-def main() -> None:
+def main() -> None:  # noqa: D103
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -77,6 +77,10 @@ async def _raw_entries_parser(message: dict[str, Any], original: Any) -> Any:
 class _BatchAborted(Exception):
     """A handler failed on the fast path; the batch is redone with a savepoint per event."""
 
+    def __init__(self, failure: tuple[bytes, str] | None = None) -> None:
+        super().__init__(failure)
+        self.failure = failure
+
 
 class Consumer:
     """Runs one subscription in this process under a unique consumer name."""
@@ -185,11 +189,12 @@ class Consumer:
         """
         try:
             return self._run(batch, isolate=False)
-        except _BatchAborted:
-            return self._run(batch, isolate=True)
+        except _BatchAborted as aborted:
+            return self._run(batch, isolate=True, known=aborted.failure)
 
     def _run(
-        self, batch: list[tuple[bytes, Envelope, Contract]], *, isolate: bool
+        self, batch: list[tuple[bytes, Envelope, Contract]], *, isolate: bool,
+        known: tuple[bytes, str] | None = None,
     ) -> tuple[list[bytes], dict[bytes, str]]:
         group = self.sub.group
         done: list[bytes] = []
@@ -206,6 +211,9 @@ class Consumer:
                     done.append(entry_id)
                     duplicates += 1
                     continue
+                if known is not None and entry_id == known[0]:
+                    failures[entry_id] = known[1]  # already failed on the fast path: not run twice
+                    continue
                 with self._span(env) as span:
                     try:
                         if isolate:
@@ -219,7 +227,7 @@ class Consumer:
                             span.record_exception(exc)
                             span.set_status(trace.Status(trace.StatusCode.ERROR))
                         if not isolate:
-                            raise _BatchAborted from exc
+                            raise _BatchAborted((entry_id, f"{type(exc).__name__}: {exc}")) from exc
                         failures[entry_id] = f"{type(exc).__name__}: {exc}"
                         continue
                 seen.add(env.event_id)

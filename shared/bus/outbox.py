@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -184,10 +185,8 @@ class OutboxRelay:
                     await asyncio.sleep(min(5.0, self.interval * 5))
                 if sent < self.batch_size:
                     self._wake.clear()
-                    try:
+                    with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.interval)
-                    except TimeoutError:
-                        pass
         finally:
             _wakers.pop(self.db.url, None)
 

@@ -12,21 +12,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.keyfile import read_or_create
 
-def _secret_file(path: Path, make: bytes) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(make)
-        path.chmod(0o600)
-    return path.read_bytes()
+
+def new_ed25519_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 def node_signing_key(data_dir: Path) -> Ed25519PrivateKey:
     """The node's Ed25519 key (created on first use under keys/, mode 0600)."""
-    pem = _secret_file(Path(data_dir) / "keys" / "node-ed25519.pem",
-                       Ed25519PrivateKey.generate().private_bytes(
-                           serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                           serialization.NoEncryption()))
+    pem = read_or_create(Path(data_dir) / "keys" / "node-ed25519.pem", new_ed25519_pem)
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
@@ -54,7 +50,7 @@ class Pseudonymizer:
     """HMAC-SHA256 pseudonyms: the state can count distinct clients but never identify one."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._key = _secret_file(Path(data_dir) / "keys" / "pseudonym.key", secrets.token_bytes(32))
+        self._key = read_or_create(Path(data_dir) / "keys" / "pseudonym.key", lambda: secrets.token_bytes(32))
 
     def __call__(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()

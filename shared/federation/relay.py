@@ -115,7 +115,7 @@ class FederationRelay:
                 for name, entries in res or []:
                     stream = name.decode()
                     async with self.local.pipeline(transaction=True) as pipe:
-                        for entry_id, fields in entries:
+                        for _, fields in entries:
                             env = self._down_envelope(fields)
                             if env is not None:
                                 pipe.xadd(STREAMS["federation"], {"event": env.to_json()})

@@ -1,0 +1,1 @@
+"""Case files: a client's personal data, consultations, closure and the audit trail of access."""

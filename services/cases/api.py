@@ -1,0 +1,176 @@
+"""HTTP routes of the cases service: parse, authorise, call service.py, audit, commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlmodel import Session
+
+from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
+from shared.service import ServiceContext
+
+from . import service
+from .models import (
+    ULID_PATTERN,
+    AuditPage,
+    CaseClose,
+    CaseCreate,
+    CasePage,
+    CasePublic,
+    CasesCase,
+    CaseStatus,
+    ConsultationCreate,
+    ConsultationPublic,
+)
+
+PREFIX = "/api/cases/v1"
+# Case files are case contents: node_admin (operations) and the state roles never see them.
+CASE_ROLES = ("manager", "lead")
+AUDIT_ROLES = ("lead",)
+
+
+def _role(*roles: str) -> Any:
+    """A dependency answering 403 before the body or the case is even looked at."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        require_roles(principal, *roles)
+        return principal
+
+    return Depends(check)
+
+
+Caller = Annotated[Principal, _role(*CASE_ROLES)]
+Auditor = Annotated[Principal, _role(*AUDIT_ROLES)]
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
+    try:
+        yield
+    except service.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except service.Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+def may_see(principal: Principal, case: CasesCase) -> bool:
+    """A lead sees the cases of their tenants; a manager only those of their own caseload."""
+    if not can_see(principal, case.tenant):
+        return False
+    return principal.has("lead") or case.manager == principal.sub
+
+
+def _case(session: Session, principal: Principal, case_id: str,
+          for_update: bool = False) -> CasesCase:
+    """The caller's case; one they may not see answers exactly like a missing one."""
+    case = service.get_case(session, case_id=case_id, for_update=for_update)
+    if not may_see(principal, case):
+        raise service.NotFound("case not found")
+    return case
+
+
+def router(ctx: ServiceContext) -> APIRouter:
+    """The service's routes for this node's level (case files live on municipal nodes only)."""
+    api = APIRouter(prefix=PREFIX, tags=["cases"])
+    if ctx.settings.level == "municipal":
+        api.include_router(municipal_routes(ctx))
+    return api
+
+
+def municipal_routes(ctx: ServiceContext) -> APIRouter:
+    """A municipality's case files; every read and write leaves a row in the audit trail."""
+    routes = APIRouter()
+    db, node, tenants = ctx.database, ctx.node, ctx.settings.tenants
+
+    @routes.post("/cases", status_code=201, response_model=CasePublic)
+    def open_case(body: CaseCreate, principal: Caller) -> Any:
+        tenant = tenant_for_write(principal, body.tenant, tenants)
+        with domain_errors(), db.session() as session:
+            case = service.open_case(
+                session, tenant=tenant, manager=principal.sub, given_name=body.given_name,
+                family_name=body.family_name, birth_date=body.birth_date,
+                nationality=body.nationality, languages=body.languages,
+                household_size=body.household_size, accommodation_since=body.accommodation_since,
+                node=node)
+            session.commit()
+        return case
+
+    @routes.get("/cases", response_model=CasePage)
+    def list_cases(
+        principal: Caller,
+        status: CaseStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=26, pattern=ULID_PATTERN)] = None,
+    ) -> CasePage:
+        visible = principal.tenants.intersection(tenants)
+        own = None if principal.has("lead") else principal.sub
+        with db.session() as session:
+            cases = service.list_cases(session, tenants=visible, manager=own, status=status,
+                                       after=cursor, limit=limit + 1)
+            page = cases[:limit]
+            for case in page:
+                service.audit(session, actor=principal.sub, action="list", case=case)
+            session.commit()
+        return CasePage(items=[CasePublic.model_validate(c) for c in page],
+                        next_cursor=page[-1].id if len(cases) > limit else None)
+
+    @routes.get("/cases/{case_id}", response_model=CasePublic)
+    def read_case(case_id: str, principal: Caller) -> Any:
+        with domain_errors(), db.session() as session:
+            case = _case(session, principal, case_id)
+            service.audit(session, actor=principal.sub, action="read", case=case)
+            session.commit()
+        return case
+
+    @routes.post("/cases/{case_id}/consultations", status_code=201,
+                 response_model=ConsultationPublic)
+    def record_consultation(case_id: str, body: ConsultationCreate, principal: Caller) -> Any:
+        with domain_errors(), db.session() as session:
+            case = _case(session, principal, case_id, for_update=True)
+            consultation = service.record_consultation(
+                session, case=case, held_on=body.held_on, duration_minutes=body.duration_minutes,
+                mode=body.mode, topics=body.topics, note=body.note, actor=principal.sub,
+                node=node)
+            session.commit()
+        return consultation
+
+    @routes.get("/cases/{case_id}/consultations", response_model=list[ConsultationPublic])
+    def list_consultations(case_id: str, principal: Caller) -> Any:
+        with domain_errors(), db.session() as session:
+            case = _case(session, principal, case_id)
+            consultations = service.consultations_of(session, case_id=case.id)
+            service.audit(session, actor=principal.sub, action="read_consultations", case=case)
+            session.commit()
+        return consultations
+
+    @routes.post("/cases/{case_id}/close", response_model=CasePublic)
+    def close_case(case_id: str, body: CaseClose, principal: Caller) -> Any:
+        with domain_errors(), db.session() as session:
+            case = _case(session, principal, case_id, for_update=True)
+            service.close_case(session, case=case, reason=body.reason, actor=principal.sub,
+                               node=node)
+            session.commit()
+        return case
+
+    @routes.get("/cases/{case_id}/audit", response_model=AuditPage)
+    def read_audit(
+        case_id: str, principal: Auditor,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        cursor: Annotated[int | None, Query(ge=0)] = None,
+    ) -> AuditPage:
+        with domain_errors(), db.session() as session:
+            case = _case(session, principal, case_id)
+            # Reading the trail is recorded too, before it is read: it shows its own reading.
+            service.audit(session, actor=principal.sub, action="read_audit", case=case)
+            session.flush()
+            rows = service.audit_trail(session, case_id=case.id, after=cursor, limit=limit + 1)
+            session.commit()
+        page = rows[:limit]
+        return AuditPage.model_validate({"items": page, "next_cursor": page[-1].id
+                                         if len(rows) > limit else None}, from_attributes=True)
+
+    return routes

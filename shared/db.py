@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,10 @@ from sqlmodel import Session, SQLModel, create_engine
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: WAL + busy timeout on SQLite, pooled pre-ping on PostgreSQL."""
     if url.startswith("sqlite"):
+        # One writer at a time per process, handed over by a lock: SQLite's busy handler would
+        # otherwise make waiting threads sleep-poll (long latency tails under load).
+        writer = threading.Lock()
+        holder = threading.local()
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +37,21 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: no lock-upgrade deadlock between writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not getattr(holder, "held", False):
+                writer.acquire()
+                holder.held = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except Exception:
+                _end(conn)
+                raise
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn: Any) -> None:
+            if getattr(holder, "held", False):
+                holder.held = False
+                writer.release()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

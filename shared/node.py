@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -190,6 +191,9 @@ def build_app(node: Node) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Few request threads: each SQLite database has one writer at a time anyway, and fewer
+        # threads contend less for the GIL with the relays and consumers.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = node.settings.http_threads
         await node.start()
         yield
         await node.stop()

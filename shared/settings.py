@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # None: one SQLite file per service under data_dir
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_threads: int = Field(default=8, ge=1, le=200)  # request worker threads
     otlp_endpoint: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "lotse"

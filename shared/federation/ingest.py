@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -72,21 +73,32 @@ class StateIngest:
         self.redis, self.db, self.consumer, self.node_id = redis, db, consumer, node_id
         self.batch, self.silence_s = batch, silence_s
         self._stopping = False
+        self._groups: set[str] = set()  # inbound streams whose group exists
+        self._registry: dict[str, RegisteredNode] = {}
+        self._registry_at = 0.0
 
     def nodes(self) -> dict[str, RegisteredNode]:
         with self.db.session() as s:
             return {n.node_id: n for n in s.exec(select(RegisteredNode)).scalars()}  # type: ignore
 
+    async def registered(self) -> dict[str, RegisteredNode]:
+        """The registry, re-read every few seconds (new nodes join without a restart)."""
+        if time.monotonic() - self._registry_at > 3.0:
+            self._registry = await asyncio.to_thread(self.nodes)
+            self._registry_at = time.monotonic()
+        return self._registry
+
     async def run(self) -> None:
         while not self._stopping:
             try:
-                nodes = await asyncio.to_thread(self.nodes)
+                nodes = await self.registered()
                 if not nodes:
                     await asyncio.sleep(1.0)
                     continue
                 streams = {inbound_stream(n): n for n in nodes}
-                for stream in streams:
+                for stream in streams.keys() - self._groups:
                     await ensure_group(self.redis, stream, INGEST_GROUP)
+                    self._groups.add(stream)
                 res = await self.redis.xreadgroup(INGEST_GROUP, self.consumer, dict.fromkeys(streams, ">"),
                                                   count=self.batch, block=500)
                 for name, entries in res or []:
@@ -98,7 +110,7 @@ class StateIngest:
     async def reclaim(self) -> None:
         """Entries fetched by a crashed ingest process are processed again (the replay guard dedupes)."""
         while not self._stopping:
-            for node_id in await asyncio.to_thread(lambda: list(self.nodes())):
+            for node_id in list(await self.registered()):
                 stream = inbound_stream(node_id)
                 try:
                     _, claimed, *_ = await self.redis.xautoclaim(stream, INGEST_GROUP, self.consumer,

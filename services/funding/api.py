@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlmodel import Session
 
 from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
+from shared.events.codes import ApplicationStatus
 from shared.service import ServiceContext
 
-from . import service
+from . import authority, service
 from .models import (
+    DecisionCreate,
     ExtensionApplicationCreate,
     ExtensionApplicationPublic,
     FundingExtensionApplication,
@@ -22,12 +24,17 @@ from .models import (
     OccupancyChange,
     PositionCreate,
     PositionPublic,
+    PositionRegister,
+    StateApplicationPublic,
 )
 
 PREFIX = "/api/funding/v1"
 # Positions hold no case contents: node_admin may manage them next to the lead; managers may read.
 MANAGING = ("lead", "node_admin")
 READING = ("lead", "node_admin", "manager")
+# At state level: every tenant (the token's tenants do not narrow it); only officers decide.
+STATE_READING = ("state_operator", "funding_officer")
+DECIDING = ("funding_officer",)
 
 
 def _role(*roles: str) -> Any:
@@ -42,6 +49,9 @@ def _role(*roles: str) -> Any:
 
 Manager = Annotated[Principal, _role(*MANAGING)]
 Reader = Annotated[Principal, _role(*READING)]
+StateReader = Annotated[Principal, _role(*STATE_READING)]
+Officer = Annotated[Principal, _role(*DECIDING)]
+TenantQuery = Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")]
 
 
 @contextmanager
@@ -76,9 +86,11 @@ def _application(session: Session, principal: Principal,
 
 
 def router(ctx: ServiceContext) -> APIRouter:
-    """The service's routes for this node's level (the state level adds its own group)."""
+    """The routes for this node's level: a municipality's own, or the state authority's."""
     api = APIRouter(prefix=PREFIX, tags=["funding"])
-    if ctx.settings.level == "municipal":
+    if ctx.settings.level == "state":
+        api.include_router(state_routes(ctx))
+    else:
         api.include_router(municipal_routes(ctx))
     return api
 
@@ -99,10 +111,7 @@ def municipal_routes(ctx: ServiceContext) -> APIRouter:
         return PositionPublic.of(position, date.today())
 
     @routes.get("/positions", response_model=list[PositionPublic])
-    def list_positions(
-        principal: Reader,
-        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
-    ) -> list[PositionPublic]:
+    def list_positions(principal: Reader, tenant: TenantQuery = None) -> list[PositionPublic]:
         visible = principal.tenants if tenant is None else principal.tenants & {tenant}
         with db.session() as session:
             positions = service.list_positions(session, tenants=visible)
@@ -149,5 +158,45 @@ def municipal_routes(ctx: ServiceContext) -> APIRouter:
     def get_application(application_id: str, principal: Reader) -> Any:
         with domain_errors(), db.session() as session:
             return _application(session, principal, application_id)
+
+    return routes
+
+
+def state_routes(ctx: ServiceContext) -> APIRouter:
+    """The state as funding authority: the statewide register, every node's applications."""
+    routes = APIRouter()
+    db, node = ctx.database, ctx.node
+
+    @routes.get("/positions", response_model=PositionRegister)
+    def position_register(principal: StateReader, tenant: TenantQuery = None) -> PositionRegister:
+        """The statewide register (or one municipality's), with FTE totals per municipality."""
+        with db.session() as session:
+            positions = authority.register(session, tenant=tenant)
+        return PositionRegister.of(positions, date.today())
+
+    @routes.get("/extension-applications", response_model=list[StateApplicationPublic])
+    def list_applications(principal: StateReader,
+                          status: Annotated[ApplicationStatus | None, Query()] = None) -> Any:
+        with db.session() as session:
+            return authority.applications(session, status=status)
+
+    @routes.get("/extension-applications/{application_id}",
+                response_model=StateApplicationPublic)
+    def get_application(application_id: str, principal: StateReader) -> Any:
+        with domain_errors(), db.session() as session:
+            return authority.get_application(session, application_id=application_id)
+
+    @routes.post("/extension-applications/{application_id}/decision",
+                 response_model=StateApplicationPublic)
+    def decide(application_id: str, body: DecisionCreate, principal: Officer) -> Any:
+        """Approve or reject; the decision goes down to the applying node in the same commit."""
+        with domain_errors(), db.session() as session:
+            application = authority.get_application(session, application_id=application_id,
+                                                    for_update=True)
+            authority.decide(session, application=application, approved=body.approved,
+                             reason=body.reason, actor=principal.sub, today=date.today(),
+                             node=node)
+            session.commit()
+        return application
 
     return routes

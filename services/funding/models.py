@@ -15,6 +15,7 @@ from shared.events.codes import ApplicationStatus, PositionStatus
 
 MAX_TERM_MONTHS = 120  # a position is registered for at most ten years
 REASON_MAX = 2000
+ID_MAX = 100  # ids from other nodes: the envelope's aggregate ids allow 100
 
 
 def _iso_date_only(value: Any) -> Any:
@@ -72,7 +73,44 @@ class FundingExtensionApplication(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__]  # type: ignore[attr-defined]
+class FundingStatePosition(SQLModel, table=True):
+    """State level: a municipal position in the statewide register, fed by position events."""
+
+    __tablename__ = "funding_state_position"
+
+    node: str = Field(primary_key=True, max_length=63)  # the municipal node that registered it
+    position_id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal position id
+    tenant: str = Field(index=True, max_length=8)
+    fte: float
+    status: str = Field(max_length=20)  # PositionStatus
+    status_since: date | None = None
+    starts_on: date
+    ends_on: date  # moved by 24 months when the state approves an extension
+    registered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FundingStateApplication(SQLModel, table=True):
+    """State level: the state's copy of a municipal extension application, decided here."""
+
+    __tablename__ = "funding_state_application"
+
+    id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal application id
+    node: str = Field(index=True, max_length=63)  # where the decision is sent
+    tenant: str = Field(index=True, max_length=8)
+    position_id: str = Field(max_length=ID_MAX)
+    status: str = Field(index=True, max_length=20)  # ApplicationStatus
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    decided_on: date | None = None
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    decided_by: str | None = Field(default=None, max_length=255)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__,  # type: ignore[attr-defined]
+          FundingStatePosition.__table__, FundingStateApplication.__table__]  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------
@@ -139,3 +177,87 @@ class ExtensionApplicationPublic(BaseModel):
     justification: str | None
     decided_on: date | None
     reason: str | None
+
+
+# -- state level ------------------------------------------------------------------------------
+class StatePositionPublic(BaseModel):
+    """A position in the statewide register."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    node: str
+    position_id: str
+    tenant: str
+    fte: float
+    status: PositionStatus
+    status_since: date | None
+    starts_on: date
+    ends_on: date
+    ended: bool
+
+
+class TenantFte(BaseModel):
+    """A municipality's current positions (term not ended) and their FTE by status."""
+
+    tenant: str
+    positions: int
+    total_fte: float
+    approved_fte: float  # approved, not occupied yet
+    occupied_fte: float
+    vacant_fte: float  # vacant, re-fillable
+
+
+class PositionRegister(BaseModel):
+    """Body of GET /positions at state level."""
+
+    items: list[StatePositionPublic]
+    totals: list[TenantFte]
+
+    @classmethod
+    def of(cls, positions: list[FundingStatePosition], today: date) -> PositionRegister:
+        items = [StatePositionPublic.model_validate({**p.model_dump(), "ended": p.ends_on < today})
+                 for p in positions]
+        sums: dict[str, dict[str, float]] = {}
+        for p in items:
+            if p.ended:
+                continue
+            t = sums.setdefault(p.tenant, {"positions": 0, "approved": 0.0, "occupied": 0.0,
+                                           "vacant": 0.0})
+            t["positions"] += 1
+            t[p.status] += p.fte
+        totals = [TenantFte(tenant=tenant, positions=int(t["positions"]),
+                            total_fte=_fte(t["approved"] + t["occupied"] + t["vacant"]),
+                            approved_fte=_fte(t["approved"]), occupied_fte=_fte(t["occupied"]),
+                            vacant_fte=_fte(t["vacant"])) for tenant, t in sorted(sums.items())]
+        return cls(items=items, totals=totals)
+
+
+def _fte(value: float) -> float:
+    return round(value, 3)  # 0.1 + 0.2 is 0.3 here, not 0.30000000000000004
+
+
+class StateApplicationPublic(BaseModel):
+    """An extension application as the state sees and decides it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    node: str
+    tenant: str
+    position_id: str
+    status: ApplicationStatus
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    decided_on: date | None
+    reason: str | None
+    decided_by: str | None
+
+
+class DecisionCreate(BaseModel):
+    """Body of POST /extension-applications/{id}/decision (state level)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool = pydantic.Field(strict=True)
+    reason: str | None = pydantic.Field(default=None, max_length=REASON_MAX, strict=True)

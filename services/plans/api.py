@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlmodel import Session
@@ -13,20 +13,35 @@ from shared.auth import Principal, PrincipalDep, can_see, require_roles
 from shared.service import ServiceContext
 
 from . import service
-from .models import GoalCreate, GoalStatusChange, GoalWritten, PlanPublic, PlansGoal, PlansPlan
+from .models import (
+    GoalCreate,
+    GoalStatistics,
+    GoalStatusChange,
+    GoalWritten,
+    PlanPublic,
+    PlansGoal,
+    PlansPlan,
+)
 
 PREFIX = "/api/plans/v1"
 # Plans are case contents: node_admin (operations) and the state roles never see them.
 PLAN_ROLES = ("manager", "lead")
+# At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
+STATE_ROLES = ("state_operator", "funding_officer")
 
 
-def _plan_reader(principal: PrincipalDep) -> Principal:
-    """403 before the body or the plan is even looked at."""
-    require_roles(principal, *PLAN_ROLES)
-    return principal
+def _role(*roles: str) -> Any:
+    """A dependency answering 403 before the body or any object is even looked at."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        require_roles(principal, *roles)
+        return principal
+
+    return Depends(check)
 
 
-Caller = Annotated[Principal, Depends(_plan_reader)]
+Caller = Annotated[Principal, _role(*PLAN_ROLES)]
+StateCaller = Annotated[Principal, _role(*STATE_ROLES)]
 
 
 @contextmanager
@@ -61,9 +76,11 @@ def _written(goal: PlansGoal, plan: PlansPlan) -> GoalWritten:
 
 
 def router(ctx: ServiceContext) -> APIRouter:
-    """The service's routes for this node's level (plans are written on municipal nodes)."""
+    """The service's routes for this node's level: plans on municipal nodes, statistics at state."""
     api = APIRouter(prefix=PREFIX, tags=["plans"])
-    if ctx.settings.level == "municipal":
+    if ctx.settings.level == "state":
+        api.include_router(state_routes(ctx))
+    else:
         api.include_router(municipal_routes(ctx))
     return api
 
@@ -107,5 +124,23 @@ def municipal_routes(ctx: ServiceContext) -> APIRouter:
                                           node=node):
                 session.commit()
         return _written(goal, plan)
+
+    return routes
+
+
+def state_routes(ctx: ServiceContext) -> APIRouter:
+    """The statewide, pseudonymous view: goal progress with small cells suppressed."""
+    routes = APIRouter()
+    db = ctx.database
+
+    @routes.get("/statistics/goals", response_model=GoalStatistics)
+    def goal_statistics(
+        principal: StateCaller,
+        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
+    ) -> GoalStatistics:
+        """Goals by area and status, statewide or for one municipality (AGS)."""
+        with db.session() as session:
+            table, clients = service.goal_statistics(session, tenant=tenant)
+        return GoalStatistics.of(tenant, table, clients)
 
     return routes

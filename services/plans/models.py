@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -13,10 +13,15 @@ from sqlmodel import Field, SQLModel
 from shared.events import utcnow
 from shared.events.codes import GoalStatus, Topic
 
+from .statistics import MIN_CELL, CrossTable, Masked
+
 PlanStatus = Literal["draft", "active", "closed"]
 TITLE_MAX = 200
 EARLIEST_TARGET = date(2000, 1, 1)
 TARGET_YEARS_AHEAD = 10
+PSEUDONYM_MAX = 100  # HMAC-SHA256 hex is 64; the envelope's aggregate ids allow 100
+AREAS: tuple[str, ...] = get_args(Topic)
+GOAL_STATUSES: tuple[str, ...] = get_args(GoalStatus)
 
 
 class PlansPlan(SQLModel, table=True):
@@ -52,7 +57,22 @@ class PlansGoal(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [PlansPlan.__table__, PlansGoal.__table__]  # type: ignore[attr-defined]
+class PlansStateGoal(SQLModel, table=True):
+    """State level: one goal of a municipal plan, known only by its node's pseudonyms."""
+
+    __tablename__ = "plans_state_goal"
+
+    node: str = Field(primary_key=True, max_length=63)  # the municipal node that sent it
+    goal_pseudonym: str = Field(primary_key=True, max_length=PSEUDONYM_MAX)
+    case_pseudonym: str = Field(index=True, max_length=PSEUDONYM_MAX)
+    tenant: str = Field(index=True, max_length=8)
+    area: str = Field(max_length=20)  # Topic
+    status: str = Field(max_length=20)  # GoalStatus
+    plan_version: int  # the plan's version after the event that last changed this row
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [PlansPlan.__table__, PlansGoal.__table__, PlansStateGoal.__table__]  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------
@@ -148,3 +168,53 @@ class PlanPublic(BaseModel):
                    closed_on=plan.closed_on, created_at=plan.created_at,
                    updated_at=plan.updated_at,
                    goals=[GoalPublic.model_validate(g) for g in goals])
+
+
+# -- state level: goal statistics -------------------------------------------------------------
+class Count(BaseModel):
+    """A published count: null with `suppressed` true when it is small or would reveal one."""
+
+    count: int | None
+    suppressed: bool
+
+    @classmethod
+    def of(cls, masked: Masked) -> Count:
+        return cls(count=masked.count, suppressed=masked.suppressed)
+
+
+class GoalCount(Count):
+    area: Topic
+    status: GoalStatus
+
+
+class AreaCount(Count):
+    area: Topic
+
+
+class StatusCount(Count):
+    status: GoalStatus
+
+
+class GoalStatistics(BaseModel):
+    """Goals by area and status with totals; `clients` counts distinct clients with goals."""
+
+    tenant: str | None
+    min_cell: int
+    cells: list[GoalCount]
+    by_area: list[AreaCount]
+    by_status: list[StatusCount]
+    total: Count
+    clients: Count
+
+    @classmethod
+    def of(cls, tenant: str | None, table: CrossTable[str, str], clients: Masked) -> GoalStatistics:
+        return cls(
+            tenant=tenant, min_cell=MIN_CELL,
+            cells=[GoalCount(area=a, status=s, count=m.count,  # type: ignore[arg-type]
+                             suppressed=m.suppressed) for (a, s), m in table.cells.items()],
+            by_area=[AreaCount(area=a, count=m.count,  # type: ignore[arg-type]
+                               suppressed=m.suppressed) for a, m in table.row_totals.items()],
+            by_status=[StatusCount(status=s, count=m.count,  # type: ignore[arg-type]
+                                   suppressed=m.suppressed)
+                       for s, m in table.column_totals.items()],
+            total=Count.of(table.total), clients=Count.of(clients))

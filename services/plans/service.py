@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from ulid import ULID
 
 from shared.bus import emit
@@ -13,7 +13,8 @@ from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import GoalStatus, Topic
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
 
-from .models import PlansGoal, PlansPlan
+from .models import AREAS, GOAL_STATUSES, PSEUDONYM_MAX, PlansGoal, PlansPlan, PlansStateGoal
+from .statistics import CrossTable, Masked, cross_table, primary
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ class Conflict(Exception):
 
 class PlanNotYetKnown(Exception):
     """An event refers to a case whose plan this node has not created (yet)."""
+
+
+class IncompleteEvent(ValueError):
+    """An event lacks what this level needs from it (retried, then dead-lettered)."""
 
 
 def new_id() -> str:
@@ -124,8 +129,11 @@ def change_goal_status(
 
 
 # -- the case's life (events from the cases service) ------------------------------------------
-def open_plan(session: Session, *, case_id: str, tenant: str, manager: str) -> PlansPlan:
+def open_plan(session: Session, *, case_id: str, tenant: str, manager: str | None) -> PlansPlan:
     """The case's plan, created as a draft at version 1 the first time the case is seen."""
+    if manager is None:
+        # Only the state projection lacks the manager; without one nobody could see the plan.
+        raise IncompleteEvent(f"CaseOpened for case {case_id} names no manager")
     plan = find_plan(session, case_id=case_id)
     if plan is not None:
         if plan.tenant != tenant:
@@ -163,3 +171,48 @@ def close_plan(session: Session, *, case_id: str, tenant: str, closed_on: date) 
         _bump(plan)
         session.add(plan)
     return plan
+
+
+# -- state level: the statewide, pseudonymous goal table --------------------------------------
+def record_goal(
+    session: Session, *, node: str, tenant: str, goal_pseudonym: str, case_pseudonym: str,
+    area: Topic, status: GoalStatus, plan_version: int,
+) -> bool:
+    """Keep a goal's newest known area and status; False for an event older than what is stored.
+
+    Every goal event carries the goal's area and status after it, so a status change that
+    arrives before its PlanGoalAdded creates the row, and the late PlanGoalAdded is then ignored.
+    """
+    for name, value in (("goal_id", goal_pseudonym), ("case_id", case_pseudonym)):
+        if not 0 < len(value) <= PSEUDONYM_MAX:
+            raise IncompleteEvent(f"{name}: not a pseudonym of at most {PSEUDONYM_MAX} chars")
+    goal = session.get(PlansStateGoal, (node, goal_pseudonym), with_for_update=True)
+    if goal is None:
+        session.add(PlansStateGoal(
+            node=node, goal_pseudonym=goal_pseudonym, case_pseudonym=case_pseudonym,
+            tenant=tenant, area=area, status=status, plan_version=plan_version))
+        session.flush()  # a concurrent first delivery fails here, on the primary key, and retries
+        return True
+    if plan_version <= goal.plan_version:
+        log.info("ignoring goal event of plan version %s for goal %s/%s at version %s",
+                 plan_version, node, goal_pseudonym, goal.plan_version)
+        return False
+    goal.tenant, goal.area, goal.status = tenant, area, status
+    goal.plan_version, goal.updated_at = plan_version, utcnow()
+    session.add(goal)
+    return True
+
+
+def goal_statistics(
+    session: Session, *, tenant: str | None,
+) -> tuple[CrossTable[str, str], Masked]:
+    """Goals by area and status (statewide or one tenant's) and the distinct clients with goals."""
+    where = [PlansStateGoal.tenant == tenant] if tenant is not None else []
+    rows = session.exec(
+        select(PlansStateGoal.area, PlansStateGoal.status, func.count())
+        .where(*where).group_by(PlansStateGoal.area, PlansStateGoal.status)).all()
+    # Pseudonyms are per node (each node has its own key): a client is a (node, case) pair.
+    clients = select(PlansStateGoal.node, PlansStateGoal.case_pseudonym).where(*where).distinct()
+    n_clients = session.exec(select(func.count()).select_from(clients.subquery())).one()
+    counts = {(area, status): n for area, status, n in rows}
+    return cross_table(counts, AREAS, GOAL_STATUSES), primary(n_clients)

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ACCEPTED = Counter("lotse_federation_accepted", "Inbound envelopes accepted", ["node"])
 REJECTED_TOTAL = Counter("lotse_federation_rejected", "Inbound envelopes rejected", ["node", "reason"])
 INGEST_GROUP = "state-ingest"
+CHUNK = 128  # inbound streams per non-blocking read
 
 
 @dataclass
@@ -89,6 +90,10 @@ class StateIngest:
         return self._registry
 
     async def run(self) -> None:
+        """Sweep the inbound streams in chunks without blocking; block on all of them when idle.
+
+        COUNT applies per stream, so chunks keep one read bounded when thousands of nodes catch up.
+        """
         while not self._stopping:
             try:
                 nodes = await self.registered()
@@ -99,13 +104,26 @@ class StateIngest:
                 for stream in streams.keys() - self._groups:
                     await ensure_group(self.redis, stream, INGEST_GROUP)
                     self._groups.add(stream)
-                res = await self.redis.xreadgroup(INGEST_GROUP, self.consumer, dict.fromkeys(streams, ">"),
-                                                  count=self.batch, block=500)
-                for name, entries in res or []:
-                    await self.ingest(name.decode(), streams[name.decode()], entries)
+                names = sorted(streams)
+                got = 0
+                for i in range(0, len(names), CHUNK):
+                    chunk = names[i:i + CHUNK]
+                    got += await self._read(streams, chunk, count=max(10, self.batch // len(chunk)))
+                if not got:
+                    await self._read(streams, names, count=self.batch // 10 or 1, block=500)
             except RedisError as exc:
                 log.warning("state ingest cannot read (%s)", exc)
                 await asyncio.sleep(1.0)
+
+    async def _read(self, streams: dict[str, str], names: list[str], *, count: int,
+                    block: int | None = None) -> int:
+        res = await self.redis.xreadgroup(INGEST_GROUP, self.consumer, dict.fromkeys(names, ">"),
+                                          count=count, block=block)
+        got = 0
+        for name, entries in res or []:
+            await self.ingest(name.decode(), streams[name.decode()], entries)
+            got += len(entries)
+        return got
 
     async def reclaim(self) -> None:
         """Entries fetched by a crashed ingest process are processed again (the replay guard dedupes)."""

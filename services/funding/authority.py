@@ -1,0 +1,152 @@
+"""The funding domain at state level: the statewide position register and the decisions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from shared.bus import emit
+from shared.events import Envelope, utcnow
+from shared.events.codes import ApplicationStatus, PositionStatus
+from shared.events.funding import ExtensionDecided
+from shared.federation.keys import down_stream
+
+from .models import ID_MAX, FundingStateApplication, FundingStatePosition
+from .service import EXTENSION_MONTHS, Conflict, NotFound, add_months
+
+log = logging.getLogger(__name__)
+
+
+class PositionNotYetKnown(Exception):
+    """An occupancy change for a position whose registration has not arrived (yet): retried."""
+
+
+class MalformedEvent(ValueError):
+    """An event whose ids cannot be stored: retried, then dead-lettered."""
+
+
+def _check_ids(**ids: str) -> None:
+    for name, value in ids.items():
+        if not 0 < len(value) <= ID_MAX:
+            raise MalformedEvent(f"{name}: must be 1-{ID_MAX} characters")
+
+
+# -- the register (events from the municipal nodes) -------------------------------------------
+def record_position(
+    session: Session, *, node: str, tenant: str, position_id: str, fte: float,
+    status: PositionStatus, starts_on: date, ends_on: date,
+) -> bool:
+    """Add a registered position to the register; False when it is already there."""
+    _check_ids(position_id=position_id)
+    if session.get(FundingStatePosition, (node, position_id)) is not None:
+        return False
+    session.add(FundingStatePosition(node=node, position_id=position_id, tenant=tenant, fte=fte,
+                                     status=status, starts_on=starts_on, ends_on=ends_on))
+    session.flush()  # a concurrent first delivery fails here, on the primary key, and retries
+    return True
+
+
+def record_occupancy(
+    session: Session, *, node: str, position_id: str, status: PositionStatus, since: date,
+) -> bool:
+    """Set the position's status; False for a change older than the one already recorded."""
+    _check_ids(position_id=position_id)
+    position = session.get(FundingStatePosition, (node, position_id), with_for_update=True)
+    if position is None:
+        # Raise so the bus retries: the link delivers per aggregate in order, so it is on its way.
+        raise PositionNotYetKnown(f"position {node}/{position_id} is not registered (yet)")
+    if position.status_since is not None and since < position.status_since:
+        log.info("ignoring occupancy change of %s/%s since %s, older than %s", node, position_id,
+                 since, position.status_since)
+        return False
+    position.status, position.status_since, position.updated_at = status, since, utcnow()
+    session.add(position)
+    return True
+
+
+def receive_application(
+    session: Session, *, node: str, tenant: str, application_id: str, position_id: str,
+    applied_on: date, current_ends_on: date, requested_ends_on: date,
+) -> bool:
+    """Keep the state's copy of an application, status submitted; False when already received."""
+    _check_ids(application_id=application_id, position_id=position_id)
+    known = session.get(FundingStateApplication, application_id)
+    if known is not None:
+        if known.node != node:
+            log.warning("ignoring ExtensionApplied %s from %s: the id is taken by node %s",
+                        application_id, node, known.node)
+        return False
+    session.add(FundingStateApplication(
+        id=application_id, node=node, tenant=tenant, position_id=position_id, status="submitted",
+        applied_on=applied_on, current_ends_on=current_ends_on,
+        requested_ends_on=requested_ends_on))
+    session.flush()
+    return True
+
+
+# -- reads ------------------------------------------------------------------------------------
+def register(session: Session, *, tenant: str | None) -> list[FundingStatePosition]:
+    """The statewide register (or one municipality's part), by tenant, then oldest term first."""
+    query = select(FundingStatePosition)
+    if tenant is not None:
+        query = query.where(FundingStatePosition.tenant == tenant)
+    query = query.order_by(col(FundingStatePosition.tenant), col(FundingStatePosition.starts_on),
+                           col(FundingStatePosition.node), col(FundingStatePosition.position_id))
+    return list(session.exec(query).all())
+
+
+def applications(
+    session: Session, *, status: ApplicationStatus | None,
+) -> list[FundingStateApplication]:
+    """Every node's applications (optionally of one status), oldest first."""
+    query = select(FundingStateApplication)
+    if status is not None:
+        query = query.where(FundingStateApplication.status == status)
+    query = query.order_by(col(FundingStateApplication.applied_on),
+                           col(FundingStateApplication.id))
+    return list(session.exec(query).all())
+
+
+def get_application(
+    session: Session, *, application_id: str, for_update: bool = False,
+) -> FundingStateApplication:
+    application = session.get(FundingStateApplication, application_id,
+                              with_for_update=for_update)
+    if application is None:
+        raise NotFound("extension application not found")
+    return application
+
+
+# -- the decision -----------------------------------------------------------------------------
+def decide(
+    session: Session, *, application: FundingStateApplication, approved: bool,
+    reason: str | None, actor: str, today: date, node: str,
+) -> Envelope:
+    """Decide a submitted application and send ExtensionDecided down to the applying node.
+
+    On approval the register's term moves by 24 months, as the applying node moves its own.
+    """
+    if application.status != "submitted":
+        raise Conflict(f"extension application already {application.status} "
+                       f"on {application.decided_on}")
+    application.status = "approved" if approved else "rejected"
+    application.decided_on, application.reason = today, reason
+    application.decided_by = actor[:255]
+    session.add(application)
+    if approved:
+        position = session.get(FundingStatePosition, (application.node, application.position_id),
+                               with_for_update=True)
+        if position is None:
+            log.warning("approved application %s for position %s/%s missing from the register",
+                        application.id, application.node, application.position_id)
+        else:
+            position.ends_on = add_months(position.ends_on, EXTENSION_MONTHS)
+            position.updated_at = utcnow()
+            session.add(position)
+    return emit(session, ExtensionDecided(
+        application_id=application.id, position_id=application.position_id, approved=approved,
+        decided_on=today, reason=reason),
+        stream=down_stream(application.node), tenant=application.tenant, node=node,
+        aggregate_id=application.position_id, target_node=application.node)

@@ -16,7 +16,15 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlmodel import Field, Session, SQLModel
 
-from shared.bus import BUS_TABLES, Consumer, ConsumerOptions, OutboxRelay, Subscription, emit, ensure_group
+from shared.bus import (
+    BUS_TABLES,
+    Consumer,
+    ConsumerOptions,
+    OutboxRelay,
+    Subscription,
+    emit,
+    ensure_group,
+)
 from shared.db import Database
 from shared.events import Envelope, new_event_id
 from shared.events.cases import ConsultationRecorded

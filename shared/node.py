@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -149,31 +150,43 @@ class Node:
 
     async def stop(self) -> None:
         """Finish in-flight batches, ack them, publish what the outboxes hold, then shut down."""
+        t0 = time.monotonic()
+
+        def step(what: str) -> None:
+            log.info("stop: %s (%.1fs)", what, time.monotonic() - t0)
+
         for consumer in self.consumers:
             consumer.stop()
         if self.broker is not None:
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
+        step("subscribers stopped")
         for relay in self.relays:
             relay.stop()
         for consumer in self.consumers:
             try:
-                await consumer.finish_own_pending()
+                await asyncio.wait_for(consumer.finish_own_pending(), 20)
                 await consumer.forget_if_idle()
             except Exception:
                 log.exception("could not finish pending entries of %s", consumer.sub.group)
+        step("own pending entries finished")
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        done, pending = await asyncio.wait(self.tasks, timeout=20) if self.tasks else (set(), set())
+        if pending:
+            log.warning("stop: tasks still running: %s", ", ".join(t.get_name() for t in pending))
+        step("background tasks stopped")
         for relay in self.relays:
             with suppress(Exception):
-                await relay.drain()
+                await asyncio.wait_for(relay.drain(), 20)
+        step("outboxes drained")
         if self.redis is not None:
             await self.redis.aclose()
         for ctx in self.contexts.values():
             if ctx.db is not None:
                 ctx.db.dispose()
         if self.embedded is not None:
-            self.embedded.stop()
+            await asyncio.to_thread(self.embedded.stop)
+        step("stopped")
 
     async def ready(self) -> dict[str, bool]:
         checks: dict[str, bool] = {}

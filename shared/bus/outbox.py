@@ -18,6 +18,7 @@ from shared.db import Database
 from shared.events import Contract, Envelope, envelope_for, utcnow
 from shared.telemetry import context_from, current_trace_context, tracer
 
+from .cancellation import raise_if_cancelled
 from .metrics import OUTBOX_BACKLOG, PUBLISHED
 from .tables import OutboxEvent
 
@@ -176,6 +177,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except RedisError as exc:
+                    raise_if_cancelled()
                     log.warning("outbox relay of %s cannot reach Redis (%s); retrying", self.service, exc)
                     sent = 0
                     await asyncio.sleep(min(5.0, self.interval * 5))

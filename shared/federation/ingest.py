@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.bus.outbox import add_envelope, emit
 from shared.db import Database
@@ -112,6 +112,7 @@ class StateIngest:
                 if not got:
                     await self._read(streams, names, count=self.batch // 10 or 1, block=500)
             except RedisError as exc:
+                raise_if_cancelled()
                 log.warning("state ingest cannot read (%s)", exc)
                 await asyncio.sleep(1.0)
 
@@ -119,57 +120,65 @@ class StateIngest:
                     block: int | None = None) -> int:
         res = await self.redis.xreadgroup(INGEST_GROUP, self.consumer, dict.fromkeys(names, ">"),
                                           count=count, block=block)
-        got = 0
-        for name, entries in res or []:
-            await self.ingest(name.decode(), streams[name.decode()], entries)
-            got += len(entries)
-        return got
+        batch = [(name.decode(), streams[name.decode()], list(entries)) for name, entries in res or []]
+        if batch:
+            await self.ingest(batch)
+        return sum(len(entries) for _, _, entries in batch)
 
     async def reclaim(self) -> None:
         """Entries fetched by a crashed ingest process are processed again (the replay guard dedupes)."""
         while not self._stopping:
-            for node_id in list(await self.registered()):
-                stream = inbound_stream(node_id)
-                try:
-                    _, claimed, *_ = await self.redis.xautoclaim(stream, INGEST_GROUP, self.consumer,
-                                                                 min_idle_time=30_000, count=self.batch)
-                    if claimed:
-                        await self.ingest(stream, node_id, claimed)
-                except RedisError:
-                    pass
+            nodes = [n for n in await self.registered() if inbound_stream(n) in self._groups]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for node_id in nodes:
+                        pipe.xautoclaim(inbound_stream(node_id), INGEST_GROUP, self.consumer,
+                                        min_idle_time=30_000, count=self.batch)
+                    results = await pipe.execute() if nodes else []
+                batch = [(inbound_stream(n), n, [(e, f) for e, f in r[1] if e is not None])
+                         for n, r in zip(nodes, results, strict=True) if r[1]]
+                if batch:
+                    await self.ingest(batch)
+            except RedisError as exc:
+                raise_if_cancelled()
+                log.warning("state ingest cannot reclaim (%s)", exc)
             await asyncio.sleep(5.0)
 
-    async def ingest(self, stream: str, node_id: str, entries: Iterable[tuple[bytes, Any]]) -> None:
-        entries = list(entries)
-        rejected = await asyncio.to_thread(self._commit, node_id, entries)
+    async def ingest(self, batch: list[tuple[str, str, list[tuple[bytes, Any]]]]) -> None:
+        """One transaction for everything one read returned, then one pipeline of XACKs."""
+        rejected = await asyncio.to_thread(self._commit, batch)
         async with self.redis.pipeline(transaction=True) as pipe:
-            for entry_id, reason, fields in rejected:
+            for stream, node_id, entry_id, reason, fields in rejected:
                 raw = (fields or {}).get(b"event", b"")
                 pipe.xadd(REJECTED, {"node": node_id, "stream": stream, "entry_id": entry_id,
                                      "reason": reason, "event": raw[:20_000]}, maxlen=100_000)
-            pipe.xack(stream, INGEST_GROUP, *[eid for eid, _ in entries])
+            for stream, _, entries in batch:
+                pipe.xack(stream, INGEST_GROUP, *[eid for eid, _ in entries])
             await pipe.execute()
 
-    def _commit(self, node_id: str, entries: list[tuple[bytes, Any]]) -> list[tuple[bytes, str, Any]]:
+    def _commit(self, batch: list[tuple[str, str, list[tuple[bytes, Any]]]]) -> list[tuple[Any, ...]]:
         """Accepted envelopes go to the state bus (outbox) with their replay guard rows, atomically."""
-        rejected: list[tuple[bytes, str, Any]] = []
+        rejected: list[tuple[Any, ...]] = []
         with self.db.session() as s:
-            node = s.get(RegisteredNode, node_id)
-            verdicts = [(eid, fields, check(node, node_id, fields)) for eid, fields in entries]
-            ids = [v.env.event_id for _, _, v in verdicts if v.env is not None and v.reason is None]
+            nodes = {node_id: s.get(RegisteredNode, node_id) for _, node_id, _ in batch}
+            verdicts = [(stream, node_id, eid, fields, check(nodes[node_id], node_id, fields))
+                        for stream, node_id, entries in batch for eid, fields in entries]
+            ids = [v.env.event_id for *_, v in verdicts if v.env is not None and v.reason is None]
             seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
-            accepted = 0
-            for entry_id, fields, v in verdicts:
+            counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
+            for stream, node_id, entry_id, fields, v in verdicts:
                 reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None)
                 if reason:
-                    rejected.append((entry_id, reason, fields))
+                    rejected.append((stream, node_id, entry_id, reason, fields))
+                    counts[node_id][1] += 1
                     REJECTED_TOTAL.labels(node_id, reason.split(":")[0]).inc()
                     continue
+                node = nodes[node_id]
                 assert v.env is not None and node is not None
                 seen.add(v.env.event_id)
                 s.add(SeenEnvelope(event_id=v.env.event_id, node_id=node_id))
-                accepted += 1
+                counts[node_id][0] += 1
                 if v.env.type == NodeHeartbeat.event_type:
                     beat = NodeHeartbeat.model_validate(v.env.payload)
                     node.last_heartbeat_at, node.version = v.env.occurred_at, beat.version_string
@@ -177,12 +186,14 @@ class StateIngest:
                     node.dead_letters, node.silent_alerted = beat.dead_letters, False
                 else:
                     add_envelope(s, v.env, stream_of(latest(v.env.type)))
-            if node is not None:
-                node.accepted += accepted
-                node.rejected += len(rejected)
-                s.add(node)
+            for node_id, (accepted, refused) in counts.items():
+                node = nodes[node_id]
+                if node is not None:
+                    node.accepted += accepted
+                    node.rejected += refused
+                    s.add(node)
+                ACCEPTED.labels(node_id).inc(accepted)
             s.commit()
-        ACCEPTED.labels(node_id).inc(accepted)
         return rejected
 
     async def watch_silence(self) -> None:

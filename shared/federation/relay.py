@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
 from shared.events.federation import NodeHeartbeat
@@ -84,6 +85,7 @@ class FederationRelay:
                 SENT_UP.labels(stream).inc(sum(1 for i in outgoing if i is not None))
                 backoff = 0.2
             except RedisError as exc:
+                raise_if_cancelled()
                 # Keep the order: nothing was acked, so the same entries are retried first.
                 LINK_UP.set(0)
                 log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
@@ -125,6 +127,7 @@ class FederationRelay:
                 LINK_UP.set(1)
                 backoff = 0.2
             except RedisError as exc:
+                raise_if_cancelled()
                 LINK_UP.set(0)
                 log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
@@ -168,6 +171,7 @@ class FederationRelay:
                                    aggregate_id=self.node)
                 await self.state.xadd(self.inbound, self.signed(env))
             except RedisError as exc:
+                raise_if_cancelled()
                 log.warning("heartbeat not sent: %s", exc)
             await asyncio.sleep(self.settings.heartbeat_interval_s)
 

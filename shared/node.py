@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
 
 from shared.auth import Authenticator
@@ -36,6 +36,7 @@ from shared.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
 
 
 def write_node_file(settings: Settings, redis_url: str) -> None:
@@ -216,6 +217,15 @@ def build_app(node: Node) -> FastAPI:
     app.state.authenticator = node.authenticator
     for name, ctx in node.contexts.items():
         app.include_router(node.specs[name].router(ctx))
+
+    @app.middleware("http")
+    async def _timed(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_LATENCY.labels(request.method, getattr(route, "path", "unmatched"),
+                            str(response.status_code)).observe(time.perf_counter() - start)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

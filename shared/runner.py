@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from shared.db import make_engine
 from shared.events import DEAD_LETTERS, STREAMS
 from shared.node import VERSION, Node, build_app
-from shared.settings import Settings
+from shared.settings import Settings, redact
 from shared.telemetry import setup_logging
 
 log = logging.getLogger("lotse")
@@ -36,7 +36,7 @@ class NodeServer(uvicorn.Server):
             f"Lotse {VERSION} node {s.node_id} ({s.level}) — services: {', '.join(self.node.specs)}",
             f"  API      {base}/api/<service>/v1   (docs: {base}/docs)",
             f"  health   {base}/healthz  {base}/readyz  {base}/metrics",
-            f"  bus      {self.node.redis_url}" + ("  (embedded)" if self.node.embedded else ""),
+            f"  bus      {redact(self.node.redis_url)}" + ("  (embedded)" if self.node.embedded else ""),
             f"  data     {s.data_dir}",
             f"  token    lotse token --node {s.data_dir} --sub alice --role manager --tenant {s.tenants[0]}",
         ]
@@ -72,7 +72,7 @@ async def check_node(settings: Settings) -> bool:
         redis = Redis.from_url(url, socket_connect_timeout=3)
         try:
             server = await redis.info("server")
-            print(f"redis    ok: {url} ({server.get('redis_version')})")
+            print(f"redis    ok: {redact(url)} ({server.get('redis_version')})")
             for name, stream in STREAMS.items():
                 try:
                     for g in await redis.xinfo_groups(stream):
@@ -83,7 +83,7 @@ async def check_node(settings: Settings) -> bool:
             print(f"  dead letters: {await redis.xlen(DEAD_LETTERS)}")
         except Exception as exc:
             ok = False
-            print(f"redis    FAILED: {url}: {exc}")
+            print(f"redis    FAILED: {redact(url)}: {exc}")
         finally:
             await redis.aclose()
     for service in settings.services:

@@ -156,3 +156,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"LOTSE_{field.group(1).upper()}" if field else "settings"
         raise SettingsError(f"{name}: {str(exc).splitlines()[0]}") from None
+
+
+def redact(url: str | None) -> str:
+    """A URL fit for logs and banners: the password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url or "")

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
 
 from shared.auth import Authenticator
+from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import Consumer, ConsumerOptions, ensure_group
 from shared.bus.metrics import DEAD_LETTERS, OUTBOX_BACKLOG
 from shared.bus.outbox import OutboxRelay
@@ -142,11 +143,14 @@ class Node:
                 try:
                     await trim(self.redis, stream, self.settings.trim_retention_s)
                 except Exception:
+                    raise_if_cancelled()
                     log.exception("trimming %s failed", stream)
-            with suppress(Exception):
+            try:
                 DEAD_LETTERS.set(await self.redis.xlen(DLQ_STREAM))
                 for relay in self.relays:
                     OUTBOX_BACKLOG.labels(relay.service).set(await asyncio.to_thread(relay.backlog))
+            except Exception:
+                raise_if_cancelled()
             await asyncio.sleep(self.settings.trim_interval_s)
 
     async def stop(self) -> None:

@@ -1,1 +1,1 @@
-"""Case files: a client's personal data, consultations, closure and the audit trail of access."""
+"""Case files: personal data, consultations, closure, the audit trail; at state level, statistics."""

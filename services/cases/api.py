@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BeforeValidator
 from sqlmodel import Session
 
 from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
@@ -25,11 +28,14 @@ from .models import (
     ConsultationCreate,
     ConsultationPublic,
 )
+from .statistics import ConsultationStatistics
 
 PREFIX = "/api/cases/v1"
 # Case files are case contents: node_admin (operations) and the state roles never see them.
 CASE_ROLES = ("manager", "lead")
 AUDIT_ROLES = ("lead",)
+# At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
+STATE_ROLES = ("state_operator", "funding_officer")
 
 
 def _role(*roles: str) -> Any:
@@ -44,6 +50,17 @@ def _role(*roles: str) -> Any:
 
 Caller = Annotated[Principal, _role(*CASE_ROLES)]
 Auditor = Annotated[Principal, _role(*AUDIT_ROLES)]
+StateCaller = Annotated[Principal, _role(*STATE_ROLES)]
+
+
+def _iso_date(value: Any) -> Any:
+    """Only YYYY-MM-DD: a number is not silently read as a Unix timestamp."""
+    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        raise ValueError("must be an ISO date (YYYY-MM-DD)")
+    return value
+
+
+QueryDate = Annotated[date | None, BeforeValidator(_iso_date)]
 
 
 @contextmanager
@@ -74,9 +91,11 @@ def _case(session: Session, principal: Principal, case_id: str,
 
 
 def router(ctx: ServiceContext) -> APIRouter:
-    """The service's routes for this node's level (case files live on municipal nodes only)."""
+    """The service's routes for this node's level: case files on municipal nodes, statistics at state."""
     api = APIRouter(prefix=PREFIX, tags=["cases"])
-    if ctx.settings.level == "municipal":
+    if ctx.settings.level == "state":
+        api.include_router(state_routes(ctx))
+    else:
         api.include_router(municipal_routes(ctx))
     return api
 
@@ -172,5 +191,27 @@ def municipal_routes(ctx: ServiceContext) -> APIRouter:
         page = rows[:limit]
         return AuditPage.model_validate({"items": page, "next_cursor": page[-1].id
                                          if len(rows) > limit else None}, from_attributes=True)
+
+    return routes
+
+
+def state_routes(ctx: ServiceContext) -> APIRouter:
+    """The statewide, pseudonymous view: consultation statistics with small cells withheld."""
+    routes = APIRouter()
+    db = ctx.database
+
+    @routes.get("/statistics/consultations", response_model=ConsultationStatistics)
+    def consultation_statistics(
+        principal: StateCaller,
+        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
+        from_: Annotated[QueryDate, Query(alias="from")] = None,
+        to: Annotated[QueryDate, Query()] = None,
+    ) -> ConsultationStatistics:
+        """Consultations held from..to (inclusive), statewide or for one municipality (AGS)."""
+        if from_ is not None and to is not None and to < from_:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                [{"field": "to", "reason": "must not be before from"}])
+        with db.session() as session:
+            return service.consultation_statistics(session, tenant=tenant, from_=from_, to=to)
 
     return routes

@@ -79,7 +79,56 @@ class CasesAudit(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=100)  # a consultation id, a close reason
 
 
-TABLES = [CasesCase.__table__, CasesConsultation.__table__, CasesAudit.__table__]  # type: ignore[attr-defined]
+# -- state level: the statewide, pseudonymous view (no names, no notes, no managers) ----------
+PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"  # HMAC-SHA256 hex under the sending node's key
+
+
+class CasesStateConsultation(SQLModel, table=True):
+    """State level: one consultation as a municipal node reported it, keyed by its event id."""
+
+    __tablename__ = "cases_state_consultation"
+    __table_args__ = (Index("ix_cases_state_consultation_tenant_held", "tenant", "held_on"),
+                      Index("ix_cases_state_consultation_held", "held_on"))
+
+    event_id: str = Field(primary_key=True, max_length=26)  # the envelope's: one row per event
+    node: str = Field(max_length=63)  # the municipal node that sent it
+    tenant: str = Field(max_length=8)
+    client: str = Field(max_length=64)  # the node's pseudonym of the case
+    held_on: date
+    month: str = Field(max_length=7)  # YYYY-MM of held_on
+    mode: str = Field(max_length=10)  # Mode
+    duration_minutes: int
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class CasesStateConsultationTopic(SQLModel, table=True):
+    """State level: one topic of a consultation (a consultation counts once in each topic)."""
+
+    __tablename__ = "cases_state_consultation_topic"
+
+    event_id: str = Field(primary_key=True, max_length=26,
+                          foreign_key="cases_state_consultation.event_id")
+    topic: str = Field(primary_key=True, max_length=20)  # Topic
+
+
+class CasesStateCase(SQLModel, table=True):
+    """State level: whether a node's case (known by its pseudonym) is open or closed."""
+
+    __tablename__ = "cases_state_case"
+    __table_args__ = (Index("ix_cases_state_case_tenant_open", "tenant", "closed_on"),)
+
+    node: str = Field(primary_key=True, max_length=63)
+    client: str = Field(primary_key=True, max_length=64)
+    tenant: str = Field(max_length=8)
+    opened_on: date | None = None  # None until CaseOpened is seen
+    closed_on: date | None = None
+    close_reason: str | None = Field(default=None, max_length=20)  # CloseReason
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [CasesCase.__table__, CasesConsultation.__table__, CasesAudit.__table__,  # type: ignore[attr-defined]
+          CasesStateConsultation.__table__, CasesStateConsultationTopic.__table__,  # type: ignore[attr-defined]
+          CasesStateCase.__table__]  # type: ignore[attr-defined]
 
 # The audit trail refuses UPDATE and DELETE in the database itself, not only in this code.
 _AUDIT = CasesAudit.__table__  # type: ignore[attr-defined]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import date
+from typing import get_args
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy import case as sql_case
+from sqlmodel import Session, col, func, select
 from ulid import ULID
 
 from shared.bus import emit
@@ -13,7 +17,20 @@ from shared.events import STREAMS, Contract, utcnow
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from shared.events.codes import CloseReason, Mode, Topic
 
-from .models import AuditAction, CasesAudit, CasesCase, CasesConsultation
+from .models import (
+    PSEUDONYM_PATTERN,
+    AuditAction,
+    CasesAudit,
+    CasesCase,
+    CasesConsultation,
+    CasesStateCase,
+    CasesStateConsultation,
+    CasesStateConsultationTopic,
+)
+from .statistics import Cell, ConsultationStatistics, publish
+
+TOPICS: tuple[str, ...] = get_args(Topic)
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 class NotFound(Exception):
@@ -138,3 +155,105 @@ def close_case(session: Session, *, case: CasesCase, reason: CloseReason, actor:
     _emit(session, case, CaseClosed(case_id=case.id, manager=case.manager, closed_on=today,
                                     reason=reason), node)
     return case
+
+
+# -- state level: the statewide, pseudonymous view --------------------------------------------
+class NotPseudonymous(ValueError):
+    """An inbound event's case id is not a node's pseudonym (retried, then dead-lettered)."""
+
+
+def _pseudonym(value: str) -> str:
+    if not re.fullmatch(PSEUDONYM_PATTERN, value):
+        raise NotPseudonymous("case_id: not a 64-hex pseudonym; refusing a raw case id at state")
+    return value
+
+
+def note_consultation(
+    session: Session, *, event_id: str, node: str, tenant: str, client: str, held_on: date,
+    mode: Mode, topics: list[Topic], duration_minutes: int,
+) -> bool:
+    """Keep one statewide row per ConsultationRecorded event; False if this event is already kept."""
+    client = _pseudonym(client)
+    if session.get(CasesStateConsultation, event_id) is not None:
+        return False
+    session.add(CasesStateConsultation(
+        event_id=event_id, node=node, tenant=tenant, client=client, held_on=held_on,
+        month=held_on.strftime("%Y-%m"), mode=mode, duration_minutes=duration_minutes))
+    session.flush()  # the parent row first: the topics refer to it
+    session.add_all(CasesStateConsultationTopic(event_id=event_id, topic=t) for t in sorted(set(topics)))
+    return True
+
+
+def _state_case(session: Session, *, node: str, client: str, tenant: str) -> CasesStateCase:
+    """The node's case as the state knows it, created on the first event about it."""
+    case = session.get(CasesStateCase, (node, _pseudonym(client)), with_for_update=True)
+    if case is None:
+        case = CasesStateCase(node=node, client=client, tenant=tenant)
+        session.add(case)
+        session.flush()  # a concurrent first event fails here, on the primary key, and retries
+    return case
+
+
+def note_case_opened(session: Session, *, node: str, tenant: str, client: str,
+                     opened_on: date) -> None:
+    """Remember that a node's case is open (it may already be known closed: then it stays so)."""
+    case = _state_case(session, node=node, client=client, tenant=tenant)
+    case.opened_on, case.updated_at = opened_on, utcnow()
+    session.add(case)
+
+
+def note_case_closed(session: Session, *, node: str, tenant: str, client: str, closed_on: date,
+                     reason: CloseReason) -> None:
+    """Remember that a node's case is closed (also if its CaseOpened has not arrived yet)."""
+    case = _state_case(session, node=node, client=client, tenant=tenant)
+    case.closed_on, case.close_reason, case.updated_at = closed_on, reason, utcnow()
+    session.add(case)
+
+
+def consultation_statistics(
+    session: Session, *, tenant: str | None, from_: date | None, to: date | None,
+) -> ConsultationStatistics:
+    """Consultations, minutes and distinct clients by topic, mode and month, small cells withheld."""
+    c = CasesStateConsultation
+    where: list[ColumnElement[bool]] = []
+    if tenant is not None:
+        where.append(col(c.tenant) == tenant)
+    if from_ is not None:
+        where.append(col(c.held_on) >= from_)
+    if to is not None:
+        where.append(col(c.held_on) <= to)
+    # One grouped read yields the totals, by_mode and by_month: they always add up to each other.
+    groups = session.exec(select(c.mode, c.month, func.count(), func.sum(c.duration_minutes))
+                          .where(*where).group_by(c.mode, c.month)).all()
+    modes: dict[str, list[int]] = {m: [0, 0] for m in MODES}
+    months: dict[str, list[int]] = {}
+    for mode, month, n, minutes in groups:
+        for cell in (modes.setdefault(mode, [0, 0]), months.setdefault(month, [0, 0])):
+            cell[0] += n
+            cell[1] += minutes
+    t = CasesStateConsultationTopic
+    topics = {topic: (n, minutes) for topic, n, minutes in session.exec(
+        select(t.topic, func.count(), func.sum(c.duration_minutes))
+        .join(c, col(c.event_id) == col(t.event_id)).where(*where).group_by(t.topic)).all()}
+    # Pseudonyms are per node (each has its own key): a client is a (node, pseudonym) pair.
+    clients = select(c.node, c.client).where(*where).distinct().subquery()
+    n_clients = session.exec(select(func.count()).select_from(clients)).one()
+    return publish(
+        tenant=tenant, from_=from_, to=to, distinct_clients=n_clients,
+        by_topic=[Cell(k, *topics.get(k, (0, 0))) for k in TOPICS],
+        by_mode=[Cell(k, *v) for k, v in modes.items()],
+        by_month=[Cell(k, *months[k]) for k in sorted(months)],
+        open_cases=open_cases(session, tenant=tenant))
+
+
+def open_cases(session: Session, *, tenant: str | None) -> list[tuple[str, int]]:
+    """Cases open now per municipality (opened, not closed), every municipality seen or the one."""
+    s = CasesStateCase
+    is_open = and_(col(s.opened_on).is_not(None), col(s.closed_on).is_(None))
+    query = select(s.tenant, func.count(sql_case((is_open, 1)))).group_by(s.tenant)
+    if tenant is not None:
+        query = query.where(s.tenant == tenant)
+    counts = dict(session.exec(query.order_by(s.tenant)).all())
+    if tenant is not None:
+        counts.setdefault(tenant, 0)
+    return list(counts.items())

@@ -24,6 +24,7 @@ from shared.db import Database
 from shared.events import Contract, Envelope, UnknownEvent, parse_payload, utcnow
 from shared.telemetry import context_from, tracer
 
+from .cancellation import raise_if_cancelled
 from .deadletter import dead_letter, dead_letter_fields
 from .metrics import CONSUMED, DUPLICATES, FAILED, RECLAIMED
 from .tables import InboxEntry
@@ -303,6 +304,7 @@ class Consumer:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelled()
                 log.exception("reclaim of %s failed", self.sub.group)
             await asyncio.sleep(self.opts.reclaim_interval_ms / 1000)
 

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import get_args
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, insert
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, func, select
 from ulid import ULID
@@ -168,19 +168,24 @@ def _pseudonym(value: str) -> str:
     return value
 
 
+_CONSULTATION_INSERT = insert(CasesStateConsultation.__table__)  # type: ignore[attr-defined]
+_TOPIC_INSERT = insert(CasesStateConsultationTopic.__table__)  # type: ignore[attr-defined]
+
+
 def note_consultation(
     session: Session, *, event_id: str, node: str, tenant: str, client: str, held_on: date,
     mode: Mode, topics: list[Topic], duration_minutes: int,
 ) -> bool:
     """Keep one statewide row per ConsultationRecorded event; False if this event is already kept."""
     client = _pseudonym(client)
-    if session.get(CasesStateConsultation, event_id) is not None:
-        return False
-    session.add(CasesStateConsultation(
-        event_id=event_id, node=node, tenant=tenant, client=client, held_on=held_on,
-        month=held_on.strftime("%Y-%m"), mode=mode, duration_minutes=duration_minutes))
-    session.flush()  # the parent row first: the topics refer to it
-    session.add_all(CasesStateConsultationTopic(event_id=event_id, topic=t) for t in sorted(set(topics)))
+    with session.no_autoflush:
+        if session.get(CasesStateConsultation, event_id) is not None:
+            return False
+    # Core inserts: a catching-up state node writes thousands of these per second.
+    session.execute(_CONSULTATION_INSERT, {
+        "event_id": event_id, "node": node, "tenant": tenant, "client": client, "held_on": held_on,
+        "month": held_on.strftime("%Y-%m"), "mode": mode, "duration_minutes": duration_minutes})
+    session.execute(_TOPIC_INSERT, [{"event_id": event_id, "topic": t} for t in sorted(set(topics))])
     return True
 
 

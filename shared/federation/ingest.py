@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
@@ -167,6 +167,8 @@ class StateIngest:
             seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
             counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
+            guard: list[dict[str, Any]] = []
+            now = utcnow()
             for stream, node_id, entry_id, fields, v in verdicts:
                 reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None)
                 if reason:
@@ -177,7 +179,7 @@ class StateIngest:
                 node = nodes[node_id]
                 assert v.env is not None and node is not None
                 seen.add(v.env.event_id)
-                s.add(SeenEnvelope(event_id=v.env.event_id, node_id=node_id))
+                guard.append({"event_id": v.env.event_id, "node_id": node_id, "received_at": now})
                 counts[node_id][0] += 1
                 if v.env.type == NodeHeartbeat.event_type:
                     beat = NodeHeartbeat.model_validate(v.env.payload)
@@ -186,6 +188,8 @@ class StateIngest:
                     node.dead_letters, node.silent_alerted = beat.dead_letters, False
                 else:
                     add_envelope(s, v.env, stream_of(latest(v.env.type)))
+            if guard:  # one statement for the batch's replay-guard rows
+                s.execute(insert(SeenEnvelope.__table__), guard)  # type: ignore[attr-defined]
             for node_id, (accepted, refused) in counts.items():
                 node = nodes[node_id]
                 if node is not None:

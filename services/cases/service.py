@@ -9,6 +9,8 @@ from typing import get_args
 
 from sqlalchemy import ColumnElement, and_, insert
 from sqlalchemy import case as sql_case
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 from ulid import ULID
 
@@ -168,7 +170,13 @@ def _pseudonym(value: str) -> str:
     return value
 
 
-_CONSULTATION_INSERT = insert(CasesStateConsultation.__table__)  # type: ignore[attr-defined]
+_CONSULTATION_TABLE = CasesStateConsultation.__table__  # type: ignore[attr-defined]
+_CONSULTATION_INSERT = {  # INSERT … ON CONFLICT DO NOTHING: the dedup check and the write in one statement
+    "sqlite": sqlite_insert(_CONSULTATION_TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_CONSULTATION_TABLE.c.event_id),
+    "postgresql": pg_insert(_CONSULTATION_TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_CONSULTATION_TABLE.c.event_id),
+}
 _TOPIC_INSERT = insert(CasesStateConsultationTopic.__table__)  # type: ignore[attr-defined]
 
 
@@ -178,13 +186,12 @@ def note_consultation(
 ) -> bool:
     """Keep one statewide row per ConsultationRecorded event; False if this event is already kept."""
     client = _pseudonym(client)
-    with session.no_autoflush:
-        if session.get(CasesStateConsultation, event_id) is not None:
-            return False
-    # Core inserts: a catching-up state node writes thousands of these per second.
-    session.execute(_CONSULTATION_INSERT, {
+    # Core statements: a catching-up state node writes thousands of these per second.
+    kept = session.execute(_CONSULTATION_INSERT[session.get_bind().dialect.name], {
         "event_id": event_id, "node": node, "tenant": tenant, "client": client, "held_on": held_on,
         "month": held_on.strftime("%Y-%m"), "mode": mode, "duration_minutes": duration_minutes})
+    if kept.first() is None:  # the row exists: this event is already counted
+        return False
     session.execute(_TOPIC_INSERT, [{"event_id": event_id, "topic": t} for t in sorted(set(topics))])
     return True
 

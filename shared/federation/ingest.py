@@ -159,10 +159,13 @@ class StateIngest:
     def _commit(self, batch: list[tuple[str, str, list[tuple[bytes, Any]]]]) -> list[tuple[Any, ...]]:
         """Accepted envelopes go to the state bus (outbox) with their replay guard rows, atomically."""
         rejected: list[tuple[Any, ...]] = []
+        with self.db.session() as s:  # the registry as it is now (a key may just have been rotated)
+            known = {node_id: s.get(RegisteredNode, node_id) for _, node_id, _ in batch}
+        # Signatures and schemas are checked outside the write transaction: other writers go on.
+        verdicts = [(stream, node_id, eid, fields, check(known[node_id], node_id, fields))
+                    for stream, node_id, entries in batch for eid, fields in entries]
         with self.db.session() as s:
-            nodes = {node_id: s.get(RegisteredNode, node_id) for _, node_id, _ in batch}
-            verdicts = [(stream, node_id, eid, fields, check(nodes[node_id], node_id, fields))
-                        for stream, node_id, entries in batch for eid, fields in entries]
+            nodes = {node_id: s.get(RegisteredNode, node_id) for node_id in known}
             ids = [v.env.event_id for *_, v in verdicts if v.env is not None and v.reason is None]
             seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
@@ -170,7 +173,8 @@ class StateIngest:
             guard: list[dict[str, Any]] = []
             now = utcnow()
             for stream, node_id, entry_id, fields, v in verdicts:
-                reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None)
+                reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None) or (
+                    "unregistered node" if nodes[node_id] is None else None)  # removed meanwhile
                 if reason:
                     rejected.append((stream, node_id, entry_id, reason, fields))
                     counts[node_id][1] += 1

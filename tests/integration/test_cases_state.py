@@ -18,8 +18,9 @@ from sqlmodel import select
 
 from services.cases import service
 from services.cases.app import service as cases_service
-from services.cases.models import CasesStateCase, CasesStateConsultation, CasesStateConsultationTopic
+from services.cases.models import TABLES, CasesStateCase, CasesStateConsultation, CasesStateConsultationTopic
 from services.cases.statistics import Cell, masked
+from shared.db import Database
 from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
@@ -312,7 +313,19 @@ def test_statistics_recount_from_the_municipal_records(state: NodeHandle, redis:
 
 
 def test_consultation_rows_are_kept_once_per_event(state: NodeHandle) -> None:
-    db = state.node.contexts["cases"].database
+    kept_once(state.node.contexts["cases"].database)
+
+
+def test_consultation_rows_are_kept_once_per_event_on_postgresql(postgres_url: str) -> None:
+    db = Database(postgres_url, TABLES)
+    try:
+        db.migrate()
+        kept_once(db)
+    finally:
+        db.dispose()
+
+
+def kept_once(db: Database) -> None:
     note: dict[str, Any] = {"event_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "node": "node-a", "tenant": STUTTGART,
             "client": pseudonym("c1"), "held_on": date(2024, 2, 29), "mode": "office",
             "topics": ["work", "work", "language"], "duration_minutes": 30}

@@ -12,6 +12,9 @@ from sqlalchemy import Engine, Table, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
 
 
+READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
+
+
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: WAL + busy timeout on SQLite, pooled pre-ping on PostgreSQL."""
     if url.startswith("sqlite"):
@@ -36,6 +39,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")  # a WAL reader: neither waits for nor blocks writers
+                return
             # IMMEDIATE takes the write lock up front: no lock-upgrade deadlock between writers.
             if not getattr(holder, "held", False):
                 writer.acquire()
@@ -49,7 +55,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "commit")
         @event.listens_for(engine, "rollback")
         def _end(conn: Any) -> None:
-            if getattr(holder, "held", False):
+            if getattr(holder, "held", False) and not conn.get_execution_options().get(READ_ONLY):
                 holder.held = False
                 writer.release()
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Authenticator
 from shared.bus.cancellation import raise_if_cancelled
@@ -204,6 +205,32 @@ class Node:
         return checks
 
 
+class TimedMiddleware:
+    """Request latency per method, route template and status (plain ASGI: no extra task per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            route = scope.get("route")  # set by the router on this same scope
+            HTTP_LATENCY.labels(scope["method"], getattr(route, "path", "unmatched"),
+                                str(status)).observe(time.perf_counter() - start)
+
+
 def build_app(node: Node) -> FastAPI:
     """One origin for the node's services: /api/<service>/..., /healthz, /readyz, /metrics."""
 
@@ -222,14 +249,7 @@ def build_app(node: Node) -> FastAPI:
     for name, ctx in node.contexts.items():
         app.include_router(node.specs[name].router(ctx))
 
-    @app.middleware("http")
-    async def _timed(request: Request, call_next: Any) -> Response:
-        start = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        HTTP_LATENCY.labels(request.method, getattr(route, "path", "unmatched"),
-                            str(response.status_code)).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(TimedMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

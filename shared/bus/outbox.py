@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlmodel import Session
 
-from shared.db import Database
+from shared.db import READ_ONLY, Database
 from shared.events import Contract, Envelope, envelope_for, utcnow
 from shared.telemetry import context_from, current_trace_context, tracer
 
@@ -110,7 +110,7 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _pending(self) -> list[Any]:
-        with self.db.engine.connect() as conn:
+        with self.db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return list(conn.execute(
                 select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body)
                 .where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(self.batch_size)))

@@ -75,8 +75,13 @@ def test_node_serves_health_and_stops_without_stranding(valkey: EmbeddedServer,
         while len(effects(db)) < 400 and deadline:
             asyncio.run(asyncio.sleep(0.05))
             deadline -= 1
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/nowhere").status_code == 404
         metrics = client.get("/metrics").text
         assert "lotse_events_consumed_total" in metrics and "lotse_outbox_backlog" in metrics
+        # request latency by route template and status
+        assert 'lotse_http_request_seconds_count{method="GET",route="/healthz",status="200"}' in metrics
+        assert 'lotse_http_request_seconds_count{method="GET",route="unmatched",status="404"}' in metrics
     assert len(effects(db)) == 400 and max(effects(db).values()) == 1
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Engine, Table, event, inspect, text
 from sqlmodel import Session, SQLModel, create_engine
 
-
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
 
 

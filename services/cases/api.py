@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BeforeValidator
 from sqlmodel import Session
 
-from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
+from shared.auth import Principal, can_see, tenant_for_write
+from shared.http import StateCaller, TenantQuery, domain_errors, requires
 from shared.service import ServiceContext
 
 from . import service
@@ -34,23 +33,8 @@ PREFIX = "/api/cases/v1"
 # Case files are case contents: node_admin (operations) and the state roles never see them.
 CASE_ROLES = ("manager", "lead")
 AUDIT_ROLES = ("lead",)
-# At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
-STATE_ROLES = ("state_operator", "funding_officer")
-
-
-def _role(*roles: str) -> Any:
-    """A dependency answering 403 before the body or the case is even looked at."""
-
-    def check(principal: PrincipalDep) -> Principal:
-        require_roles(principal, *roles)
-        return principal
-
-    return Depends(check)
-
-
-Caller = Annotated[Principal, _role(*CASE_ROLES)]
-Auditor = Annotated[Principal, _role(*AUDIT_ROLES)]
-StateCaller = Annotated[Principal, _role(*STATE_ROLES)]
+Caller = Annotated[Principal, requires(*CASE_ROLES)]
+Auditor = Annotated[Principal, requires(*AUDIT_ROLES)]
 
 
 def _iso_date(value: Any) -> Any:
@@ -61,17 +45,6 @@ def _iso_date(value: Any) -> Any:
 
 
 QueryDate = Annotated[date | None, BeforeValidator(_iso_date)]
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
-    try:
-        yield
-    except service.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 def may_see(principal: Principal, case: CasesCase) -> bool:
@@ -203,7 +176,7 @@ def state_routes(ctx: ServiceContext) -> APIRouter:
     @routes.get("/statistics/consultations", response_model=ConsultationStatistics)
     def consultation_statistics(
         principal: StateCaller,
-        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
+        tenant: TenantQuery = None,
         from_: Annotated[QueryDate, Query(alias="from")] = None,
         to: Annotated[QueryDate, Query()] = None,
     ) -> ConsultationStatistics:

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 from ulid import ULID
 
+from shared import http
 from shared.bus import emit
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
@@ -35,11 +36,11 @@ TOPICS: tuple[str, ...] = get_args(Topic)
 MODES: tuple[str, ...] = get_args(Mode)
 
 
-class NotFound(Exception):
+class NotFound(http.NotFound):
     """No such object (or not one the caller may see)."""
 
 
-class Conflict(Exception):
+class Conflict(http.Conflict):
     """The request is valid but the case's state does not allow it; the message says why."""
 
 

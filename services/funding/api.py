@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlmodel import Session
 
-from shared.auth import Principal, PrincipalDep, can_see, require_roles, tenant_for_write
+from shared.auth import Principal, can_see, tenant_for_write
 from shared.events.codes import ApplicationStatus
+from shared.http import StateCaller, TenantQuery, domain_errors, requires
 from shared.service import ServiceContext
 
 from . import authority, service
@@ -33,39 +32,12 @@ PREFIX = "/api/funding/v1"
 MANAGING = ("lead", "node_admin")
 READING = ("lead", "node_admin", "manager")
 # At state level: every tenant (the token's tenants do not narrow it); only officers decide.
-STATE_READING = ("state_operator", "funding_officer")
 DECIDING = ("funding_officer",)
 
 
-def _role(*roles: str) -> Any:
-    """A dependency answering 403 before the body is even looked at."""
-
-    def check(principal: PrincipalDep) -> Principal:
-        require_roles(principal, *roles)
-        return principal
-
-    return Depends(check)
-
-
-Manager = Annotated[Principal, _role(*MANAGING)]
-Reader = Annotated[Principal, _role(*READING)]
-StateReader = Annotated[Principal, _role(*STATE_READING)]
-Officer = Annotated[Principal, _role(*DECIDING)]
-TenantQuery = Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")]
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
-    try:
-        yield
-    except service.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except service.InvalidInput as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [{"field": exc.field, "reason": exc.reason}]) from None
+Manager = Annotated[Principal, requires(*MANAGING)]
+Reader = Annotated[Principal, requires(*READING)]
+Officer = Annotated[Principal, requires(*DECIDING)]
 
 
 def _position(session: Session, principal: Principal, position_id: str,
@@ -168,21 +140,21 @@ def state_routes(ctx: ServiceContext) -> APIRouter:
     db, node = ctx.database, ctx.node
 
     @routes.get("/positions", response_model=PositionRegister)
-    def position_register(principal: StateReader, tenant: TenantQuery = None) -> PositionRegister:
+    def position_register(principal: StateCaller, tenant: TenantQuery = None) -> PositionRegister:
         """The statewide register (or one municipality's), with FTE totals per municipality."""
         with db.session() as session:
             positions = authority.register(session, tenant=tenant)
         return PositionRegister.of(positions, date.today())
 
     @routes.get("/extension-applications", response_model=list[StateApplicationPublic])
-    def list_applications(principal: StateReader,
+    def list_applications(principal: StateCaller,
                           status: Annotated[ApplicationStatus | None, Query()] = None) -> Any:
         with db.session() as session:
             return authority.applications(session, status=status)
 
     @routes.get("/extension-applications/{application_id}",
                 response_model=StateApplicationPublic)
-    def get_application(application_id: str, principal: StateReader) -> Any:
+    def get_application(application_id: str, principal: StateCaller) -> Any:
         with domain_errors(), db.session() as session:
             return authority.get_application(session, application_id=application_id)
 

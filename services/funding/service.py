@@ -10,6 +10,7 @@ from typing import Literal
 from sqlmodel import Session, col, select
 from ulid import ULID
 
+from shared import http
 from shared.bus import emit
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import PositionStatus
@@ -26,20 +27,16 @@ DecisionOutcome = Literal[
 ]
 
 
-class NotFound(Exception):
+class NotFound(http.NotFound):
     """No such object (or not one the caller may see)."""
 
 
-class Conflict(Exception):
+class Conflict(http.Conflict):
     """The request is valid but the object's state does not allow it; the message says why."""
 
 
-class InvalidInput(Exception):
+class InvalidInput(http.InvalidInput):
     """A field's value does not fit the object it refers to."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
 
 
 def add_months(day: date, months: int) -> date:

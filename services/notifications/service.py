@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from ulid import ULID
 
+from shared import http
 from shared.auth import Principal
 from shared.events import utcnow
 from shared.events.codes import GoalStatus
@@ -20,7 +21,7 @@ from .models import SUB_MAX, GoalWatch, Notification, ReadReceipt
 OPEN: tuple[GoalStatus, ...] = ("open", "in_progress")
 OVERDUE_BATCH = 500
 # State users are statewide: their roles' notifications reach them whatever tenants the token names.
-STATE_ROLES = frozenset({"state_operator", "funding_officer"})
+STATE_ROLES = frozenset(http.STATE_ROLES)
 
 
 class NotFound(Exception):

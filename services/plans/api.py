@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from sqlmodel import Session
 
-from shared.auth import Principal, PrincipalDep, can_see, require_roles
+from shared.auth import Principal, can_see
+from shared.http import StateCaller, TenantQuery, domain_errors, requires
 from shared.service import ServiceContext
 
 from . import service
@@ -26,33 +25,7 @@ from .models import (
 PREFIX = "/api/plans/v1"
 # Plans are case contents: node_admin (operations) and the state roles never see them.
 PLAN_ROLES = ("manager", "lead")
-# At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
-STATE_ROLES = ("state_operator", "funding_officer")
-
-
-def _role(*roles: str) -> Any:
-    """A dependency answering 403 before the body or any object is even looked at."""
-
-    def check(principal: PrincipalDep) -> Principal:
-        require_roles(principal, *roles)
-        return principal
-
-    return Depends(check)
-
-
-Caller = Annotated[Principal, _role(*PLAN_ROLES)]
-StateCaller = Annotated[Principal, _role(*STATE_ROLES)]
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
-    try:
-        yield
-    except service.NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except service.Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+Caller = Annotated[Principal, requires(*PLAN_ROLES)]
 
 
 def may_see(principal: Principal, plan: PlansPlan) -> bool:
@@ -136,7 +109,7 @@ def state_routes(ctx: ServiceContext) -> APIRouter:
     @routes.get("/statistics/goals", response_model=GoalStatistics)
     def goal_statistics(
         principal: StateCaller,
-        tenant: Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")] = None,
+        tenant: TenantQuery = None,
     ) -> GoalStatistics:
         """Goals by area and status, statewide or for one municipality (AGS)."""
         with db.session() as session:

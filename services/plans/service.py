@@ -8,6 +8,7 @@ from datetime import date
 from sqlmodel import Session, col, func, select
 from ulid import ULID
 
+from shared import http
 from shared.bus import emit
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import GoalStatus, Topic
@@ -19,11 +20,11 @@ from .statistics import CrossTable, Masked, cross_table, primary
 log = logging.getLogger(__name__)
 
 
-class NotFound(Exception):
+class NotFound(http.NotFound):
     """No such object (or not one the caller may see)."""
 
 
-class Conflict(Exception):
+class Conflict(http.Conflict):
     """The request is valid but the plan's state does not allow it; the message says why."""
 
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared.auth import issue_dev_token  # noqa: E402
-from shared.embedded import free_port  # noqa: E402
+from shared.runtime.embedded import free_port  # noqa: E402
 
 TENANT = "08111000"
 BARE_APP = '''
@@ -118,7 +118,7 @@ async def main() -> None:
     node_env = {**env, "LOTSE_NODE_ID": "bench", "LOTSE_TENANTS": TENANT, "LOTSE_DATA_DIR": str(tmp / "node"),
                 "LOTSE_HTTP_PORT": str(node_port)}
     (tmp / "bare.py").write_text(BARE_APP)
-    node = serve([sys.executable, "-m", "shared.cli", "node", "up"], node_env,
+    node = serve([sys.executable, "-m", "shared.runtime.cli", "node", "up"], node_env,
                  f"http://127.0.0.1:{node_port}/healthz", tmp / "node.log")
     bare = serve([sys.executable, "-c", f"import sys; sys.argv=['x', '{tmp / 'bare.db'}']; "
                   f"exec(open('{tmp / 'bare.py'}').read()); import uvicorn; "

@@ -28,8 +28,8 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.bus import Consumer, ConsumerOptions, OutboxRelay, Subscription, ensure_group  # noqa: E402
-from shared.embedded import EmbeddedServer, find_server  # noqa: E402
 from shared.events import Envelope  # noqa: E402
+from shared.runtime.embedded import EmbeddedServer, find_server  # noqa: E402
 from tests.support import Effect, consumer_db, emit_many, producer_db  # noqa: E402
 
 EFFECT_INSERT = insert(Effect.__table__)  # type: ignore[attr-defined]

@@ -38,13 +38,13 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from shared.db import Database  # noqa: E402
-from shared.embedded import EmbeddedServer, free_port  # noqa: E402
 from shared.events import envelope_for, new_event_id  # noqa: E402
 from shared.events.cases import ConsultationRecorded  # noqa: E402
 from shared.federation.crypto import sign  # noqa: E402
 from shared.federation.keys import inbound_stream  # noqa: E402
 from shared.federation.models import FEDERATION_TABLES, RegisteredNode  # noqa: E402
 from shared.federation.relay import project  # noqa: E402
+from shared.runtime.embedded import EmbeddedServer, free_port  # noqa: E402
 
 TOPICS = ["language", "work", "housing", "school", "education", "health"]
 
@@ -93,7 +93,7 @@ def start_state(tmp: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]
            "LOTSE_SERVICES": "cases,federation", "LOTSE_REDIS_URL": redis_url,
            "LOTSE_DATA_DIR": str(tmp / "state"), "LOTSE_HTTP_PORT": str(port),
            "LOTSE_NODE_SILENCE_S": "100000", "LOTSE_OUTBOX_INTERVAL_MS": "20"}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "node", "up"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=env, cwd=ROOT,
                             stdout=open(tmp / "state.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared.embedded import free_port  # noqa: E402
+from shared.runtime.embedded import free_port  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -45,7 +45,7 @@ def main() -> None:
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")},
            "LOTSE_DATA_DIR": str(tmp / "node"), "LOTSE_HTTP_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "node", "up"], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

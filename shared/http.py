@@ -1,47 +1,67 @@
-"""What every service's HTTP layer shares: domain errors and their answers, role dependencies, query types."""
+"""What every service's HTTP layer shares: the unit of work, domain errors as answers, roles, query types."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.fields import AGS_PATTERN
+from shared.service import ServiceContext
 
 # At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
 STATE_ROLES = ("state_operator", "funding_officer")
 
 
-class NotFound(Exception):
-    """No such object (or not one the caller may see): 404, exactly like a missing one."""
+def register_error_handlers(app: FastAPI) -> None:
+    """Map the domain's errors to 404/409/422; the unit of work has rolled back by then."""
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": [{"field": exc.field, "reason": exc.reason}]}, status_code=422)
 
 
-class Conflict(Exception):
-    """The request is valid but the object's state does not allow it; the message says why (409)."""
+def context_of(service: str) -> Callable[[Request], ServiceContext]:
+    """A dependency: the running service's context (settings, database) on this node."""
+
+    def context(request: Request) -> ServiceContext:
+        return request.app.state.contexts[service]  # type: ignore[no-any-return]
+
+    return context
 
 
-class InvalidInput(Exception):
-    """A field's value does not fit the object it refers to (422 naming the field)."""
+def unit_of_work(service: str) -> Callable[[Request], Iterator[Session]]:
+    """A dependency: the service's session, committed once after the route returned, else rolled back."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+    def session(request: Request) -> Iterator[Session]:
+        ctx: ServiceContext = request.app.state.contexts[service]
+        with ctx.database.session() as db_session:
+            try:
+                yield db_session
+            except BaseException:
+                db_session.rollback()
+                raise
+            db_session.commit()
+
+    return session
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map the domain's errors to HTTP answers; the session's uncommitted work is rolled back."""
-    try:
-        yield
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except InvalidInput as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [{"field": exc.field, "reason": exc.reason}]) from None
+def session_dependency(service: str) -> Any:
+    """`Depends` on the unit of work, ending before the answer is sent: a failed commit is never a 2xx."""
+    return Depends(unit_of_work(service), scope="function")
 
 
 def requires(*roles: str) -> Any:
@@ -55,4 +75,4 @@ def requires(*roles: str) -> Any:
 
 
 StateCaller = Annotated[Principal, requires(*STATE_ROLES)]
-TenantQuery = Annotated[str | None, Query(max_length=8, pattern=r"^\d{8}$")]
+TenantQuery = Annotated[str | None, Query(max_length=8, pattern=AGS_PATTERN)]

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from redis.asyncio import Redis
 from sqlalchemy import Table
 
-from shared.auth import Authenticator
 from shared.bus.consumer import Subscription
 from shared.db import Database
 from shared.settings import Settings
+
+LevelName = Literal["municipal", "state"]
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -24,7 +27,6 @@ class ServiceContext:
     name: str
     settings: Settings
     db: Database | None
-    authenticator: Authenticator | None = None
     redis: Redis | None = None
 
     @property
@@ -38,19 +40,32 @@ class ServiceContext:
         return self.db
 
 
+def _none(ctx: ServiceContext) -> list[Any]:
+    return []
+
+
+@dataclass
+class Level:
+    """What a service runs at one level: its own tables, routes, subscriptions, background tasks."""
+
+    tables: list[Table]
+    router: APIRouter | None = None
+    subscriptions: Callable[[ServiceContext], list[Subscription]] = _none
+    background: Callable[[ServiceContext], list[Background]] = _none
+    migrations: Path | None = None  # the Alembic script folder of this level's database
+
+
 @dataclass
 class ServiceSpec:
-    """A service's parts: its tables, HTTP router, subscriptions and background tasks."""
+    """A service's parts at each level; the node runs the level it is configured for."""
 
     name: str
-    tables: list[Table]
-    router: Callable[[ServiceContext], APIRouter]
-    subscriptions: Callable[[ServiceContext], list[Subscription]] = lambda ctx: []
-    background: Callable[[ServiceContext], list[Callable[[], Coroutine[Any, Any, None]]]] = (
-        lambda ctx: []
-    )
-    stream: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    municipal: Level
+    state: Level = field(default_factory=lambda: Level(tables=[]))
+    stream: str | None = None  # the stream this service produces to (for trimming)
+
+    def at(self, level: LevelName | str) -> Level:
+        return self.state if level == "state" else self.municipal
 
 
 def discover() -> dict[str, ServiceSpec]:

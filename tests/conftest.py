@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from shared.db import Database
-from shared.embedded import EmbeddedServer, find_server
+from shared.runtime.embedded import EmbeddedServer, find_server
 
 SPANS = InMemorySpanExporter()
 _provider = TracerProvider()

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from shared.auth import issue_dev_token
-from shared.node import Node, build_app
+from shared.runtime.node import Node, build_app
 from shared.settings import Settings
 
 STUTTGART, HEIDELBERG, MANNHEIM = "08111000", "08221000", "08222000"

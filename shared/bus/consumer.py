@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from faststream import AckPolicy
@@ -35,6 +38,12 @@ Handler = Callable[[Session, Envelope, Any], None]
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
+
+def consumer_name(node_id: str) -> str:
+    """Unique per process, so a restarted process never inherits a dead one's pending entries."""
+    return f"{node_id}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 @dataclass
 class Subscription:
     """A consumer group on a stream: which event types it handles, in which database."""
@@ -44,7 +53,6 @@ class Subscription:
     handlers: Mapping[str, Handler]
     db: Database | None = None
     description: str = ""
-    payloads: list[type[Contract]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

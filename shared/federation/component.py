@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from shared.auth import PrincipalDep, require_roles
+from shared.bus.consumer import consumer_name
 from shared.bus.metrics import OUTBOX_BACKLOG
 from shared.events import utcnow
 from shared.service import ServiceContext, ServiceSpec
@@ -71,8 +72,6 @@ def background(ctx: ServiceContext) -> list[Callable[[], Coroutine[Any, Any, Non
     s = ctx.settings
     assert ctx.redis is not None
     if s.level == "state":
-        from shared.node import consumer_name
-
         ingest = StateIngest(ctx.redis, ctx.database, consumer_name(s.node_id), s.node_id,
                              batch=s.batch_size, silence_s=s.node_silence_s)
         return [ingest.run, ingest.reclaim, ingest.watch_silence]

@@ -15,7 +15,3 @@ def inbound_stream(node_id: str) -> str:
 def down_stream(node_id: str) -> str:
     """Where the state appends what is addressed to one node (only that node may read here)."""
     return DOWN_PREFIX + node_id
-
-
-def down_stream_for(target_node: str | None) -> str:
-    return DOWN_ALL if target_node in (None, "*") else down_stream(target_node)

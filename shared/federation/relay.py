@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from shared import VERSION
 from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
@@ -159,7 +160,6 @@ class FederationRelay:
     async def heartbeat(self) -> None:
         """Every N seconds: version, relay lag, outbox backlog, dead letters."""
         from shared.events import envelope_for
-        from shared.node import VERSION
 
         while not self._stopping:
             try:

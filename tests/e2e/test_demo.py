@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_seeds_three_linked_nodes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")}
-    from shared.embedded import free_port
+    from shared.runtime.embedded import free_port
 
     ports = ",".join(str(free_port()) for _ in range(3))
-    result = subprocess.run([sys.executable, "-m", "shared.cli", "demo", "--base", str(tmp_path / "demo"),
+    result = subprocess.run([sys.executable, "-m", "shared.runtime.cli", "demo", "--base", str(tmp_path / "demo"),
                              "--seed-only", "--ports", ports], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis as redis_sync
 
-from shared.embedded import EmbeddedServer, find_server
+from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.e2e.test_federation_link import register_node
 from tests.nodes import NodeHandle, eventually, running_node
 

@@ -12,7 +12,6 @@ import redis as redis_sync
 from redis.exceptions import NoPermissionError
 
 from shared.db import Database
-from shared.embedded import EmbeddedServer, find_server
 from shared.events import STREAMS, Envelope, envelope_for, new_event_id
 from shared.events.cases import ConsultationRecorded
 from shared.events.funding import ExtensionDecided
@@ -20,6 +19,7 @@ from shared.federation.crypto import node_signing_key, public_key_b64, sign
 from shared.federation.keys import REJECTED, down_stream, inbound_stream
 from shared.federation.models import FEDERATION_TABLES
 from shared.federation.registry import apply_acl, link_url, register
+from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.conftest import SERVER_KINDS, server_binary
 from tests.nodes import eventually, running_node
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.embedded import EmbeddedServer
+from shared.runtime.embedded import EmbeddedServer
 from tests.e2e.flow import assert_no_personal_data_on_streams, case_to_closed_plan, position_to_extension
 from tests.nodes import STUTTGART, running_node
 

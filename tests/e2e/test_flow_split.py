@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shared.auth import issue_dev_token
-from shared.embedded import EmbeddedServer, free_port
+from shared.runtime.embedded import EmbeddedServer, free_port
 from tests.e2e.flow import assert_no_personal_data_on_streams, call, case_to_closed_plan, position_to_extension
 from tests.nodes import HEIDELBERG, STUTTGART, eventually
 
@@ -39,7 +39,7 @@ class Cluster:
     def start(self, service: str) -> None:
         log = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115
         self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "node", "up", "--services", service,
+            [sys.executable, "-m", "shared.runtime.cli", "node", "up", "--services", service,
              "--port", str(self.ports[service])], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:

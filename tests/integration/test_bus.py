@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from shared.bus import ConsumerOptions, list_dead_letters, replay
 from shared.bus.outbox import OutboxRelay
-from shared.embedded import EmbeddedServer
+from shared.runtime.embedded import EmbeddedServer
 from tests.support import GROUP, STREAM, BusPair, effects, emit_many, make_handler, wait_for
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from shared.bus.outbox import OutboxRelay
-from shared.embedded import EmbeddedServer
+from shared.runtime.embedded import EmbeddedServer
 from tests.support import GROUP, STREAM, consumer_db, effects, emit_many, producer_db, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

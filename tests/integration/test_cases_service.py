@@ -18,8 +18,8 @@ from services.cases.app import service as cases_service
 from services.cases.models import TABLES, CasesAudit, CasesCase, CasesConsultation
 from shared.bus import OutboxEvent
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Envelope
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/cases/v1"
@@ -41,7 +41,7 @@ CONSULTATION = {"held_on": YESTERDAY.isoformat(), "duration_minutes": 45, "mode"
 def node(valkey: EmbeddedServer, tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
     # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.node.discover", lambda: {"cases": cases_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
     with running_node(tmp_path, valkey.url, services=["cases"]) as handle:
         yield handle
 

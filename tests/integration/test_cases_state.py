@@ -21,10 +21,10 @@ from services.cases.app import service as cases_service
 from services.cases.models import TABLES, CasesStateCase, CasesStateConsultation, CasesStateConsultationTopic
 from services.cases.statistics import Cell, masked
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from shared.events.codes import Mode, Topic
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/cases/v1"
@@ -43,7 +43,7 @@ def pseudonym(value: str) -> str:
 @pytest.fixture
 def state(valkey: EmbeddedServer, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.node.discover", lambda: {"cases": cases_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
     with running_node(tmp_path, valkey.url, level="state", node_id="state",
                       tenants=[STATE_TENANT], services=["cases"]) as handle:
         yield handle
@@ -384,7 +384,7 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
 
 def test_statistics_are_not_served_by_a_municipal_node(valkey: EmbeddedServer, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.node.discover", lambda: {"cases": cases_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
     with running_node(tmp_path, valkey.url, services=["cases"]) as node:
         headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
         assert node.client.get(STATS, headers=headers).status_code == 404

@@ -17,9 +17,9 @@ from services.funding.app import service as funding_service
 from services.funding.models import FundingExtensionApplication, FundingPosition
 from services.funding.service import add_months
 from shared.bus import InboxEntry, OutboxEvent
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, envelope_for
 from shared.events.funding import ExtensionDecided
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/funding/v1"
@@ -52,7 +52,7 @@ def test_add_months(day: date, months: int, expected: date) -> None:
 def node(valkey: EmbeddedServer, tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
     # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.node.discover", lambda: {"funding": funding_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
     with running_node(tmp_path, valkey.url, services=["funding"]) as handle:
         yield handle
 

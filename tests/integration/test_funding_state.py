@@ -17,10 +17,10 @@ from services.funding.app import service as funding_service
 from services.funding.models import FundingStateApplication, FundingStatePosition
 from services.funding.service import add_months
 from shared.bus import OutboxEvent
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
 from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
 from shared.federation.keys import DOWN_ALL, down_stream
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/funding/v1"
@@ -35,7 +35,7 @@ MB = "x" * 1_000_000
 @pytest.fixture
 def state(valkey: EmbeddedServer, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.node.discover", lambda: {"funding": funding_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
     with running_node(tmp_path, valkey.url, level="state", node_id="state",
                       tenants=[STATE_TENANT], services=["funding"]) as handle:
         yield handle
@@ -268,7 +268,7 @@ def test_authorisation(state: NodeHandle, redis: Redis) -> None:
 
 def test_state_routes_are_not_served_by_a_municipal_node(
         valkey: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.node.discover", lambda: {"funding": funding_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
     with running_node(tmp_path, valkey.url, services=["funding"]) as node:
         officer = node.headers("f1", "funding_officer", tenants=[STUTTGART])
         r = node.client.post(f"{API}/extension-applications/x/decision", json={"approved": True},

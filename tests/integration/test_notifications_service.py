@@ -33,11 +33,11 @@ from services.notifications.models import (
 from shared.auth import DEV_ISSUER, load_or_create_dev_key
 from shared.bus import BUS_TABLES, OutboxEvent
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_id
 from shared.events.cases import CaseOpened
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/notifications/v1"
@@ -49,7 +49,7 @@ LEAD_MAILBOX = "lead@stuttgart.example"
 @pytest.fixture(autouse=True)
 def only_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only this service is installed for the node: the test publishes the other services' events.
-    monkeypatch.setattr("shared.node.discover", lambda: {"notifications": notifications_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"notifications": notifications_service})
 
 
 @pytest.fixture

@@ -28,13 +28,13 @@ from services.notifications.models import TABLES, GoalWatch, Notification, Outgo
 from shared.auth import DEV_ISSUER, load_or_create_dev_key
 from shared.bus import BUS_TABLES, OutboxEvent
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_id
 from shared.events.cases import CaseOpened
 from shared.events.federation import NodeSilent
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded
 from shared.federation.keys import STATE_TENANT
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/notifications/v1"
@@ -46,7 +46,7 @@ SEEN = datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def only_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only this service is installed for the node: the test publishes the other services' events.
-    monkeypatch.setattr("shared.node.discover", lambda: {"notifications": notifications_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"notifications": notifications_service})
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from services.plans.app import service as plans_service
 from services.plans.models import PlansGoal, PlansPlan, years_ahead
 from shared.bus import BUS_TABLES, InboxEntry, OutboxEvent, OutboxRelay, emit
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/plans/v1"
@@ -73,7 +73,7 @@ class CasesOutbox:
 def node(valkey: EmbeddedServer, tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
     # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.node.discover", lambda: {"plans": plans_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
     with running_node(tmp_path, valkey.url, services=["plans"]) as handle:
         yield handle
 

@@ -14,9 +14,9 @@ from sqlmodel import select
 from services.plans.app import service as plans_service
 from services.plans.models import PlansStateGoal
 from services.plans.statistics import cross_table
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
 
 API = "/api/plans/v1"
@@ -32,7 +32,7 @@ def pseudonym(value: str) -> str:
 @pytest.fixture
 def state(valkey: EmbeddedServer, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.node.discover", lambda: {"plans": plans_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
     with running_node(tmp_path, valkey.url, level="state", node_id="state",
                       tenants=[STATE_TENANT], services=["plans"]) as handle:
         yield handle
@@ -226,7 +226,7 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
 
 def test_statistics_are_not_served_by_a_municipal_node(valkey: EmbeddedServer, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.node.discover", lambda: {"plans": plans_service})
+    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
     with running_node(tmp_path, valkey.url, services=["plans"]) as node:
         headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
         assert node.client.get(f"{API}/statistics/goals", headers=headers).status_code == 404

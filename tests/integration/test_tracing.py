@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from shared.bus import emit
-from shared.embedded import EmbeddedServer
+from shared.runtime.embedded import EmbeddedServer
 from tests.support import STREAM, BusPair, consultation, effects, wait_for
 
 

@@ -26,9 +26,9 @@ from prometheus_client import REGISTRY
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.cli import app as cli_app
-from shared.embedded import free_port
 from shared.federation.registry import acl_file_line
+from shared.runtime.cli import app as cli_app
+from shared.runtime.embedded import free_port
 from shared.settings import ALL_SERVICES, Settings, load_settings
 from tests.conftest import server_binary
 

@@ -12,7 +12,7 @@ import pytest
 from shared.auth import Authenticator, TokenError, issue_dev_token
 from shared.settings import Settings, SettingsError, load_settings
 
-LOTSE = [sys.executable, "-c", "from shared.cli import main; main()"]
+LOTSE = [sys.executable, "-c", "from shared.runtime.cli import main; main()"]
 
 
 def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):

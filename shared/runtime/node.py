@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -22,22 +19,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import VERSION
 from shared.auth import Authenticator
 from shared.bus.cancellation import raise_if_cancelled
-from shared.bus.consumer import Consumer, ConsumerOptions, ensure_group
+from shared.bus.consumer import Consumer, ConsumerOptions, consumer_name, ensure_group
 from shared.bus.metrics import DEAD_LETTERS, OUTBOX_BACKLOG
 from shared.bus.outbox import OutboxRelay
 from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
-from shared.embedded import EmbeddedServer
 from shared.events import DEAD_LETTERS as DLQ_STREAM
+from shared.http import register_error_handlers
+from shared.runtime.embedded import EmbeddedServer
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
 
 
@@ -47,11 +45,6 @@ def write_node_file(settings: Settings, redis_url: str) -> None:
     info = {"node_id": settings.node_id, "level": settings.level, "tenants": settings.tenants,
             "redis_url": redis_url, "http": f"http://{settings.http_host}:{settings.http_port}"}
     (settings.data_dir / "node.json").write_text(json.dumps(info, indent=2))
-
-
-def consumer_name(node_id: str) -> str:
-    """Unique per process, so a restarted process never inherits a dead one's pending entries."""
-    return f"{node_id}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class Node:
@@ -69,12 +62,12 @@ class Node:
         self.authenticator = Authenticator(
             node_id=settings.node_id, data_dir=settings.data_dir,
             oidc_issuer=settings.oidc_issuer, oidc_audience=settings.oidc_audience)
-        # Engines are lazy: nothing connects before start(), but routers can be built now.
+        self.levels = {name: spec.at(settings.level) for name, spec in self.specs.items()}
+        # Engines are lazy: nothing connects before start(); each level has only its own tables.
         self.contexts = {
             name: ServiceContext(name, settings,
-                                 Database(settings.database_url_for(name), [*spec.tables, *BUS_TABLES]),
-                                 self.authenticator)
-            for name, spec in self.specs.items()
+                                 Database(settings.database_url_for(name), [*level.tables, *BUS_TABLES]))
+            for name, level in self.levels.items()
         }
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
@@ -109,11 +102,11 @@ class Node:
         # entries are trimmed before a consumer process in split mode first starts.
         for name, spec in self.all_specs.items():
             ctx = self.contexts.get(name) or ServiceContext(name, s, None)
-            for sub in spec.subscriptions(ctx):
+            for sub in spec.at(s.level).subscriptions(ctx):
                 await ensure_group(self.redis, sub.stream, sub.group)
         self.broker = RedisBroker(self.redis_url, graceful_timeout=30.0, logger=None)  # type: ignore[arg-type]
         for name, ctx in self.contexts.items():
-            for sub in self.specs[name].subscriptions(ctx):
+            for sub in self.levels[name].subscriptions(ctx):
                 sub.db = ctx.db
                 consumer = Consumer(sub, self.redis, self.consumer_name, self.opts())
                 consumer.attach(self.broker)
@@ -129,7 +122,7 @@ class Node:
                                                   name=f"reclaim-{consumer.sub.group}"))
         self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         for name, ctx in self.contexts.items():
-            for factory in self.specs[name].background(ctx):
+            for factory in self.levels[name].background(ctx):
                 self.tasks.append(asyncio.create_task(factory(), name=f"{name}-background"))
 
     def streams(self) -> set[str]:
@@ -246,8 +239,11 @@ def build_app(node: Node) -> FastAPI:
     app = FastAPI(title=f"Lotse node {node.settings.node_id}", version=VERSION, lifespan=lifespan)
     app.state.node = node
     app.state.authenticator = node.authenticator
-    for name, ctx in node.contexts.items():
-        app.include_router(node.specs[name].router(ctx))
+    app.state.contexts = node.contexts
+    for level in node.levels.values():
+        if level.router is not None:
+            app.include_router(level.router)
+    register_error_handlers(app)
 
     app.add_middleware(TimedMiddleware)
 

@@ -83,7 +83,7 @@ def node_up(
     if port is not None:
         overrides["http_port"] = port
     settings = settings_or_exit(config, **overrides)
-    from shared.runner import run_node
+    from shared.runtime.runner import run_node
 
     run_node(settings)
 
@@ -94,7 +94,7 @@ def relay(config: ConfigOpt = None) -> None:
     settings = settings_or_exit(config, services="federation")
     if settings.level == "municipal" and not settings.state_redis_url:
         fail("LOTSE_STATE_REDIS_URL: required to run the relay of a municipal node")
-    from shared.runner import run_node
+    from shared.runtime.runner import run_node
 
     run_node(settings)
 
@@ -173,7 +173,7 @@ def demo(
     ports: Annotated[str | None, typer.Option(help="STATE,A,B ports (default: free ports)")] = None,
 ) -> None:
     """A state node and two municipal nodes (one hosting two municipalities), seeded, live."""
-    from shared.demo import run_demo
+    from shared.runtime.demo import run_demo
 
     chosen = tuple(int(p) for p in ports.split(",")) if ports else None
     if chosen is not None and len(chosen) != 3:
@@ -185,7 +185,7 @@ def demo(
 def node_check(config: ConfigOpt = None) -> None:
     """Validate config, reach Redis and the databases, report versions and lag."""
     settings = settings_or_exit(config)
-    from shared.runner import check_node
+    from shared.runtime.runner import check_node
 
     ok = asyncio.run(check_node(settings))
     raise typer.Exit(0 if ok else 1)

@@ -9,9 +9,10 @@ import sys
 import uvicorn
 from redis.asyncio import Redis
 
+from shared import VERSION
 from shared.db import make_engine
 from shared.events import DEAD_LETTERS, STREAMS
-from shared.node import VERSION, Node, build_app
+from shared.runtime.node import Node, build_app
 from shared.settings import Settings, redact
 from shared.telemetry import setup_logging
 

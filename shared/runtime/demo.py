@@ -18,12 +18,12 @@ import httpx
 
 from shared.auth import issue_dev_token
 from shared.db import Database
-from shared.embedded import free_port
 from shared.federation.crypto import node_signing_key, public_key_b64
+from shared.federation.keys import STATE_TENANT
 from shared.federation.models import FEDERATION_TABLES
 from shared.federation.registry import apply_acl, link_url, register
+from shared.runtime.embedded import free_port
 
-STATE_TENANT = "08000000"
 NODES = {  # node id -> municipalities (AGS)
     "stuttgart": ["08111000"],
     "rhein-neckar-it": ["08221000", "08222000"],  # an IT provider hosting Heidelberg and Mannheim
@@ -59,7 +59,7 @@ class DemoNode:
 
     def start(self) -> None:
         log = open(self.data_dir.parent / f"{self.node_id}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "node", "up"], env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:

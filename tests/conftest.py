@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redis import Redis as SyncRedis
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from shared.db import Database
+from shared.federation.keys import STATE_TENANT
 from shared.runtime.embedded import EmbeddedServer, find_server
+from shared.service import discover
+from tests.nodes import NodeHandle, running_node
 
 SPANS = InMemorySpanExporter()
 _provider = TracerProvider()
@@ -88,3 +95,32 @@ def spans() -> Iterator[InMemorySpanExporter]:
     SPANS.clear()
     yield SPANS
     SPANS.clear()
+
+
+@pytest.fixture
+def redis(valkey: EmbeddedServer) -> Iterator[SyncRedis]:
+    """A synchronous client of the test's Valkey, to look at streams and groups as an operator would."""
+    client = SyncRedis.from_url(valkey.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def start_node(valkey: EmbeddedServer, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., NodeHandle]]:
+    """Start a node on the test's Valkey with only the named services installed (a test stands on its own).
+
+    `start_node("cases")` is a municipal node; `start_node("cases", level="state")` the state node.
+    """
+    installed, numbers = discover(), itertools.count()
+    with ExitStack() as stack:
+        def start(*services: str, **overrides: Any) -> NodeHandle:
+            monkeypatch.setattr("shared.runtime.node.discover",
+                                lambda: {name: installed[name] for name in services})
+            if overrides.get("level") == "state":
+                overrides.setdefault("node_id", "state")
+                overrides.setdefault("tenants", [STATE_TENANT])
+            data = tmp_path / f"node-{next(numbers)}"
+            return stack.enter_context(running_node(data, valkey.url, services=list(services), **overrides))
+
+        yield start

@@ -1,13 +1,56 @@
 """Code lists shared by contracts and APIs (the catalogue of topics, modes, statuses)."""
 
-from typing import Literal
+from enum import StrEnum
 
-Topic = Literal[
-    "language", "work", "housing", "school", "education",
-    "health", "family", "residence", "benefits", "everyday_life",
-]
-Mode = Literal["office", "outreach", "phone", "video", "group"]
-CloseReason = Literal["independent", "moved_away", "transferred", "other"]
-GoalStatus = Literal["open", "in_progress", "achieved", "dropped"]
-PositionStatus = Literal["approved", "occupied", "vacant"]
-ApplicationStatus = Literal["submitted", "approved", "rejected"]
+
+class Topic(StrEnum):
+    """What a consultation was about; also the areas of plan goals."""
+
+    language = "language"
+    work = "work"
+    housing = "housing"
+    school = "school"
+    education = "education"
+    health = "health"
+    family = "family"
+    residence = "residence"
+    benefits = "benefits"
+    everyday_life = "everyday_life"
+
+
+class Mode(StrEnum):
+    """How a consultation was held (`outreach`: aufsuchende Beratung)."""
+
+    office = "office"
+    outreach = "outreach"
+    phone = "phone"
+    video = "video"
+    group = "group"
+
+
+class CloseReason(StrEnum):
+    independent = "independent"
+    moved_away = "moved_away"
+    transferred = "transferred"
+    other = "other"
+
+
+class GoalStatus(StrEnum):
+    open = "open"
+    in_progress = "in_progress"
+    achieved = "achieved"
+    dropped = "dropped"
+
+
+class PositionStatus(StrEnum):
+    """approved (not yet occupied), occupied, vacant (re-fillable)."""
+
+    approved = "approved"
+    occupied = "occupied"
+    vacant = "vacant"
+
+
+class ApplicationStatus(StrEnum):
+    submitted = "submitted"
+    approved = "approved"
+    rejected = "rejected"

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, inspect, text
+from sqlalchemy import Engine, Table, event, text
 from sqlmodel import Session, SQLModel, create_engine
 
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
@@ -62,19 +62,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def migrate(engine: Engine, tables: Sequence[Table]) -> None:
-    """Create missing tables and add missing nullable columns (additive schema evolution)."""
-    SQLModel.metadata.create_all(engine, tables=list(tables))
-    with engine.begin() as conn:
-        insp = inspect(conn)
-        for table in tables:
-            have = {c["name"] for c in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have and col.nullable:
-                    ddl = col.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {ddl}'))
-
-
 class Database:
     """One service's database: engine, schema, sessions."""
 
@@ -83,8 +70,11 @@ class Database:
         self.engine = make_engine(url)
         self.tables = tables
 
-    def migrate(self) -> None:
-        migrate(self.engine, self.tables)
+    def create_all(self) -> None:
+        """Create the tables directly, without a migration history: for tests and scratch databases."""
+        SQLModel.metadata.create_all(self.engine, tables=list(self.tables))
+
+    migrate = create_all  # old name, until its callers (tests, demo, add-node) are renamed
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -17,7 +19,11 @@ from pydantic_settings import (
 )
 
 AGS = re.compile(r"^\d{8}$")
+NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 ALL_SERVICES = ("cases", "plans", "funding", "notifications", "federation")
+# LOTSE_* names that are not settings: the config file's path, and the test suite's own variables.
+NOT_SETTINGS = ("LOTSE_CONFIG",)
+RESERVED_PREFIX = "LOTSE_TEST_"
 
 
 class SettingsError(Exception):
@@ -29,7 +35,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LOTSE_", extra="forbid", env_nested_delimiter="__")
 
-    node_id: str = Field(default="dev-node", pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    node_id: str = Field(default="dev-node", pattern=NODE_ID_PATTERN)
     level: Literal["municipal", "state"] = "municipal"
     # NoDecode: "08111000,08221000" in the environment is split by the validators below
     tenants: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["08111000"])
@@ -37,6 +43,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/dev-node")
     redis_url: str | None = None
     database_url: str | None = None  # None: one SQLite file per service under data_dir
+    # upgrade a database behind the code at start; default: on only for the embedded SQLite default
+    db_auto_upgrade: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_threads: int = Field(default=8, ge=1, le=200)  # request worker threads
@@ -98,6 +106,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return v or None
 
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _check_issuer(cls, v: str | None) -> str | None:
+        if v and (urlsplit(v).scheme != "https" or not urlsplit(v).hostname):
+            raise ValueError("must be an https:// URL (the issuer's keys are fetched from it)")
+        return v or None
+
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, v: str | None) -> str | None:
@@ -109,6 +124,12 @@ class Settings(BaseSettings):
     def _default_data_dir(self) -> Settings:
         if "data_dir" not in self.model_fields_set:
             self.data_dir = Path("var") / self.node_id
+        return self
+
+    @model_validator(mode="after")
+    def _default_auto_upgrade(self) -> Settings:
+        if "db_auto_upgrade" not in self.model_fields_set:
+            self.db_auto_upgrade = self.database_url is None
         return self
 
     @classmethod
@@ -135,8 +156,31 @@ class Settings(BaseSettings):
         return self.database_url.replace("{service}", service)
 
 
+def setting_names() -> list[str]:
+    """Every LOTSE_* variable a node reads."""
+    return ["LOTSE_" + name.upper() for name in Settings.model_fields]
+
+
+def unknown_variables(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """LOTSE_* variables that name no setting (typos): a node must not silently ignore them."""
+    valid = {*setting_names(), *NOT_SETTINGS}
+    nested = tuple(f"LOTSE_{name.upper()}__" for name, f in Settings.model_fields.items()
+                   if get_origin(f.annotation) is dict)  # LOTSE_MAILBOXES__<key>
+    return sorted(k for k in environ if k.upper().startswith("LOTSE_") and k.upper() not in valid
+                  and not k.upper().startswith((RESERVED_PREFIX, *nested)))
+
+
+def _unknown(name: str, valid: list[str], where: str = "") -> SettingsError:
+    close = get_close_matches(name.upper() if name.isupper() else name, valid, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return SettingsError(f"{name}{where}: unknown setting{hint}; valid names: {', '.join(valid)}")
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build settings from env (LOTSE_*) and an optional TOML file; raise SettingsError on a bad value."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise _unknown(unknown[0], [*setting_names(), *NOT_SETTINGS])
     if config_file is not None:
         path = Path(config_file)
         if path.is_dir():
@@ -148,10 +192,15 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
+        if err["type"] == "extra_forbidden" and err["loc"]:  # an unknown key in the config file
+            key = str(err["loc"][0])
+            raise _unknown(key, [n.removeprefix("LOTSE_").lower() for n in setting_names()],
+                           f" in {os.environ.get('LOTSE_CONFIG')}") from None
         name = "LOTSE_" + "_".join(str(p) for p in err["loc"][:1]).upper() if err["loc"] else "settings"
         value = err.get("input")
+        value = redact(value) if isinstance(value, str) else value  # never echo a password
         shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
-        raise SettingsError(f"{name}: {err['msg']}{shown}") from None
+        raise SettingsError(f"{name}: {err['msg'].removeprefix('Value error, ')}{shown}") from None
     except Exception as exc:  # unreadable TOML, undecodable env value
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"LOTSE_{field.group(1).upper()}" if field else "settings"

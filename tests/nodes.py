@@ -11,7 +11,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from shared.auth import issue_dev_token
-from shared.runtime.node import Node, build_app
+from shared.runtime.app import build_app
+from shared.runtime.node import Node
 from shared.settings import Settings
 
 STUTTGART, HEIDELBERG, MANNHEIM = "08111000", "08221000", "08222000"

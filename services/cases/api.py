@@ -1,190 +1,98 @@
-"""HTTP routes of the cases service: parse, authorise, call service.py, audit, commit."""
+"""HTTP routes of a municipality's case files: parse, authorise (dependencies), call service.py."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BeforeValidator
-from sqlmodel import Session
+from fastapi import APIRouter, Query
 
-from shared.auth import Principal, can_see, tenant_for_write
-from shared.http import StateCaller, TenantQuery, domain_errors, requires
-from shared.service import ServiceContext
+from shared.auth import tenant_for_write
+from shared.ids import ULID_PATTERN
 
 from . import service
+from .deps import AuditedCase, Auditor, Caller, CaseToChange, ContextDep, CurrentCase, SessionDep
 from .models import (
-    ULID_PATTERN,
+    AuditEntryPublic,
     AuditPage,
+    Case,
     CaseClose,
     CaseCreate,
     CasePage,
     CasePublic,
-    CasesCase,
     CaseStatus,
+    Consultation,
     ConsultationCreate,
     ConsultationPublic,
 )
-from .statistics import ConsultationStatistics
 
-PREFIX = "/api/cases/v1"
-# Case files are case contents: node_admin (operations) and the state roles never see them.
-CASE_ROLES = ("manager", "lead")
-AUDIT_ROLES = ("lead",)
-Caller = Annotated[Principal, requires(*CASE_ROLES)]
-Auditor = Annotated[Principal, requires(*AUDIT_ROLES)]
+# Every read and write of a case file leaves a row in its audit trail (service.py writes it).
+router = APIRouter(prefix="/api/cases/v1", tags=["cases"])
 
 
-def _iso_date(value: Any) -> Any:
-    """Only YYYY-MM-DD: a number is not silently read as a Unix timestamp."""
-    if not (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
-        raise ValueError("must be an ISO date (YYYY-MM-DD)")
-    return value
+@router.post("/cases", status_code=201, response_model=CasePublic)
+def open_case(body: CaseCreate, principal: Caller, session: SessionDep, ctx: ContextDep) -> Case:
+    """Open a case file in the caller's caseload."""
+    tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
+    return service.open_case(
+        session, tenant=tenant, manager=principal.sub, given_name=body.given_name,
+        family_name=body.family_name, birth_date=body.birth_date, nationality=body.nationality,
+        languages=body.languages, household_size=body.household_size,
+        accommodation_since=body.accommodation_since, node=ctx.node)
 
 
-QueryDate = Annotated[date | None, BeforeValidator(_iso_date)]
+@router.get("/cases", response_model=CasePage)
+def list_cases(
+    principal: Caller, session: SessionDep, ctx: ContextDep,
+    status: CaseStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=26, pattern=ULID_PATTERN)] = None,
+) -> CasePage:
+    """The caller's cases: a lead's tenants' cases, a manager's own caseload; oldest first."""
+    page, next_cursor = service.list_cases(
+        session, tenants=principal.tenants.intersection(ctx.settings.tenants),
+        manager=None if principal.has("lead") else principal.sub, status=status,
+        after=cursor, limit=limit, actor=principal.sub)
+    return CasePage(items=[CasePublic.model_validate(c) for c in page], next_cursor=next_cursor)
 
 
-def may_see(principal: Principal, case: CasesCase) -> bool:
-    """A lead sees the cases of their tenants; a manager only those of their own caseload."""
-    if not can_see(principal, case.tenant):
-        return False
-    return principal.has("lead") or case.manager == principal.sub
+@router.get("/cases/{case_id}", response_model=CasePublic)
+def read_case(case: CurrentCase, principal: Caller, session: SessionDep) -> Case:
+    """One case file."""
+    return service.read_case(session, case=case, actor=principal.sub)
 
 
-def _case(session: Session, principal: Principal, case_id: str,
-          for_update: bool = False) -> CasesCase:
-    """The caller's case; one they may not see answers exactly like a missing one."""
-    case = service.get_case(session, case_id=case_id, for_update=for_update)
-    if not may_see(principal, case):
-        raise service.NotFound("case not found")
-    return case
+@router.post("/cases/{case_id}/consultations", status_code=201, response_model=ConsultationPublic)
+def record_consultation(body: ConsultationCreate, case: CaseToChange, principal: Caller,
+                        session: SessionDep, ctx: ContextDep) -> Consultation:
+    """Record a consultation held with the client of an open case."""
+    return service.record_consultation(
+        session, case=case, held_on=body.held_on, duration_minutes=body.duration_minutes,
+        mode=body.mode, topics=body.topics, note=body.note, actor=principal.sub, node=ctx.node)
 
 
-def router(ctx: ServiceContext) -> APIRouter:
-    """The service's routes for this node's level: case files on municipal nodes, statistics at state."""
-    api = APIRouter(prefix=PREFIX, tags=["cases"])
-    if ctx.settings.level == "state":
-        api.include_router(state_routes(ctx))
-    else:
-        api.include_router(municipal_routes(ctx))
-    return api
+@router.get("/cases/{case_id}/consultations", response_model=list[ConsultationPublic])
+def list_consultations(case: CurrentCase, principal: Caller,
+                       session: SessionDep) -> list[Consultation]:
+    """The case's consultations in the order they were held."""
+    return service.consultations_of(session, case=case, actor=principal.sub)
 
 
-def municipal_routes(ctx: ServiceContext) -> APIRouter:
-    """A municipality's case files; every read and write leaves a row in the audit trail."""
-    routes = APIRouter()
-    db, node, tenants = ctx.database, ctx.node, ctx.settings.tenants
-
-    @routes.post("/cases", status_code=201, response_model=CasePublic)
-    def open_case(body: CaseCreate, principal: Caller) -> Any:
-        tenant = tenant_for_write(principal, body.tenant, tenants)
-        with domain_errors(), db.session() as session:
-            case = service.open_case(
-                session, tenant=tenant, manager=principal.sub, given_name=body.given_name,
-                family_name=body.family_name, birth_date=body.birth_date,
-                nationality=body.nationality, languages=body.languages,
-                household_size=body.household_size, accommodation_since=body.accommodation_since,
-                node=node)
-            session.commit()
-        return case
-
-    @routes.get("/cases", response_model=CasePage)
-    def list_cases(
-        principal: Caller,
-        status: CaseStatus | None = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Query(max_length=26, pattern=ULID_PATTERN)] = None,
-    ) -> CasePage:
-        visible = principal.tenants.intersection(tenants)
-        own = None if principal.has("lead") else principal.sub
-        with db.session() as session:
-            cases = service.list_cases(session, tenants=visible, manager=own, status=status,
-                                       after=cursor, limit=limit + 1)
-            page = cases[:limit]
-            for case in page:
-                service.audit(session, actor=principal.sub, action="list", case=case)
-            session.commit()
-        return CasePage(items=[CasePublic.model_validate(c) for c in page],
-                        next_cursor=page[-1].id if len(cases) > limit else None)
-
-    @routes.get("/cases/{case_id}", response_model=CasePublic)
-    def read_case(case_id: str, principal: Caller) -> Any:
-        with domain_errors(), db.session() as session:
-            case = _case(session, principal, case_id)
-            service.audit(session, actor=principal.sub, action="read", case=case)
-            session.commit()
-        return case
-
-    @routes.post("/cases/{case_id}/consultations", status_code=201,
-                 response_model=ConsultationPublic)
-    def record_consultation(case_id: str, body: ConsultationCreate, principal: Caller) -> Any:
-        with domain_errors(), db.session() as session:
-            case = _case(session, principal, case_id, for_update=True)
-            consultation = service.record_consultation(
-                session, case=case, held_on=body.held_on, duration_minutes=body.duration_minutes,
-                mode=body.mode, topics=body.topics, note=body.note, actor=principal.sub,
-                node=node)
-            session.commit()
-        return consultation
-
-    @routes.get("/cases/{case_id}/consultations", response_model=list[ConsultationPublic])
-    def list_consultations(case_id: str, principal: Caller) -> Any:
-        with domain_errors(), db.session() as session:
-            case = _case(session, principal, case_id)
-            consultations = service.consultations_of(session, case_id=case.id)
-            service.audit(session, actor=principal.sub, action="read_consultations", case=case)
-            session.commit()
-        return consultations
-
-    @routes.post("/cases/{case_id}/close", response_model=CasePublic)
-    def close_case(case_id: str, body: CaseClose, principal: Caller) -> Any:
-        with domain_errors(), db.session() as session:
-            case = _case(session, principal, case_id, for_update=True)
-            service.close_case(session, case=case, reason=body.reason, actor=principal.sub,
-                               node=node)
-            session.commit()
-        return case
-
-    @routes.get("/cases/{case_id}/audit", response_model=AuditPage)
-    def read_audit(
-        case_id: str, principal: Auditor,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        cursor: Annotated[int | None, Query(ge=0)] = None,
-    ) -> AuditPage:
-        with domain_errors(), db.session() as session:
-            case = _case(session, principal, case_id)
-            # Reading the trail is recorded too, before it is read: it shows its own reading.
-            service.audit(session, actor=principal.sub, action="read_audit", case=case)
-            session.flush()
-            rows = service.audit_trail(session, case_id=case.id, after=cursor, limit=limit + 1)
-            session.commit()
-        page = rows[:limit]
-        return AuditPage.model_validate({"items": page, "next_cursor": page[-1].id
-                                         if len(rows) > limit else None}, from_attributes=True)
-
-    return routes
+@router.post("/cases/{case_id}/close", response_model=CasePublic)
+def close_case(body: CaseClose, case: CaseToChange, principal: Caller, session: SessionDep,
+               ctx: ContextDep) -> Case:
+    """Close an open case with its reason."""
+    return service.close_case(session, case=case, reason=body.reason, actor=principal.sub,
+                              node=ctx.node)
 
 
-def state_routes(ctx: ServiceContext) -> APIRouter:
-    """The statewide, pseudonymous view: consultation statistics with small cells withheld."""
-    routes = APIRouter()
-    db = ctx.database
-
-    @routes.get("/statistics/consultations", response_model=ConsultationStatistics)
-    def consultation_statistics(
-        principal: StateCaller,
-        tenant: TenantQuery = None,
-        from_: Annotated[QueryDate, Query(alias="from")] = None,
-        to: Annotated[QueryDate, Query()] = None,
-    ) -> ConsultationStatistics:
-        """Consultations held from..to (inclusive), statewide or for one municipality (AGS)."""
-        if from_ is not None and to is not None and to < from_:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                [{"field": "to", "reason": "must not be before from"}])
-        with db.session() as session:
-            return service.consultation_statistics(session, tenant=tenant, from_=from_, to=to)
-
-    return routes
+@router.get("/cases/{case_id}/audit", response_model=AuditPage)
+def read_audit(
+    case: AuditedCase, principal: Auditor, session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+) -> AuditPage:
+    """A page of the case's audit trail, oldest first (this reading included)."""
+    rows, next_cursor = service.read_audit(session, case=case, actor=principal.sub, after=cursor,
+                                           limit=limit)
+    return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows],
+                     next_cursor=next_cursor)

@@ -5,27 +5,44 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from enum import StrEnum
+from typing import Annotated, TypeVar
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
-from sqlalchemy import DDL, JSON, Column, Index, event
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import DDL, JSON, Column, Index, String, event
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Mode, Topic
+from shared.fields import Ags, IsoDate
 
-CaseStatus = Literal["open", "closed"]
-AuditAction = Literal["open", "read", "list", "record_consultation", "read_consultations",
-                      "close", "read_audit"]
 NAME_MAX = 100
 NOTE_MAX = 4000
 EARLIEST_BIRTH = date(1900, 1, 1)
 EARLIEST_CONSULTATION = date(2000, 1, 1)
-ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
 
-class CasesCase(SQLModel, table=True):
+class CaseStatus(StrEnum):
+    """Whether consultations can still be recorded in a case file."""
+
+    open = "open"
+    closed = "closed"
+
+
+class AuditAction(StrEnum):
+    """What an audited access to a case file did."""
+
+    open = "open"
+    read = "read"
+    list = "list"
+    record_consultation = "record_consultation"
+    read_consultations = "read_consultations"
+    close = "close"
+    read_audit = "read_audit"
+
+
+class Case(SQLModel, table=True):
     """A client's case file (Fallakte); the personal data never leaves this table."""
 
     __tablename__ = "cases_case"
@@ -34,7 +51,7 @@ class CasesCase(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=26)
     tenant: str = Field(index=True, max_length=8)
     manager: str = Field(max_length=255)  # the sub of the manager whose caseload it is in
-    status: str = Field(max_length=10)  # CaseStatus
+    status: CaseStatus = Field(sa_type=String(10))
     given_name: str = Field(max_length=NAME_MAX)
     family_name: str = Field(max_length=NAME_MAX)
     birth_date: date
@@ -44,12 +61,12 @@ class CasesCase(SQLModel, table=True):
     accommodation_since: date
     opened_on: date
     closed_on: date | None = None
-    close_reason: str | None = Field(default=None, max_length=20)  # CloseReason
+    close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class CasesConsultation(SQLModel, table=True):
+class Consultation(SQLModel, table=True):
     """A consultation held with the client; its note stays here, only codes go on the bus."""
 
     __tablename__ = "cases_consultation"
@@ -58,14 +75,14 @@ class CasesConsultation(SQLModel, table=True):
     case_id: str = Field(index=True, max_length=26, foreign_key="cases_case.id")
     held_on: date
     duration_minutes: int
-    mode: str = Field(max_length=10)  # Mode
-    topics: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    mode: Mode = Field(sa_type=String(10))
+    topics: list[Topic] = Field(sa_column=Column(JSON, nullable=False))
     note: str | None = Field(default=None, max_length=NOTE_MAX)
     recorded_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class CasesAudit(SQLModel, table=True):
+class AuditEntry(SQLModel, table=True):
     """One read or write of a case file: who, when, what. Append-only, enforced by the database."""
 
     __tablename__ = "cases_audit"
@@ -73,65 +90,16 @@ class CasesAudit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)
     actor: str = Field(max_length=255)
-    action: str = Field(max_length=30)  # AuditAction
+    action: AuditAction = Field(sa_type=String(30))
     case_id: str = Field(index=True, max_length=26)
     tenant: str = Field(max_length=8)
     detail: str | None = Field(default=None, max_length=100)  # a consultation id, a close reason
 
 
-# -- state level: the statewide, pseudonymous view (no names, no notes, no managers) ----------
-PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"  # HMAC-SHA256 hex under the sending node's key
-
-
-class CasesStateConsultation(SQLModel, table=True):
-    """State level: one consultation as a municipal node reported it, keyed by its event id."""
-
-    __tablename__ = "cases_state_consultation"
-    __table_args__ = (Index("ix_cases_state_consultation_tenant_held", "tenant", "held_on"),
-                      Index("ix_cases_state_consultation_held", "held_on"))
-
-    event_id: str = Field(primary_key=True, max_length=26)  # the envelope's: one row per event
-    node: str = Field(max_length=63)  # the municipal node that sent it
-    tenant: str = Field(max_length=8)
-    client: str = Field(max_length=64)  # the node's pseudonym of the case
-    held_on: date
-    month: str = Field(max_length=7)  # YYYY-MM of held_on
-    mode: str = Field(max_length=10)  # Mode
-    duration_minutes: int
-    received_at: datetime = Field(default_factory=utcnow)
-
-
-class CasesStateConsultationTopic(SQLModel, table=True):
-    """State level: one topic of a consultation (a consultation counts once in each topic)."""
-
-    __tablename__ = "cases_state_consultation_topic"
-
-    event_id: str = Field(primary_key=True, max_length=26,
-                          foreign_key="cases_state_consultation.event_id")
-    topic: str = Field(primary_key=True, max_length=20)  # Topic
-
-
-class CasesStateCase(SQLModel, table=True):
-    """State level: whether a node's case (known by its pseudonym) is open or closed."""
-
-    __tablename__ = "cases_state_case"
-    __table_args__ = (Index("ix_cases_state_case_tenant_open", "tenant", "closed_on"),)
-
-    node: str = Field(primary_key=True, max_length=63)
-    client: str = Field(primary_key=True, max_length=64)
-    tenant: str = Field(max_length=8)
-    opened_on: date | None = None  # None until CaseOpened is seen
-    closed_on: date | None = None
-    close_reason: str | None = Field(default=None, max_length=20)  # CloseReason
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
-TABLES = [CasesCase.__table__, CasesConsultation.__table__, CasesAudit.__table__,  # type: ignore[attr-defined]
-          CasesStateConsultation.__table__, CasesStateConsultationTopic.__table__,  # type: ignore[attr-defined]
-          CasesStateCase.__table__]  # type: ignore[attr-defined]
+TABLES = [Case.__table__, Consultation.__table__, AuditEntry.__table__]  # type: ignore[attr-defined]
 
 # The audit trail refuses UPDATE and DELETE in the database itself, not only in this code.
-_AUDIT = CasesAudit.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _REFUSAL = "cases_audit is append-only"
 for _op in ("UPDATE", "DELETE"):
     event.listen(_AUDIT, "after_create", DDL(
@@ -150,13 +118,6 @@ for _ddl in (
 
 # -- validators -------------------------------------------------------------------------------
 T = TypeVar("T")
-
-
-def _iso_date_only(value: Any) -> Any:
-    """Dates travel as ISO strings; a number is not silently read as a Unix timestamp."""
-    if not isinstance(value, str | date):
-        raise ValueError("must be an ISO date string (YYYY-MM-DD)")
-    return value
 
 
 def _not_future(value: date) -> date:
@@ -191,7 +152,7 @@ def _unique(what: str) -> Callable[[list[T]], list[T]]:
     return check
 
 
-PastDate = Annotated[date, BeforeValidator(_iso_date_only), AfterValidator(_not_future)]
+PastDate = Annotated[IsoDate, AfterValidator(_not_future)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
     pydantic.Field(strict=True), AfterValidator(_printable),
@@ -216,7 +177,7 @@ class CaseCreate(BaseModel):
                          AfterValidator(_unique("language"))]
     household_size: int = pydantic.Field(strict=True, ge=1, le=30)
     accommodation_since: PastDate
-    tenant: str | None = pydantic.Field(default=None, max_length=8, pattern=r"^\d{8}$")
+    tenant: Ags | None = None
 
     @pydantic.field_validator("accommodation_since")
     @classmethod

@@ -1,54 +1,40 @@
-"""The funding domain: positions, occupancy, extension applications and the state's decisions."""
+"""The funding domain at municipal level: positions, occupancy, extension applications, decisions."""
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Collection
 from datetime import date
-from typing import Literal
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
-from ulid import ULID
 
-from shared import http
 from shared.bus import emit
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Contract, utcnow
-from shared.events.codes import PositionStatus
+from shared.events.codes import ApplicationStatus, PositionStatus
 from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
+from shared.ids import new_id
 
-from .models import MAX_TERM_MONTHS, FundingExtensionApplication, FundingPosition
+from .models import FundingExtensionApplication, FundingPosition
+from .terms import EXTENSION_MONTHS, MAX_TERM_MONTHS, add_months
 
-EXTENSION_MONTHS = 24
-EXTENSIBLE = ("approved", "occupied", "vacant")
-
-DecisionOutcome = Literal[
-    "approved", "rejected",
-    "unknown application", "other tenant", "other position", "already decided",
-]
+# Spelled out rather than "any status": a status added later is not extensible by accident.
+EXTENSIBLE = (PositionStatus.approved, PositionStatus.occupied, PositionStatus.vacant)
 
 
-class NotFound(http.NotFound):
-    """No such object (or not one the caller may see)."""
+class DecisionOutcome(StrEnum):
+    """What the state's decision did here: applied, or why it changed nothing."""
 
+    approved = "approved"
+    rejected = "rejected"
+    unknown_application = "unknown application"
+    other_tenant = "other tenant"
+    other_position = "other position"
+    already_decided = "already decided"
 
-class Conflict(http.Conflict):
-    """The request is valid but the object's state does not allow it; the message says why."""
-
-
-class InvalidInput(http.InvalidInput):
-    """A field's value does not fit the object it refers to."""
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (earlier if negative), clamped to the end of a shorter month."""
-    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return date(year, month0 + 1, min(day.day, last))
-
-
-def new_id() -> str:
-    """A time-ordered id for a new record."""
-    return str(ULID())
+    @property
+    def applied(self) -> bool:
+        return self in (DecisionOutcome.approved, DecisionOutcome.rejected)
 
 
 def _emit(session: Session, position: FundingPosition, payload: Contract, node: str) -> None:
@@ -62,28 +48,24 @@ def check_term(*, starts_on: date, ends_on: date) -> None:
     if ends_on <= starts_on:
         raise InvalidInput("ends_on", "must be after starts_on")
     if ends_on > add_months(starts_on, MAX_TERM_MONTHS):
-        raise InvalidInput("ends_on",
-                           f"must be at most {MAX_TERM_MONTHS // 12} years after starts_on")
+        raise InvalidInput("ends_on", f"must be at most {MAX_TERM_MONTHS // 12} years after starts_on")
 
 
 def register_position(
-    session: Session, *, tenant: str, fte: float, starts_on: date, ends_on: date, actor: str,
-    node: str,
+    session: Session, *, tenant: str, fte: float, starts_on: date, ends_on: date, actor: str, node: str,
 ) -> FundingPosition:
     """Register an approved position and announce it (PositionRegistered)."""
     check_term(starts_on=starts_on, ends_on=ends_on)
-    position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, starts_on=starts_on,
-                               ends_on=ends_on, status="approved", created_by=actor[:255])
+    position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, starts_on=starts_on, ends_on=ends_on,
+                               status=PositionStatus.approved, created_by=actor[:255])
     session.add(position)
     _emit(session, position, PositionRegistered(
-        position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on, status="approved"),
-        node)
+        position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on,
+        status=PositionStatus.approved), node)
     return position
 
 
-def get_position(
-    session: Session, *, position_id: str, for_update: bool = False
-) -> FundingPosition:
+def get_position(session: Session, *, position_id: str, for_update: bool = False) -> FundingPosition:
     """The position, locked for the transaction when it is about to change."""
     position = session.get(FundingPosition, position_id, with_for_update=for_update)
     if position is None:
@@ -103,20 +85,18 @@ def change_occupancy(
 ) -> bool:
     """Mark the position occupied or vacant (re-fillable); False when it already was (no event)."""
     if since < position.starts_on:
-        raise InvalidInput("since", f"must not be before the position starts "
-                                    f"({position.starts_on})")
+        raise InvalidInput("since", f"must not be before the position starts ({position.starts_on})")
     if since > position.ends_on:
         raise InvalidInput("since", f"must not be after the position ends ({position.ends_on})")
-    if occupied == (position.status == "occupied"):
+    if occupied == (position.status == PositionStatus.occupied):
         return False
     if position.status_since is not None and since < position.status_since:
-        raise InvalidInput("since", f"must not be before the last occupancy change "
-                                    f"({position.status_since})")
-    new_status: PositionStatus = "occupied" if occupied else "vacant"
-    position.status, position.status_since, position.updated_at = new_status, since, utcnow()
+        raise InvalidInput("since", f"must not be before the last occupancy change ({position.status_since})")
+    status = PositionStatus.occupied if occupied else PositionStatus.vacant
+    position.status, position.status_since, position.updated_at = status, since, utcnow()
     session.add(position)
     _emit(session, position, PositionOccupancyChanged(position_id=position.id, occupied=occupied,
-                                                      since=since, status=new_status), node)
+                                                      since=since, status=status), node)
     return True
 
 
@@ -125,13 +105,13 @@ def open_application(session: Session, *, position_id: str) -> FundingExtensionA
     """The position's application still waiting for the state's decision, if any."""
     query = select(FundingExtensionApplication).where(
         FundingExtensionApplication.position_id == position_id,
-        FundingExtensionApplication.status == "submitted")
+        FundingExtensionApplication.status == ApplicationStatus.submitted)
     return session.exec(query).first()
 
 
 def apply_for_extension(
-    session: Session, *, position: FundingPosition, justification: str | None, actor: str,
-    today: date, node: str,
+    session: Session, *, position: FundingPosition, justification: str | None, actor: str, today: date,
+    node: str,
 ) -> FundingExtensionApplication:
     """Apply to extend the position by 24 months (ExtensionApplied); Conflict if it cannot be."""
     if position.ends_on < today:
@@ -143,19 +123,19 @@ def apply_for_extension(
     if pending is not None:
         raise Conflict(f"position already has open application {pending.id}")
     application = FundingExtensionApplication(
-        id=new_id(), tenant=position.tenant, position_id=position.id, status="submitted",
+        id=new_id(), tenant=position.tenant, position_id=position.id, status=ApplicationStatus.submitted,
         applied_on=today, current_ends_on=position.ends_on,
         requested_ends_on=add_months(position.ends_on, EXTENSION_MONTHS),
         justification=justification, applied_by=actor[:255])
     session.add(application)
     _emit(session, position, ExtensionApplied(
         application_id=application.id, position_id=position.id, applied_on=today,
-        current_ends_on=application.current_ends_on,
-        requested_ends_on=application.requested_ends_on), node)
+        current_ends_on=application.current_ends_on, requested_ends_on=application.requested_ends_on), node)
     return application
 
 
 def get_application(session: Session, *, application_id: str) -> FundingExtensionApplication:
+    """The application, whichever position it is for."""
     application = session.get(FundingExtensionApplication, application_id)
     if application is None:
         raise NotFound("extension application not found")
@@ -180,14 +160,14 @@ def decide_extension(
     """
     application = session.get(FundingExtensionApplication, application_id, with_for_update=True)
     if application is None:
-        return "unknown application"
+        return DecisionOutcome.unknown_application
     if application.tenant != tenant:
-        return "other tenant"
+        return DecisionOutcome.other_tenant
     if application.position_id != position_id:
-        return "other position"
-    if application.status != "submitted":
-        return "already decided"
-    application.status = "approved" if approved else "rejected"
+        return DecisionOutcome.other_position
+    if application.status != ApplicationStatus.submitted:
+        return DecisionOutcome.already_decided
+    application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
     application.decided_on, application.reason = decided_on, reason
     application.decision_event_id = event_id
     session.add(application)
@@ -197,4 +177,4 @@ def decide_extension(
         position.ends_on = application.requested_ends_on
         position.updated_at = utcnow()
         session.add(position)
-    return "approved" if approved else "rejected"
+    return DecisionOutcome.approved if approved else DecisionOutcome.rejected

@@ -1,30 +1,26 @@
-"""The notifications service as a node runs it: tables, routes, rules and background tasks."""
+"""The notifications service as a node runs it, per level: tables, routes, rules, background tasks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
 
-from shared.service import ServiceContext, ServiceSpec
+from shared.service import Level, ServiceSpec
 
 from . import api, consumers, mailer, scheduler
 from .models import TABLES
+from .state import api as state_api
+from .state import consumers as state_consumers
+from .state.models import TABLES as STATE_TABLES
 
-
-def background(ctx: ServiceContext) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-    """The overdue check on a municipal node; the mail sender wherever SMTP is configured."""
-    tasks = []
-    if ctx.settings.level == "municipal":
-        tasks.append(scheduler.overdue_checker(ctx))
-    if ctx.settings.smtp_host:
-        tasks.append(mailer.mail_sender(ctx))
-    return tasks
-
+HERE = Path(__file__).parent
 
 service = ServiceSpec(
     name="notifications",
-    tables=TABLES,
-    router=api.router,
-    subscriptions=consumers.subscriptions,
-    background=background,
+    # The overdue check and, where SMTP is configured, the mail sender.
+    municipal=Level(tables=TABLES, router=api.router, subscriptions=consumers.subscriptions,
+                    background=scheduler.background, migrations=HERE / "migrations"),
+    # No goals to watch at the state: only the mail sender, where SMTP is configured.
+    state=Level(tables=STATE_TABLES, router=state_api.router,
+                subscriptions=state_consumers.subscriptions, background=mailer.background,
+                migrations=HERE / "state" / "migrations"),
 )

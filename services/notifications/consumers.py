@@ -1,4 +1,4 @@
-"""Subscriptions of the notifications service: events become calls of service.py."""
+"""A municipal node's subscriptions: extension decisions, opened cases and goal dates become service calls."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from sqlmodel import Session
 from shared.bus import Subscription
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseOpened
-from shared.events.federation import NodeSilent
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
-from shared.federation.keys import STATE_TENANT
 from shared.service import ServiceContext
 
 from . import service
@@ -23,40 +21,13 @@ GROUP = "notifications"
 
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """The rules of the node's level; the database is attached by the node (it may not be ours)."""
-    if ctx.settings.level == "state":
-        return state_subscriptions(ctx)
-    return municipal_subscriptions(ctx)
-
-
-def state_subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """The state node's rule: a silent municipal node alerts the state operators."""
-    mail, me = MailConfig.of(ctx.settings), ctx.settings.node_id
-
-    def on_node_silent(session: Session, env: Envelope, p: NodeSilent) -> None:
-        # Only this node's own watchdog raises the alert (the event is local-scoped).
-        if env.node != me or env.tenant != STATE_TENANT:
-            log.warning("ignoring %s %s from node %s for tenant %s", env.type, env.event_id,
-                        env.node, env.tenant)
-            return
-        service.alert_node_silent(session, tenant=STATE_TENANT, source=env.event_id,
-                                  node_id=p.node_id, silent_for_s=p.silent_for_s,
-                                  last_seen_at=p.last_seen_at, mail=mail)
-
-    return [
-        Subscription(STREAMS["federation"], GROUP, {NodeSilent.event_type: on_node_silent},
-                     description="silent municipal nodes, for the state operators",
-                     payloads=[NodeSilent]),
-    ]
-
-
-def municipal_subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """A municipal node's rules: extension decisions, opened cases, goal target dates."""
+    """The municipal rules; the node attaches the database."""
     mail, served = MailConfig.of(ctx.settings), frozenset(ctx.settings.tenants)
 
     def ours(env: Envelope) -> bool:
         if env.tenant in served:
             return True
+        # Retrying could never help: the event is not for this node's municipalities.
         log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id,
                     env.tenant)
         return False
@@ -86,13 +57,11 @@ def municipal_subscriptions(ctx: ServiceContext) -> list[Subscription]:
     return [
         Subscription(STREAMS["federation"], GROUP,
                      {ExtensionDecided.event_type: on_extension_decided},
-                     description="extension decisions for the municipality's lead",
-                     payloads=[ExtensionDecided]),
+                     description="extension decisions for the municipality's lead"),
         Subscription(STREAMS["cases"], GROUP, {CaseOpened.event_type: on_case_opened},
-                     description="confirmations of opened cases", payloads=[CaseOpened]),
+                     description="confirmations of opened cases"),
         Subscription(STREAMS["plans"], GROUP,
                      {PlanGoalAdded.event_type: on_goal_added,
                       PlanGoalStatusChanged.event_type: on_goal_status_changed},
-                     description="target dates of plan goals, for overdue checks",
-                     payloads=[PlanGoalAdded, PlanGoalStatusChanged]),
+                     description="target dates of plan goals, for overdue checks"),
     ]

@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from shared.db import Database
 from shared.events import utcnow
-from shared.service import ServiceContext
 from shared.settings import Settings
 
-from .models import Notification, OutgoingMail
+from .models import MailState, Notification, OutgoingMail
+
+if TYPE_CHECKING:  # the domain imports this module: no web framework through shared.service
+    from shared.service import Background, ServiceContext
 
 log = logging.getLogger(__name__)
 RETRY_BASE_S = 1.0  # first retry after 1 s, doubling per attempt
@@ -64,7 +66,7 @@ def enqueue(session: Session, n: Notification, config: MailConfig) -> OutgoingMa
               else None if address else f"no mailbox for {key}"[:500])
     mail = OutgoingMail(notification_id=n.id, recipient=address,
                         message_id=message_id_for(n.id, config.node),
-                        state="skipped" if reason else "pending", last_error=reason)
+                        state=MailState.skipped if reason else MailState.pending, last_error=reason)
     session.add(mail)
     return mail
 
@@ -104,8 +106,8 @@ def backoff(attempts: int) -> timedelta:
 
 def _due() -> Any:
     t = utcnow()
-    return or_(and_(col(OutgoingMail.state) == "pending", col(OutgoingMail.next_attempt_at) <= t),
-               and_(col(OutgoingMail.state) == "sending", col(OutgoingMail.lease_until) < t))
+    return or_(and_(col(OutgoingMail.state) == MailState.pending, col(OutgoingMail.next_attempt_at) <= t),
+               and_(col(OutgoingMail.state) == MailState.sending, col(OutgoingMail.lease_until) < t))
 
 
 def claim_next(db: Database) -> tuple[OutgoingMail, Notification] | None:
@@ -119,7 +121,7 @@ def claim_next(db: Database) -> tuple[OutgoingMail, Notification] | None:
                 return None
             claimed = s.execute(
                 update(OutgoingMail).where(col(OutgoingMail.id) == mail.id, _due())
-                .values(state="sending", attempts=OutgoingMail.attempts + 1,
+                .values(state=MailState.sending, attempts=OutgoingMail.attempts + 1,
                         lease_until=utcnow() + timedelta(seconds=LEASE_S)))
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 s.commit()
@@ -134,22 +136,22 @@ def _finish(db: Database, mail: OutgoingMail, **values: Any) -> bool:
     """Update a mail we still hold (same lease, same attempt); False if the lease was lost."""
     with db.session() as s:
         done = s.execute(update(OutgoingMail).where(
-            col(OutgoingMail.id) == mail.id, col(OutgoingMail.state) == "sending",
+            col(OutgoingMail.id) == mail.id, col(OutgoingMail.state) == MailState.sending,
             col(OutgoingMail.attempts) == mail.attempts).values(lease_until=None, **values))
         s.commit()
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(db: Database, mail: OutgoingMail) -> bool:
-    return _finish(db, mail, state="sent", sent_at=utcnow(), last_error=None)
+    return _finish(db, mail, state=MailState.sent, sent_at=utcnow(), last_error=None)
 
 
 def mark_failed(db: Database, mail: OutgoingMail, exc: Exception, give_up: bool = False) -> bool:
     """Schedule the next attempt with backoff, or give up on a permanent error or after the last."""
     error = f"{type(exc).__name__}: {exc}"[:500]
     if give_up or permanent(exc) or mail.attempts >= MAX_ATTEMPTS:
-        return _finish(db, mail, state="failed", last_error=error)
-    return _finish(db, mail, state="pending", last_error=error,
+        return _finish(db, mail, state=MailState.failed, last_error=error)
+    return _finish(db, mail, state=MailState.pending, last_error=error,
                    next_attempt_at=utcnow() + backoff(mail.attempts))
 
 
@@ -181,6 +183,11 @@ def send_due(db: Database, config: MailConfig,
             log.warning("mail %s was sent after its lease expired; a resend keeps %s", mail.id,
                         mail.message_id)
     return sent
+
+
+def background(ctx: ServiceContext) -> list[Background]:
+    """The mail sender, wherever SMTP is configured (at either level)."""
+    return [mail_sender(ctx)] if ctx.settings.smtp_host else []
 
 
 def mail_sender(ctx: ServiceContext) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -1,20 +1,45 @@
-"""Tables and API schemas of the notifications service: inbox, read receipts, goal watches, mail."""
+"""Tables and API schemas: the inbox and its mail (both levels), goal watches (municipal level)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from enum import StrEnum
 
 from pydantic import BaseModel
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, String, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
+from shared.events.codes import GoalStatus, Topic
 
-Kind = Literal["extension_decided", "case_opened", "goal_overdue", "node_silent"]
-WatchState = Literal["watching", "ended", "fired"]
-MailState = Literal["pending", "sending", "sent", "skipped", "failed"]
 SUB_MAX = 255
+
+
+class Kind(StrEnum):
+    """The rule that created a notification."""
+
+    extension_decided = "extension_decided"
+    case_opened = "case_opened"
+    goal_overdue = "goal_overdue"
+    node_silent = "node_silent"
+
+
+class WatchState(StrEnum):
+    """Where a goal watch stands: waiting for its date, ended by the goal's status, or fired."""
+
+    watching = "watching"
+    ended = "ended"
+    fired = "fired"
+
+
+class MailState(StrEnum):
+    """A notification's e-mail: waiting, leased by a sender, sent, not sendable, or given up."""
+
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    skipped = "skipped"
+    failed = "failed"
 
 
 class Notification(SQLModel, table=True):
@@ -32,7 +57,7 @@ class Notification(SQLModel, table=True):
     tenant: str = Field(max_length=8)
     recipient_sub: str | None = Field(default=None, max_length=SUB_MAX)
     recipient_role: str | None = Field(default=None, max_length=32)
-    kind: str = Field(max_length=40)  # Kind
+    kind: Kind = Field(sa_type=String(40))
     source: str = Field(max_length=100)  # the event id, or the goal id for overdue checks
     title: str = Field(max_length=200)
     body: str = Field(max_length=2000)
@@ -50,25 +75,6 @@ class ReadReceipt(SQLModel, table=True):
     read_at: datetime = Field(default_factory=utcnow)
 
 
-class GoalWatch(SQLModel, table=True):
-    """A plan goal with a target date, checked by the scheduler until achieved or dropped."""
-
-    __tablename__ = "notifications_goal_watch"
-    __table_args__ = (Index("ix_notifications_goal_due", "state", "due_on"),)
-
-    goal_id: str = Field(primary_key=True, max_length=100)
-    plan_id: str = Field(max_length=100)
-    tenant: str = Field(max_length=8)
-    manager: str = Field(max_length=SUB_MAX)
-    area: str = Field(max_length=20)
-    due_on: date
-    status: str = Field(max_length=20)  # GoalStatus
-    plan_version: int
-    state: str = Field(max_length=10)  # WatchState
-    fired_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
 class OutgoingMail(SQLModel, table=True):
     """The e-mail of one notification, written with it and sent by the mail sender."""
 
@@ -80,7 +86,7 @@ class OutgoingMail(SQLModel, table=True):
                                  foreign_key="notifications_notification.id")
     recipient: str | None = Field(default=None, max_length=320)
     message_id: str = Field(max_length=200)
-    state: str = Field(max_length=10)  # MailState
+    state: MailState = Field(sa_type=String(10))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     lease_until: datetime | None = None
@@ -89,8 +95,32 @@ class OutgoingMail(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [Notification.__table__, ReadReceipt.__table__,  # type: ignore[attr-defined]
-          GoalWatch.__table__, OutgoingMail.__table__]  # type: ignore[attr-defined]
+class GoalWatch(SQLModel, table=True):
+    """A plan goal with a target date, checked by the scheduler until achieved or dropped."""
+
+    __tablename__ = "notifications_goal_watch"
+    __table_args__ = (Index("ix_notifications_goal_due", "state", "due_on"),)
+
+    goal_id: str = Field(primary_key=True, max_length=100)
+    plan_id: str = Field(max_length=100)
+    tenant: str = Field(max_length=8)
+    manager: str = Field(max_length=SUB_MAX)
+    area: Topic = Field(sa_type=String(20))
+    due_on: date
+    status: GoalStatus = Field(sa_type=String(20))
+    plan_version: int
+    state: WatchState = Field(sa_type=String(10))
+    fired_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+# Both levels keep an inbox and its mail; only a municipal node watches goals.
+INBOX_TABLES = [_table(Notification), _table(ReadReceipt), _table(OutgoingMail)]
+TABLES = [*INBOX_TABLES, _table(GoalWatch)]
 
 
 # -- API schemas ------------------------------------------------------------------------------
@@ -110,7 +140,6 @@ class NotificationPublic(BaseModel):
 
     @classmethod
     def of(cls, n: Notification, read_at: datetime | None) -> NotificationPublic:
-        return cls(id=n.id, tenant=n.tenant, kind=n.kind,  # type: ignore[arg-type]
-                   title=n.title, body=n.body, recipient_sub=n.recipient_sub,
-                   recipient_role=n.recipient_role, source=n.source,
-                   created_at=n.created_at, read_at=read_at)
+        return cls(id=n.id, tenant=n.tenant, kind=n.kind, title=n.title, body=n.body,
+                   recipient_sub=n.recipient_sub, recipient_role=n.recipient_role,
+                   source=n.source, created_at=n.created_at, read_at=read_at)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from shared.db import Database
-from shared.service import ServiceContext
 
-from . import service
+from . import mailer, service
 from .mailer import MailConfig
+
+if TYPE_CHECKING:
+    from shared.service import Background, ServiceContext
 
 log = logging.getLogger(__name__)
 ZONE = ZoneInfo("Europe/Berlin")  # target dates are calendar days in Baden-Württemberg
@@ -32,7 +33,7 @@ def check_overdue(db: Database, mail: MailConfig, *, day: date) -> int:
     return len(fired)
 
 
-def overdue_checker(ctx: ServiceContext) -> Callable[[], Coroutine[Any, Any, None]]:
+def overdue_checker(ctx: ServiceContext) -> Background:
     """The background task; the watches live in the database, so a restart loses nothing."""
     db, mail = ctx.database, MailConfig.of(ctx.settings)
     interval = ctx.settings.scheduler_interval_s
@@ -48,3 +49,8 @@ def overdue_checker(ctx: ServiceContext) -> Callable[[], Coroutine[Any, Any, Non
             await asyncio.sleep(interval)
 
     return run
+
+
+def background(ctx: ServiceContext) -> list[Background]:
+    """A municipal node's tasks: the overdue check, and the mail sender where SMTP is configured."""
+    return [overdue_checker(ctx), *mailer.background(ctx)]

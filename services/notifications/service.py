@@ -1,50 +1,44 @@
-"""The notifications domain: rules turning events into notifications, inboxes, goal watches."""
+"""The notifications domain: notifications once per source, inboxes, and the municipal rules."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from ulid import ULID
 
-from shared import http
 from shared.auth import Principal
+from shared.errors import InvalidInput
 from shared.events import utcnow
-from shared.events.codes import GoalStatus
+from shared.events.codes import GoalStatus, Topic
+from shared.ids import new_id
 
 from . import mailer
 from .mailer import MailConfig
-from .models import SUB_MAX, GoalWatch, Notification, ReadReceipt
+from .models import SUB_MAX, GoalWatch, Kind, Notification, ReadReceipt, WatchState
 
-OPEN: tuple[GoalStatus, ...] = ("open", "in_progress")
+OPEN = frozenset({GoalStatus.open, GoalStatus.in_progress})
 OVERDUE_BATCH = 500
-# State users are statewide: their roles' notifications reach them whatever tenants the token names.
-STATE_ROLES = frozenset(http.STATE_ROLES)
 
 
-class NotFound(Exception):
-    """No such notification (or not one the caller may see)."""
-
-
-class Unaddressable(Exception):
+class Unaddressable(InvalidInput):
     """An event names a recipient this service cannot store; the bus dead-letters it."""
 
 
 def notify(
-    session: Session, *, tenant: str, kind: str, source: str, title: str, body: str,
+    session: Session, *, tenant: str, kind: Kind, source: str, title: str, body: str,
     mail: MailConfig, recipient_sub: str | None = None, recipient_role: str | None = None,
 ) -> Notification | None:
     """Create a notification and its mail row, once per (kind, source); None if it exists."""
     if recipient_sub is not None and not 0 < len(recipient_sub) <= SUB_MAX:
-        raise Unaddressable(f"recipient id must have 1 to {SUB_MAX} characters")
+        raise Unaddressable("recipient_sub", f"id must have 1 to {SUB_MAX} characters")
     exists = session.exec(select(Notification.id).where(
         Notification.kind == kind, Notification.source == source)).first()
     if exists is not None:
         return None
-    n = Notification(id=str(ULID()), tenant=tenant, kind=kind, source=source, title=title,
-                     body=body, recipient_sub=recipient_sub, recipient_role=recipient_role)
+    n = Notification(id=new_id(), tenant=tenant, kind=kind, source=source, title=title[:200],
+                     body=body[:2000], recipient_sub=recipient_sub, recipient_role=recipient_role)
     session.add(n)
     session.flush()  # the mail row refers to it
     mailer.enqueue(session, n, mail)
@@ -54,7 +48,7 @@ def notify(
 def _manager(manager: str | None) -> str:
     """The manager an event names (local-only: absent once an event has been at the state)."""
     if manager is None or not 0 < len(manager) <= SUB_MAX:
-        raise Unaddressable(f"manager id must have 1 to {SUB_MAX} characters")
+        raise Unaddressable("manager", f"id must have 1 to {SUB_MAX} characters")
     return manager
 
 
@@ -66,10 +60,10 @@ def announce_extension_decision(
     """Tell the municipality's lead how the state decided an extension application."""
     outcome = "approved" if approved else "rejected"
     return notify(
-        session, tenant=tenant, kind="extension_decided", source=source, recipient_role="lead",
-        title=f"Extension {outcome} for position {position_id}"[:200],
+        session, tenant=tenant, kind=Kind.extension_decided, source=source, recipient_role="lead",
+        title=f"Extension {outcome} for position {position_id}",
         body=(f"The state {outcome} extension application {application_id} for position "
-              f"{position_id} on {decided_on.isoformat()}.")[:2000], mail=mail)
+              f"{position_id} on {decided_on.isoformat()}."), mail=mail)
 
 
 def confirm_case_opened(
@@ -78,14 +72,14 @@ def confirm_case_opened(
 ) -> Notification | None:
     """Confirm to the case's manager that the case file was opened."""
     return notify(
-        session, tenant=tenant, kind="case_opened", source=source, recipient_sub=_manager(manager),
-        title=f"Case {case_id} opened"[:200],
-        body=(f"Case {case_id} was opened on {opened_on.isoformat()} "
-              "with you as its manager.")[:2000], mail=mail)
+        session, tenant=tenant, kind=Kind.case_opened, source=source,
+        recipient_sub=_manager(manager), title=f"Case {case_id} opened",
+        body=f"Case {case_id} was opened on {opened_on.isoformat()} with you as its manager.",
+        mail=mail)
 
 
 def watch_goal(
-    session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str | None, area: str,
+    session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str | None, area: Topic,
     due_on: date, plan_version: int,
 ) -> GoalWatch:
     """Start watching a goal's target date (a repeated or stale announcement changes nothing)."""
@@ -93,8 +87,8 @@ def watch_goal(
     watch = session.get(GoalWatch, goal_id)
     if watch is None:
         watch = GoalWatch(goal_id=goal_id, plan_id=plan_id, tenant=tenant, manager=manager,
-                          area=area, due_on=due_on, status="open", plan_version=plan_version,
-                          state="watching")
+                          area=area, due_on=due_on, status=GoalStatus.open,
+                          plan_version=plan_version, state=WatchState.watching)
         session.add(watch)
     return watch
 
@@ -108,9 +102,9 @@ def track_goal_status(
         return None  # a goal without target date, or an older change arriving late
     watch.status, watch.plan_version, watch.updated_at = status, plan_version, utcnow()
     if status in OPEN:
-        watch.state = "fired" if watch.fired_at is not None else "watching"
+        watch.state = WatchState.fired if watch.fired_at is not None else WatchState.watching
     else:
-        watch.state = "ended"
+        watch.state = WatchState.ended
     session.add(watch)
     return watch
 
@@ -118,7 +112,7 @@ def track_goal_status(
 def fire_overdue(session: Session, *, today: date, mail: MailConfig) -> list[Notification]:
     """Notify the manager of every watched goal whose target date has passed, once per goal."""
     due = session.exec(select(GoalWatch).where(
-        GoalWatch.state == "watching", col(GoalWatch.due_on) < today,
+        GoalWatch.state == WatchState.watching, col(GoalWatch.due_on) < today,
         col(GoalWatch.status).in_(OPEN)).order_by(col(GoalWatch.due_on)).limit(OVERDUE_BATCH)).all()
     fired: list[Notification] = []
     for watch in due:
@@ -126,13 +120,13 @@ def fire_overdue(session: Session, *, today: date, mail: MailConfig) -> list[Not
         try:
             with session.begin_nested():
                 n = notify(
-                    session, tenant=watch.tenant, kind="goal_overdue", source=watch.goal_id,
-                    recipient_sub=watch.manager, title=f"Goal {watch.goal_id} is overdue"[:200],
+                    session, tenant=watch.tenant, kind=Kind.goal_overdue, source=watch.goal_id,
+                    recipient_sub=watch.manager, title=f"Goal {watch.goal_id} is overdue",
                     body=(f"Goal {watch.goal_id} ({watch.area}) of plan {watch.plan_id} is "
                           f"overdue since {since.isoformat()} (target date "
-                          f"{watch.due_on.isoformat()}); its status is {watch.status}.")[:2000],
+                          f"{watch.due_on.isoformat()}); its status is {watch.status}."),
                     mail=mail)
-                watch.state, watch.fired_at, watch.updated_at = "fired", utcnow(), utcnow()
+                watch.state, watch.fired_at, watch.updated_at = WatchState.fired, utcnow(), utcnow()
                 session.add(watch)
         except IntegrityError:  # another scheduler process fired this goal at the same moment
             continue
@@ -141,73 +135,52 @@ def fire_overdue(session: Session, *, today: date, mail: MailConfig) -> list[Not
     return fired
 
 
-def _last_seen(last_seen_at: str | None) -> str:
-    """An ISO timestamp as UTC minutes; anything else verbatim (shortened), "never" when absent."""
-    if last_seen_at is None:
-        return "never"
-    try:
-        seen = datetime.fromisoformat(last_seen_at)
-    except ValueError:
-        return last_seen_at[:64]
-    seen = seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen.astimezone(UTC)
-    return seen.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def alert_node_silent(
-    session: Session, *, tenant: str, source: str, node_id: str, silent_for_s: int,
-    last_seen_at: str | None, mail: MailConfig,
-) -> Notification | None:
-    """Tell the state operators that a municipal node has gone silent (once per alert event)."""
-    silence = f"node {node_id} silent for {silent_for_s // 60} min"
-    return notify(
-        session, tenant=tenant, kind="node_silent", source=source,
-        recipient_role="state_operator", title=silence[:200],
-        body=(f"{silence} (last seen {_last_seen(last_seen_at)}). Its heartbeat, relay lag and "
-              "dead letters are listed under /api/federation/v1/nodes.")[:2000], mail=mail)
-
-
 # -- inbox ------------------------------------------------------------------------------------
-def _addressed_to(reader: Principal, *, statewide: bool) -> ColumnElement[bool]:
-    """Own and role notifications in the reader's tenants; statewide: a state role's in any."""
+def _addressed_to(reader: Principal, statewide_roles: frozenset[str]) -> ColumnElement[bool]:
+    """Own and role notifications in the reader's tenants; a statewide role's in any tenant."""
     local = and_(col(Notification.tenant).in_(sorted(reader.tenants)),
                  or_(col(Notification.recipient_sub) == reader.sub,
                      col(Notification.recipient_role).in_(sorted(reader.roles))))
-    state_roles = sorted(reader.roles & STATE_ROLES) if statewide else []
-    if not state_roles:
+    statewide = sorted(reader.roles & statewide_roles)
+    if not statewide:
         return local
-    return or_(local, col(Notification.recipient_role).in_(state_roles))
+    return or_(local, col(Notification.recipient_role).in_(statewide))
 
 
 def inbox(
-    session: Session, *, reader: Principal, unread: bool, limit: int, statewide: bool = False,
+    session: Session, *, reader: Principal, unread: bool, limit: int,
+    statewide_roles: frozenset[str] = frozenset(),
 ) -> list[tuple[Notification, datetime | None]]:
     """The reader's notifications, newest first, each with when this reader read it."""
     stmt = (select(Notification, ReadReceipt.read_at)
             .join(ReadReceipt, and_(col(ReadReceipt.notification_id) == Notification.id,
                                     col(ReadReceipt.sub) == reader.sub), isouter=True)
-            .where(_addressed_to(reader, statewide=statewide)))
+            .where(_addressed_to(reader, statewide_roles)))
     if unread:
         stmt = stmt.where(col(ReadReceipt.read_at).is_(None))
     stmt = stmt.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
     return [(n, read_at) for n, read_at in session.exec(stmt.limit(limit)).all()]
 
 
-def mark_read(
-    session: Session, *, notification_id: str, reader: Principal, statewide: bool = False,
-) -> tuple[Notification, datetime]:
-    """Mark one of the reader's notifications read (the first time counts)."""
-    n = session.exec(select(Notification).where(
-        Notification.id == notification_id, _addressed_to(reader, statewide=statewide))).first()
-    if n is None:
-        raise NotFound("no such notification")
-    key = (notification_id, reader.sub)
+def find_notification(
+    session: Session, *, notification_id: str, reader: Principal,
+    statewide_roles: frozenset[str] = frozenset(),
+) -> Notification | None:
+    """One of the reader's notifications; None when missing or someone else's (alike)."""
+    return session.exec(select(Notification).where(
+        Notification.id == notification_id, _addressed_to(reader, statewide_roles))).first()
+
+
+def mark_read(session: Session, *, notification: Notification, reader: Principal) -> datetime:
+    """Mark a notification read for this reader (the first time counts); when it was read."""
+    key = (notification.id, reader.sub)
     receipt = session.get(ReadReceipt, key)
     if receipt is None:
         try:
             with session.begin_nested():
-                receipt = ReadReceipt(notification_id=notification_id, sub=reader.sub)
+                receipt = ReadReceipt(notification_id=notification.id, sub=reader.sub)
                 session.add(receipt)
         except IntegrityError:  # the same reader's concurrent request was first
             receipt = session.get(ReadReceipt, key)
             assert receipt is not None
-    return n, receipt.read_at
+    return receipt.read_at

@@ -1,4 +1,4 @@
-"""Subscriptions of the plans service: the case's life becomes calls of service.py."""
+"""Subscriptions of the plans service at municipal level: the case's life becomes calls of service.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlmodel import Session
 from shared.bus import Subscription
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
-from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
 from shared.service import ServiceContext
 
 from . import service
@@ -19,14 +18,7 @@ GROUP = "plans"
 
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """The consumer groups for this node's level; the database is attached by the node."""
-    if ctx.settings.level == "state":
-        return state_subscriptions(ctx)
-    return municipal_subscriptions(ctx)
-
-
-def municipal_subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """A municipal node keeps a plan per case."""
+    """A plan per opened case of this node's municipalities; the node attaches the database."""
     served = frozenset(ctx.settings.tenants)
 
     def ours(env: Envelope) -> bool:
@@ -57,27 +49,4 @@ def municipal_subscriptions(ctx: ServiceContext) -> list[Subscription]:
         {CaseOpened.event_type: on_case_opened,
          ConsultationRecorded.event_type: on_consultation_recorded,
          CaseClosed.event_type: on_case_closed},
-        description="a plan per opened case: its last contact and its closure",
-        payloads=[CaseOpened, ConsultationRecorded, CaseClosed])]
-
-
-def on_goal_added(session: Session, env: Envelope, p: PlanGoalAdded) -> None:
-    service.record_goal(session, node=env.node, tenant=env.tenant, goal_pseudonym=p.goal_id,
-                        case_pseudonym=p.case_id, area=p.area, status="open",
-                        plan_version=p.plan_version)
-
-
-def on_goal_status_changed(session: Session, env: Envelope, p: PlanGoalStatusChanged) -> None:
-    service.record_goal(session, node=env.node, tenant=env.tenant, goal_pseudonym=p.goal_id,
-                        case_pseudonym=p.case_id, area=p.area, status=p.status,
-                        plan_version=p.plan_version)
-
-
-def state_subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """The state node keeps every node's goals (pseudonymous, as the federation delivers them)."""
-    return [Subscription(
-        STREAMS["plans"], GROUP,
-        {PlanGoalAdded.event_type: on_goal_added,
-         PlanGoalStatusChanged.event_type: on_goal_status_changed},
-        description="the statewide goal table for goal statistics",
-        payloads=[PlanGoalAdded, PlanGoalStatusChanged])]
+        description="a plan per opened case: its last contact and its closure")]

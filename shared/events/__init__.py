@@ -4,17 +4,8 @@ from typing import Any
 
 from . import cases, federation, funding, plans  # noqa: F401  (registers the contracts)
 from .envelope import Contract, Envelope, Scope, TraceContext, new_event_id, utcnow
-from .registry import UnknownEvent, contracts, latest, parse_payload
-
-# Each producing service appends to one stream; consumers subscribe by stream.
-STREAMS = {
-    "cases": "lotse:events:cases",
-    "plans": "lotse:events:plans",
-    "funding": "lotse:events:funding",
-    "notifications": "lotse:events:notifications",
-    "federation": "lotse:events:federation",
-}
-DEAD_LETTERS = "lotse:dlq"
+from .registry import Hop, UnknownEvent, contracts, latest, parse_payload, route, stream_of
+from .streams import DEAD_LETTERS, STREAMS
 
 
 def envelope_for(
@@ -45,6 +36,6 @@ def envelope_for(
 
 
 __all__ = [
-    "DEAD_LETTERS", "STREAMS", "Contract", "Envelope", "Scope", "TraceContext", "UnknownEvent",
-    "contracts", "envelope_for", "latest", "new_event_id", "parse_payload", "utcnow",
+    "DEAD_LETTERS", "STREAMS", "Contract", "Envelope", "Hop", "Scope", "TraceContext", "UnknownEvent",
+    "contracts", "envelope_for", "latest", "new_event_id", "parse_payload", "route", "stream_of", "utcnow",
 ]

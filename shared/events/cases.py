@@ -7,6 +7,7 @@ from pydantic import Field
 from .codes import CloseReason, Mode, Topic
 from .envelope import Contract
 from .registry import contract
+from .streams import CASES
 
 
 @contract
@@ -16,6 +17,7 @@ class CaseOpened(Contract):
     event_type = "CaseOpened"
     version = 1
     scope = "up"
+    stream = CASES
     pseudonymised_fields = ("case_id",)
     pseudonymised_aggregate = True
     local_only_fields = ("manager",)
@@ -33,6 +35,7 @@ class ConsultationRecorded(Contract):
     event_type = "ConsultationRecorded"
     version = 1
     scope = "up"
+    stream = CASES
     pseudonymised_fields = ("case_id",)
     pseudonymised_aggregate = True
     local_only_fields = ("manager", "consultation_id")
@@ -53,6 +56,7 @@ class CaseClosed(Contract):
     event_type = "CaseClosed"
     version = 1
     scope = "up"
+    stream = CASES
     pseudonymised_fields = ("case_id",)
     pseudonymised_aggregate = True
     local_only_fields = ("manager",)

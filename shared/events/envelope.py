@@ -22,13 +22,16 @@ def utcnow() -> datetime:
 
 
 class Contract(BaseModel):
-    """A versioned event payload. Subclasses set event_type, version and scope."""
+    """A versioned event payload. Subclasses set event_type, version, scope and stream."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_type: ClassVar[str]
     version: ClassVar[int] = 1
     scope: ClassVar[Scope] = "local"
+    # The stream its consumers read it from (shared/events/streams.py); the registry derives
+    # the federation hop from the scope (see registry.route).
+    stream: ClassVar[str]
     # Fields carrying a client/case id: replaced by a pseudonym before an event leaves the node.
     pseudonymised_fields: ClassVar[tuple[str, ...]] = ()
     # The envelope's aggregate id is a case/plan id: pseudonymised like the fields above.

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from .envelope import Contract
 from .registry import contract
+from .streams import FED_UP, FEDERATION
 
 
 @contract
@@ -13,6 +14,7 @@ class NodeHeartbeat(Contract):
     event_type = "NodeHeartbeat"
     version = 1
     scope = "up"
+    stream = FED_UP  # the relay sends it straight up; the state's ingest reads it (no local stream)
 
     version_string: str = Field(max_length=40)
     relay_lag: int = Field(ge=0)
@@ -27,6 +29,7 @@ class NodeSilent(Contract):
     event_type = "NodeSilent"
     version = 1
     scope = "local"
+    stream = FEDERATION
 
     node_id: str = Field(max_length=63)
     last_seen_at: str | None = None

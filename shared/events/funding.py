@@ -7,6 +7,7 @@ from pydantic import Field
 from .codes import PositionStatus
 from .envelope import Contract
 from .registry import contract
+from .streams import FEDERATION, FUNDING
 
 
 @contract
@@ -16,6 +17,7 @@ class PositionRegistered(Contract):
     event_type = "PositionRegistered"
     version = 1
     scope = "up"
+    stream = FUNDING
 
     position_id: str
     fte: float = Field(ge=0.1, le=1.0)
@@ -31,6 +33,7 @@ class PositionOccupancyChanged(Contract):
     event_type = "PositionOccupancyChanged"
     version = 1
     scope = "up"
+    stream = FUNDING
 
     position_id: str
     occupied: bool
@@ -45,6 +48,7 @@ class ExtensionApplied(Contract):
     event_type = "ExtensionApplied"
     version = 1
     scope = "up"
+    stream = FUNDING
 
     application_id: str
     position_id: str
@@ -60,6 +64,7 @@ class ExtensionDecided(Contract):
     event_type = "ExtensionDecided"
     version = 1
     scope = "down"
+    stream = FEDERATION  # on the state it goes to lotse:fed:down:<node>; that node's relay republishes it here
 
     application_id: str
     position_id: str

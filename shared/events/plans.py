@@ -5,6 +5,7 @@ from datetime import date
 from .codes import GoalStatus, Topic
 from .envelope import Contract
 from .registry import contract
+from .streams import PLANS
 
 
 @contract
@@ -14,6 +15,7 @@ class PlanGoalAdded(Contract):
     event_type = "PlanGoalAdded"
     version = 1
     scope = "up"
+    stream = PLANS
     pseudonymised_fields = ("case_id", "plan_id", "goal_id")
     pseudonymised_aggregate = True
     local_only_fields = ("manager",)
@@ -34,6 +36,7 @@ class PlanGoalStatusChanged(Contract):
     event_type = "PlanGoalStatusChanged"
     version = 1
     scope = "up"
+    stream = PLANS
     pseudonymised_fields = ("case_id", "plan_id", "goal_id")
     pseudonymised_aggregate = True
     local_only_fields = ("manager",)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from .envelope import Contract, Envelope
+from .streams import FED_DOWN, FED_UP, FEDERATION, STREAMS
 
 C = TypeVar("C", bound=type[Contract])
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -19,8 +21,28 @@ class UnknownEvent(LookupError):
     """No contract is registered for this type/version."""
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One stream an event is appended to on its way: on whose Redis, and by what."""
+
+    stream: str
+    redis: Literal["node", "municipal", "state"]  # "node": the producing node, whichever it is
+    by: str
+
+
+def _check_stream(cls: type[Contract]) -> None:
+    stream = getattr(cls, "stream", None)
+    if stream not in (*STREAMS.values(), FED_UP):
+        raise ValueError(f"{cls.__name__}: declare `stream` as one of shared/events/streams.py, not {stream!r}")
+    if cls.scope == "down" and stream != FEDERATION:  # the relay republishes what comes down there
+        raise ValueError(f"{cls.__name__}: a down-scoped contract arrives on {FEDERATION}")
+    if stream == FED_UP and cls.scope != "up":
+        raise ValueError(f"{cls.__name__}: only up-scoped contracts travel on {FED_UP}")
+
+
 def contract(cls: C) -> C:
-    """Class decorator: register a contract under (event_type, version)."""
+    """Class decorator: register a contract under (event_type, version); it must declare its stream."""
+    _check_stream(cls)
     key = (cls.event_type, cls.version)
     if key in _contracts:
         raise ValueError(f"contract {key} registered twice")
@@ -42,6 +64,26 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
 
 def contracts() -> dict[tuple[str, int], type[Contract]]:
     return dict(_contracts)
+
+
+def stream_of(contract: type[Contract]) -> str:
+    """The stream the contract's consumers read it from, as the contract declares."""
+    return contract.stream
+
+
+def route(contract: type[Contract]) -> tuple[Hop, ...]:
+    """Every stream the contract's events are appended to, in order, the federation hop included."""
+    stream = contract.stream
+    if contract.scope == "down":
+        return (Hop(FED_DOWN, "state", "the state's outbox, addressed to one node"),
+                Hop(stream, "municipal", "that node's federation relay"))
+    if contract.scope == "up" and stream == FED_UP:
+        return (Hop(FED_UP, "state", "the municipal node's federation relay, signed"),)
+    if contract.scope == "up":
+        return (Hop(stream, "municipal", "the producing service's outbox"),
+                Hop(FED_UP, "state", "the municipal node's federation relay, pseudonymised and signed"),
+                Hop(stream, "state", "the state's federation ingest, once the signature checks"))
+    return (Hop(stream, "node", "the producing service's outbox"),)
 
 
 def latest(event_type: str) -> type[Contract]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -22,12 +23,42 @@ def new_ed25519_pem() -> bytes:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-def node_signing_key(data_dir: Path) -> Ed25519PrivateKey:
-    """The node's Ed25519 key (created on first use under keys/, mode 0600)."""
-    pem = read_or_create(Path(data_dir) / "keys" / "node-ed25519.pem", new_ed25519_pem)
+def signing_key_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "keys" / "node-ed25519.pem"
+
+
+def next_key_path(data_dir: Path) -> Path:
+    """A key made for a rotation: registered at the state first, then activated on the node."""
+    return Path(data_dir) / "keys" / "node-ed25519.next.pem"
+
+
+def _load(pem: bytes) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
+
+
+def node_signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The node's Ed25519 key (created on first use under keys/, mode 0600)."""
+    return _load(read_or_create(signing_key_path(data_dir), new_ed25519_pem))
+
+
+def next_signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The key the node will sign with after the rotation (created on first use, mode 0600)."""
+    return _load(read_or_create(next_key_path(data_dir), new_ed25519_pem))
+
+
+def activate_next_key(data_dir: Path) -> Ed25519PrivateKey:
+    """Sign with the next key from now on; the old one is kept as node-ed25519.previous.pem."""
+    current, upcoming = signing_key_path(data_dir), next_key_path(data_dir)
+    if not upcoming.exists():
+        raise FileNotFoundError(upcoming)
+    if current.exists():
+        previous = current.with_name("node-ed25519.previous.pem")
+        previous.unlink(missing_ok=True)
+        os.link(current, previous)
+    os.replace(upcoming, current)  # atomic: a running relay notices the new file and reloads it
+    return node_signing_key(data_dir)
 
 
 def public_key_b64(key: Ed25519PrivateKey) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
@@ -40,14 +40,15 @@ class Verdict:
     reason: str | None  # None: accepted
 
 
-def check(node: RegisteredNode | None, stream_node: str, fields: dict[bytes, bytes] | None) -> Verdict:
-    """Signature of the registered key, the node's own tenant, a valid, minimised up-scoped contract."""
+def check(node: RegisteredNode | None, stream_node: str, fields: dict[bytes, bytes] | None,
+          now: datetime | None = None) -> Verdict:
+    """Signature of a registered key, the node's own tenant, a valid, minimised up-scoped contract."""
     if node is None:
         return Verdict(None, "unregistered node")
     if not fields or b"event" not in fields or b"sig" not in fields:
         return Verdict(None, "malformed: fields event and sig required")
-    body = fields[b"event"]
-    if not verify(node.public_key, body, fields[b"sig"].decode(errors="replace")):
+    body, signature = fields[b"event"], fields[b"sig"].decode(errors="replace")
+    if not any(verify(key, body, signature) for key in node.keys_at(now or utcnow())):
         return Verdict(None, "bad signature")
     try:
         env = Envelope.model_validate_json(body)
@@ -162,7 +163,8 @@ class StateIngest:
         with self.db.session() as s:  # the registry as it is now (a key may just have been rotated)
             known = {node_id: s.get(RegisteredNode, node_id) for _, node_id, _ in batch}
         # Signatures and schemas are checked outside the write transaction: other writers go on.
-        verdicts = [(stream, node_id, eid, fields, check(known[node_id], node_id, fields))
+        now = utcnow()
+        verdicts = [(stream, node_id, eid, fields, check(known[node_id], node_id, fields, now))
                     for stream, node_id, entries in batch for eid, fields in entries]
         with self.db.session() as s:
             nodes = {node_id: s.get(RegisteredNode, node_id) for node_id in known}
@@ -171,7 +173,6 @@ class StateIngest:
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
             counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
             guard: list[dict[str, Any]] = []
-            now = utcnow()
             for stream, node_id, entry_id, fields, v in verdicts:
                 reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None) or (
                     "unregistered node" if nodes[node_id] is None else None)  # removed meanwhile

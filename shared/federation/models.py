@@ -1,13 +1,19 @@
-"""State-side federation tables: the node registry and the replay guard."""
+"""The state level's federation tables (the node registry, the replay guard) and the registry's answers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; every one stored here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class RegisteredNode(SQLModel, table=True):
@@ -18,6 +24,9 @@ class RegisteredNode(SQLModel, table=True):
     node_id: str = Field(primary_key=True, max_length=63)
     tenants: list[str] = Field(sa_column=Column(JSON, nullable=False))
     public_key: str = Field(max_length=100)
+    # During a key rotation the old key still verifies until previous_key_until (the overlap).
+    previous_public_key: str | None = Field(default=None, max_length=100)
+    previous_key_until: datetime | None = None
     acl_user: str = Field(max_length=100)
     registered_at: datetime = Field(default_factory=utcnow)
     last_heartbeat_at: datetime | None = None
@@ -28,6 +37,12 @@ class RegisteredNode(SQLModel, table=True):
     accepted: int = 0
     rejected: int = 0
     silent_alerted: bool = False
+
+    def keys_at(self, now: datetime) -> list[str]:
+        """The public keys whose signatures count at this moment: the current one, then the old one."""
+        if self.previous_public_key and self.previous_key_until and aware(self.previous_key_until) > now:
+            return [self.public_key, self.previous_public_key]
+        return [self.public_key]
 
 
 class SeenEnvelope(SQLModel, table=True):
@@ -40,4 +55,23 @@ class SeenEnvelope(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
+class NodeStatus(BaseModel):
+    """A registered node as the state's operators see it."""
+
+    node_id: str
+    tenants: list[str]
+    registered_at: datetime
+    last_heartbeat_at: datetime | None
+    last_seen_age_s: float | None
+    version: str | None
+    relay_lag: int | None
+    outbox_backlog: int | None
+    dead_letters: int | None
+    accepted: int
+    rejected: int
+    silent: bool
+    previous_key_until: datetime | None = None
+
+
+# Only the state level has tables; a municipal node's relay keeps its checkpoint on its own bus.
 FEDERATION_TABLES = [RegisteredNode.__table__, SeenEnvelope.__table__]  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -19,7 +20,7 @@ from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest,
 from shared.events.federation import NodeHeartbeat
 from shared.settings import Settings
 
-from .crypto import Pseudonymizer, node_signing_key, sign
+from .crypto import Pseudonymizer, node_signing_key, sign, signing_key_path
 from .keys import DOWN_ALL, down_stream, inbound_stream
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,28 @@ class FederationRelay:
         self.settings = settings
         self.node = settings.node_id
         self.local, self.state = local, state
+        self.key_path = signing_key_path(settings.data_dir)
         self.key = node_signing_key(settings.data_dir)
+        self._key_stamp = self._stamp()
         self.pseudonym = Pseudonymizer(settings.data_dir)
         self.inbound = inbound_stream(self.node)
         self.health = health or (lambda: {})
         self.batch = min(settings.batch_size, 500)
         self._stopping = False
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.key_path)
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def refresh_key(self) -> None:
+        """After `lotse federation key --activate` the next batch is signed with the new key."""
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._key_stamp:
+            self.key, self._key_stamp = node_signing_key(self.settings.data_dir), stamp
+            log.info("federation: signing with the activated key from now on")
 
     def signed(self, env: Envelope) -> dict[str, str]:
         body = env.to_json()
@@ -74,6 +91,7 @@ class FederationRelay:
                     continue
                 if not entries:
                     continue
+                self.refresh_key()
                 outgoing = [self._outgoing(fields) for _, fields in entries]
                 async with self.state.pipeline(transaction=False) as pipe:
                     for item in outgoing:
@@ -163,6 +181,7 @@ class FederationRelay:
 
         while not self._stopping:
             try:
+                self.refresh_key()
                 health = self.health()
                 beat = NodeHeartbeat(version_string=VERSION, relay_lag=await self.relay_lag(),
                                      outbox_backlog=health.get("outbox_backlog", 0),
@@ -175,7 +194,7 @@ class FederationRelay:
                 log.warning("heartbeat not sent: %s", exc)
             await asyncio.sleep(self.settings.heartbeat_interval_s)
 
-    def tasks(self) -> list[Callable[[], Any]]:
+    def tasks(self) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         return [*(lambda s=s: self.forward_up(s) for s in UP_STREAMS), self.receive_down, self.heartbeat]
 
     def stop(self) -> None:

@@ -1,14 +1,23 @@
-"""The embedded Redis-compatible server used when no Redis URL is configured."""
+"""The embedded Redis-compatible server used when no Redis URL is configured; it never outlives its node."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
+
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -32,6 +41,25 @@ def find_server(prefer: str | None = None) -> str:
     return str(get_binary_path())
 
 
+def dies_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn: the child gets SIGTERM when the thread that forked it ends (also on SIGKILL).
+
+    Linux ties PR_SET_PDEATHSIG to the forking *thread*, so fork from a thread that lives as long
+    as the child should (the main thread, or EmbeddedServer's keeper thread).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
 class EmbeddedServer:
     """A private Redis/Valkey process with AOF (everysec) under the node's data dir."""
 
@@ -42,10 +70,34 @@ class EmbeddedServer:
         self.binary = binary or find_server()
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
+        self._release = threading.Event()
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """Fork from a keeper thread that lives until stop(): whichever thread calls start() may end."""
+        spawned: list[Any] = []
+        ready = threading.Event()
+        self._release = threading.Event()
+
+        def keeper() -> None:
+            try:
+                # Its own session: a Ctrl-C at the terminal reaches the node, which stops it in order.
+                spawned.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                preexec_fn=dies_with_parent(), start_new_session=True))
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                spawned.append(exc)
+            ready.set()
+            self._release.wait()
+
+        threading.Thread(target=keeper, name=f"embedded-server-{self.port}", daemon=True).start()
+        ready.wait()
+        if isinstance(spawned[0], BaseException):
+            self._release.set()
+            raise spawned[0]
+        return spawned[0]  # type: ignore[no-any-return]
 
     def start(self, timeout: float = 15.0) -> EmbeddedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,24 +110,27 @@ class EmbeddedServer:
             "--aclfile", str(acl.resolve()),
             *self.extra_args,
         ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = self._spawn(args)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace")
-                log = self.data_dir / "server.log"
-                tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
-                raise RuntimeError(f"embedded server {self.binary} exited: {err or tail}")
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace")
+                    log = self.data_dir / "server.log"
+                    tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
                     self.stop()
-                    raise RuntimeError(f"embedded server on port {self.port} did not answer") from None
-                time.sleep(0.05)
-        client.close()
+                    raise RuntimeError(f"embedded server {self.binary} exited: {(err or tail).strip()}")
+                try:
+                    if client.ping():
+                        break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"embedded server on port {self.port} did not answer") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
         return self
 
     def stop(self, kill: bool = False) -> None:
@@ -89,4 +144,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
         self.proc = None
+        self._release.set()

@@ -6,20 +6,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
-import anyio.to_thread
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
-from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from redis.asyncio import Redis
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import VERSION
 from shared.auth import Authenticator
 from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import Consumer, ConsumerOptions, consumer_name, ensure_group
@@ -29,21 +21,21 @@ from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
-from shared.http import register_error_handlers
+from shared.migrations import prepare as prepare_database
 from shared.runtime.embedded import EmbeddedServer
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
-HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
 
 
-def write_node_file(settings: Settings, redis_url: str) -> None:
+def write_node_file(settings: Settings, redis_url: str, embedded: bool = False) -> None:
     """Leave the node's identity and bus URL in its data dir for `lotse token/dlq/events`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     info = {"node_id": settings.node_id, "level": settings.level, "tenants": settings.tenants,
-            "redis_url": redis_url, "http": f"http://{settings.http_host}:{settings.http_port}"}
+            "redis_url": redis_url, "embedded": embedded,
+            "http": f"http://{settings.http_host}:{settings.http_port}"}
     (settings.data_dir / "node.json").write_text(json.dumps(info, indent=2))
 
 
@@ -87,16 +79,29 @@ class Node:
         if self.redis_url is None:
             self.embedded = EmbeddedServer(self.settings.data_dir / "redis").start()
             self.redis_url = self.embedded.url
-        write_node_file(self.settings, self.redis_url)
+        write_node_file(self.settings, self.redis_url, embedded=self.embedded is not None)
 
     async def start(self) -> None:
+        """Start everything in order; on any failure stop what did start, then raise."""
+        self.start_error: BaseException | None = None
+        try:
+            await self._start()
+        except BaseException as exc:
+            self.start_error = exc
+            try:
+                await self.stop()
+            except Exception as stop_exc:  # the cause to report is the first failure
+                log.warning("stopping after a failed start: %s", stop_exc)
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         setup_tracing(f"lotse-{s.node_id}", s.otlp_endpoint)
         await asyncio.to_thread(self.start_embedded)
         assert self.redis_url is not None
         self.redis = Redis.from_url(self.redis_url)
         for ctx in self.contexts.values():
-            await asyncio.to_thread(ctx.database.migrate)
+            await asyncio.to_thread(prepare_database, ctx, self.levels[ctx.name])
             ctx.redis = self.redis
         # Declare every installed service's groups, running here or not, so no producer's
         # entries are trimmed before a consumer process in split mode first starts.
@@ -196,79 +201,3 @@ class Node:
         for name, ctx in self.contexts.items():
             checks[f"db:{name}"] = await asyncio.to_thread(ctx.database.ping)
         return checks
-
-
-class TimedMiddleware:
-    """Request latency per method, route template and status (plain ASGI: no extra task per request)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start, status = time.perf_counter(), 500
-
-        async def timed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, timed_send)
-        finally:
-            route = scope.get("route")  # set by the router on this same scope
-            HTTP_LATENCY.labels(scope["method"], getattr(route, "path", "unmatched"),
-                                str(status)).observe(time.perf_counter() - start)
-
-
-def build_app(node: Node) -> FastAPI:
-    """One origin for the node's services: /api/<service>/..., /healthz, /readyz, /metrics."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Few request threads: each SQLite database has one writer at a time anyway, and fewer
-        # threads contend less for the GIL with the relays and consumers.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = node.settings.http_threads
-        await node.start()
-        yield
-        await node.stop()
-
-    app = FastAPI(title=f"Lotse node {node.settings.node_id}", version=VERSION, lifespan=lifespan)
-    app.state.node = node
-    app.state.authenticator = node.authenticator
-    app.state.contexts = node.contexts
-    for level in node.levels.values():
-        if level.router is not None:
-            app.include_router(level.router)
-    register_error_handlers(app)
-
-    app.add_middleware(TimedMiddleware)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # "body.fte" -> "fte", "query.limit" -> "limit", a missing body -> "body"
-        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                   "reason": e["msg"]} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive", "node": node.settings.node_id}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        checks = await node.ready()
-        return JSONResponse({"ready": all(checks.values()), "checks": checks},
-                            status_code=200 if all(checks.values()) else 503)
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    return app

@@ -1,33 +1,66 @@
-"""Runs a node under uvicorn and checks a node's configuration and dependencies."""
+"""Runs a node under uvicorn: checks first, its port bound before anything starts, a clean failure."""
 
 from __future__ import annotations
 
-import asyncio
+import errno
 import logging
-import sys
+import socket
+from contextlib import suppress
 
 import uvicorn
-from redis.asyncio import Redis
 
 from shared import VERSION
-from shared.db import make_engine
-from shared.events import DEAD_LETTERS, STREAMS
-from shared.runtime.node import Node, build_app
+from shared.runtime.app import build_app
+from shared.runtime.checks import preflight
+from shared.runtime.failures import OperatorError
+from shared.runtime.node import Node
 from shared.settings import Settings, redact
 from shared.telemetry import setup_logging
 
-log = logging.getLogger("lotse")
+
+class HeldLogs(logging.Handler):
+    """The start's log records: shown once the node runs (or with --debug), dropped when it fails."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug, self.released = debug, False
+        self.records: list[logging.LogRecord] = []
+        self.real: list[logging.Handler] | None = None
+        # uvicorn logs a failed start as a traceback on its own logger: the CLI says it in one line.
+        self.quiet = logging.Filter()
+        self.quiet.filter = lambda record: self.debug or self.released  # type: ignore[method-assign]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def capture(self) -> None:
+        root = logging.getLogger()
+        self.real, root.handlers = root.handlers[:], [self]
+        logging.getLogger("uvicorn.error").addFilter(self.quiet)
+
+    def finish(self, show: bool) -> None:
+        if self.released:
+            return
+        self.released = True
+        if self.real is None:
+            return
+        logging.getLogger().handlers = self.real
+        for record in self.records if show or self.debug else []:
+            for handler in self.real:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 class NodeServer(uvicorn.Server):
     """uvicorn with a start banner printing the node's URLs."""
 
-    def __init__(self, config: uvicorn.Config, node: Node) -> None:
+    def __init__(self, config: uvicorn.Config, node: Node, logs: HeldLogs) -> None:
         super().__init__(config)
-        self.node = node
+        self.node, self.logs = node, logs
 
     async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets)
+        self.logs.finish(show=True)
         s = self.node.settings
         port = s.http_port
         if self.servers and self.servers[0].sockets:
@@ -44,64 +77,43 @@ class NodeServer(uvicorn.Server):
         print("\n".join(lines), flush=True)
 
 
-def run_node(settings: Settings) -> None:
+def listen(settings: Settings) -> socket.socket:
+    """The HTTP socket, bound before the node starts: a taken port stops nothing half-started."""
+    host, port = settings.http_host, settings.http_port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise OperatorError(f"LOTSE_HTTP_HOST: {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        setting = "LOTSE_HTTP_HOST" if exc.errno == errno.EADDRNOTAVAIL else "LOTSE_HTTP_PORT"
+        raise OperatorError(f"{setting}: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def run_node(settings: Settings, debug: bool = False) -> None:
     """Serve the node until Ctrl-C/SIGTERM; shutdown finishes in-flight batches first."""
     setup_logging()
-    node = Node(settings)
-    app = build_app(node)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_level="warning",
-                            lifespan="on", timeout_graceful_shutdown=30)
-    server = NodeServer(config, node)
-    server.run()
+    preflight(settings)
+    sock = listen(settings)
+    logs = HeldLogs(debug)
+    try:
+        node = Node(settings)
+        config = uvicorn.Config(build_app(node), log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=30)
+        server = NodeServer(config, node, logs)
+        logs.capture()
+        with suppress(SystemExit):  # uvicorn's answer to a failed start; the cause is the node's
+            server.run(sockets=[sock])
+    finally:
+        logs.finish(show=False)
+        sock.close()
     if not server.started:
-        sys.exit(1)
-
-
-async def check_node(settings: Settings) -> bool:
-    """Print what works and what does not; True when everything is reachable."""
-    ok = True
-    print(f"config   ok: node {settings.node_id} ({settings.level}), tenants {', '.join(settings.tenants)}")
-    url = settings.redis_url
-    info_file = settings.data_dir / "node.json"
-    if url is None and info_file.exists():
-        import json
-
-        url = json.loads(info_file.read_text()).get("redis_url")
-    if url is None:
-        print("redis    embedded (starts with the node; not running now)")
-    else:
-        redis = Redis.from_url(url, socket_connect_timeout=3)
-        try:
-            server = await redis.info("server")
-            print(f"redis    ok: {redact(url)} ({server.get('redis_version')})")
-            for name, stream in STREAMS.items():
-                try:
-                    for g in await redis.xinfo_groups(stream):
-                        print(f"  {name:<14} group {g['name'].decode():<16} lag={g.get('lag')} "
-                              f"pending={g['pending']}")
-                except Exception:
-                    pass
-            print(f"  dead letters: {await redis.xlen(DEAD_LETTERS)}")
-        except Exception as exc:
-            ok = False
-            print(f"redis    FAILED: {redact(url)}: {exc}")
-        finally:
-            await redis.aclose()
-    for service in settings.services:
-        db_url = settings.database_url_for(service)
-        try:
-            engine = make_engine(db_url)
-            with engine.connect() as conn:
-                version = conn.exec_driver_sql(
-                    "select sqlite_version()" if db_url.startswith("sqlite") else "show server_version"
-                ).scalar()
-            engine.dispose()
-            print(f"db       ok: {service}: {db_url.split('@')[-1]} ({version})")
-        except Exception as exc:
-            ok = False
-            print(f"db       FAILED: {service}: {exc}")
-    return ok
-
-
-if __name__ == "__main__":  # pragma: no cover
-    asyncio.run(check_node(Settings()))
+        cause = getattr(node, "start_error", None)
+        if cause is not None:
+            raise cause
+        raise OperatorError("the node did not start (run with --debug to see its log)")

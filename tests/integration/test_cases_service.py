@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +13,15 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from services.cases.app import service as cases_service
-from services.cases.models import TABLES, CasesAudit, CasesCase, CasesConsultation
+from services.cases.models import TABLES, AuditEntry, Case, Consultation
 from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Envelope
+from shared.migrations.history import history_for
+from shared.migrations.runner import upgrade
 from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
+from shared.settings import ALL_SERVICES
+from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/cases/v1"
 TODAY = date.today()
@@ -38,19 +39,8 @@ CONSULTATION = {"held_on": YESTERDAY.isoformat(), "duration_minutes": 45, "mode"
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def node(valkey: EmbeddedServer, tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
-    with running_node(tmp_path, valkey.url, services=["cases"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def node(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("cases")  # only this service: the test stands on its own
 
 
 def manager(node: NodeHandle, sub: str = "m1", tenant: str = STUTTGART) -> dict[str, str]:
@@ -77,7 +67,7 @@ def counts(node: NodeHandle) -> tuple[int, int, int, int]:
     with node.node.contexts["cases"].database.session() as s:
         return tuple(  # type: ignore[return-value]
             s.exec(select(func.count()).select_from(table)).one()
-            for table in (CasesCase, CasesConsultation, OutboxEvent, CasesAudit))
+            for table in (Case, Consultation, OutboxEvent, AuditEntry))
 
 
 def case_events(redis: Redis) -> list[Envelope]:
@@ -224,22 +214,22 @@ def settled(redis: Redis) -> bool:
 
 
 def test_canary_personal_data_reaches_no_stream_and_no_aof(
-        valkey: EmbeddedServer, redis: Redis, tmp_path: Path) -> None:
+        valkey: EmbeddedServer, redis: Redis, start_node: Callable[..., NodeHandle]) -> None:
     # The whole node: every service's reaction to the case is on the bus too.
-    with running_node(tmp_path, valkey.url) as node:
-        as_m1 = manager(node)
-        case = open_case(node, as_m1, given_name="Zyxwvu-Canary", family_name="Plokij-Canary",
-                         birth_date="1987-03-14", accommodation_since="2022-11-30")
-        cid = case["id"]
-        assert consult(node, cid, as_m1, note="Canary-Note-Qwerty").status_code == 201
-        assert node.client.get(f"{API}/cases/{cid}", headers=as_m1).status_code == 200
-        assert node.client.post(f"{API}/cases/{cid}/close", headers=as_m1,
-                                json={"reason": "transferred"}).status_code == 200
-        eventually(lambda: len(case_events(redis)) == 3 and settled(redis))
-        with node.node.contexts["cases"].database.session() as s:
-            stored = s.get(CasesCase, cid)
-            assert stored is not None and stored.given_name == "Zyxwvu-Canary"  # it is kept here
-            outbox = " ".join(s.exec(select(OutboxEvent.body)).all())
+    node = start_node(*ALL_SERVICES)
+    as_m1 = manager(node)
+    case = open_case(node, as_m1, given_name="Zyxwvu-Canary", family_name="Plokij-Canary",
+                     birth_date="1987-03-14", accommodation_since="2022-11-30")
+    cid = case["id"]
+    assert consult(node, cid, as_m1, note="Canary-Note-Qwerty").status_code == 201
+    assert node.client.get(f"{API}/cases/{cid}", headers=as_m1).status_code == 200
+    assert node.client.post(f"{API}/cases/{cid}/close", headers=as_m1,
+                            json={"reason": "transferred"}).status_code == 200
+    eventually(lambda: len(case_events(redis)) == 3 and settled(redis))
+    with node.node.contexts["cases"].database.session() as s:
+        stored = s.get(Case, cid)
+        assert stored is not None and stored.given_name == "Zyxwvu-Canary"  # it is kept here
+        outbox = " ".join(s.exec(select(OutboxEvent.body)).all())
     held = b"\n".join(everything_in_redis(redis))
     assert cid.encode() in held and b"CaseClosed" in held  # the scan does see the events
     aof = b"\n".join(p.read_bytes() for p in valkey.data_dir.rglob("*") if p.is_file())
@@ -419,16 +409,16 @@ def test_every_access_is_audited_and_the_trail_is_append_only(node: NodeHandle) 
         with db.engine.begin() as conn, pytest.raises(DBAPIError, match="append-only"):
             conn.execute(text(statement))
     with db.session() as s:
-        rows = s.exec(select(CasesAudit).where(CasesAudit.case_id == cid)).all()
+        rows = s.exec(select(AuditEntry).where(AuditEntry.case_id == cid)).all()
         assert len(rows) == 9 and {r.actor for r in rows} == {"m1", "lead-08111000"}
 
 
 def test_the_audit_trail_is_append_only_on_postgresql(postgres_url: str) -> None:
+    upgrade(history_for("cases", "municipal"), postgres_url)  # the schema production gets
     db = Database(postgres_url, TABLES)
     try:
-        db.migrate()
         with db.session() as s:
-            s.add(CasesAudit(actor="m1", action="read", case_id=UNKNOWN, tenant=STUTTGART))
+            s.add(AuditEntry(actor="m1", action="read", case_id=UNKNOWN, tenant=STUTTGART))
             s.commit()
         for statement in ("UPDATE cases_audit SET actor = 'x'", "DELETE FROM cases_audit",
                           "TRUNCATE cases_audit"):

@@ -5,32 +5,28 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from redis import Redis
 from sqlalchemy import func
 from sqlmodel import select
 
-from services.cases import service
-from services.cases.app import service as cases_service
-from services.cases.models import TABLES, CasesStateCase, CasesStateConsultation, CasesStateConsultationTopic
-from services.cases.statistics import Cell, masked
+from services.cases.state import service
+from services.cases.state.models import TABLES, StateCase, StateConsultation, StateConsultationTopic
+from services.cases.state.statistics import Cell, masked
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from shared.events.codes import Mode, Topic
-from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
+from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/cases/v1"
 STATS = f"{API}/statistics/consultations"
-STATE_TENANT = "08000000"
-TOPICS, MODES = get_args(Topic), get_args(Mode)
+TOPICS, MODES = list(Topic), list(Mode)
 HOSTS = {STUTTGART: "node-a", HEIDELBERG: "node-a", MANNHEIM: "node-b"}
 
 
@@ -41,19 +37,8 @@ def pseudonym(value: str) -> str:
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def state(valkey: EmbeddedServer, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
-    with running_node(tmp_path, valkey.url, level="state", node_id="state",
-                      tenants=[STATE_TENANT], services=["cases"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def state(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("cases", level="state")  # only this service: the test stands on its own
 
 
 def inbound(redis: Redis, payload: Contract, tenant: str) -> Envelope:
@@ -252,9 +237,9 @@ def test_consultation_statistics_from_two_nodes(state: NodeHandle, redis: Redis)
 
     # the stored rows: one per event, pseudonyms only, the node that sent it
     with state.node.contexts["cases"].database.session() as s:
-        rows = s.exec(select(CasesStateConsultation)).all()
-        n_topics = s.exec(select(func.count()).select_from(CasesStateConsultationTopic)).one()
-        m6 = s.get(CasesStateCase, ("node-b", pseudonym("m6")))
+        rows = s.exec(select(StateConsultation)).all()
+        n_topics = s.exec(select(func.count()).select_from(StateConsultationTopic)).one()
+        m6 = s.get(StateCase, ("node-b", pseudonym("m6")))
     assert len(rows) == len(DATASET) == 28 and n_topics == 28 + 6 + 4
     first = next(r for r in rows if r.event_id == envs[0].event_id)
     assert (first.node, first.tenant, first.client, first.month, first.mode) == (
@@ -319,7 +304,7 @@ def test_consultation_rows_are_kept_once_per_event(state: NodeHandle) -> None:
 def test_consultation_rows_are_kept_once_per_event_on_postgresql(postgres_url: str) -> None:
     db = Database(postgres_url, TABLES)
     try:
-        db.migrate()
+        db.create_all()
         kept_once(db)
     finally:
         db.dispose()
@@ -335,8 +320,8 @@ def kept_once(db: Database) -> None:
     with db.session() as s:  # even past the bus's inbox, the event id keeps it at one row
         assert service.note_consultation(s, **note) is False
         s.commit()
-        assert s.exec(select(func.count()).select_from(CasesStateConsultation)).one() == 1
-        topics = s.exec(select(CasesStateConsultationTopic.topic)).all()
+        assert s.exec(select(func.count()).select_from(StateConsultation)).one() == 1
+        topics = s.exec(select(StateConsultationTopic.topic)).all()
     assert sorted(topics) == ["language", "work"]  # a topic named twice counts once
     with db.session() as s, pytest.raises(service.NotPseudonymous):
         service.note_consultation(s, **{**note, "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
@@ -353,7 +338,7 @@ def test_an_event_with_a_raw_case_id_is_dead_lettered(state: NodeHandle, redis: 
     dead: Any = redis.xrange(DEAD_LETTERS)
     assert b"not a 64-hex pseudonym" in dead[0][1][b"error"]
     with state.node.contexts["cases"].database.session() as s:
-        assert s.exec(select(CasesStateConsultation.client)).all() == [pseudonym("c2")]
+        assert s.exec(select(StateConsultation.client)).all() == [pseudonym("c2")]
 
 
 # -- authorisation and bad input --------------------------------------------------------------
@@ -382,14 +367,11 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
     assert r.status_code in (404, 405)
 
 
-def test_statistics_are_not_served_by_a_municipal_node(valkey: EmbeddedServer, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"cases": cases_service})
-    with running_node(tmp_path, valkey.url, services=["cases"]) as node:
-        headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
-        assert node.client.get(STATS, headers=headers).status_code == 404
-        # a municipal node does not consume its own case events
-        redis = Redis.from_url(valkey.url)
-        groups = redis.xinfo_groups(STREAMS["cases"]) if redis.exists(STREAMS["cases"]) else []
-        assert b"cases" not in {g["name"] for g in groups}
-        redis.close()
+def test_statistics_are_not_served_by_a_municipal_node(start_node: Callable[..., NodeHandle],
+                                                       redis: Redis) -> None:
+    node = start_node("cases")
+    headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
+    assert node.client.get(STATS, headers=headers).status_code == 404
+    # a municipal node does not consume its own case events
+    groups = redis.xinfo_groups(STREAMS["cases"]) if redis.exists(STREAMS["cases"]) else []
+    assert b"cases" not in {g["name"] for g in groups}

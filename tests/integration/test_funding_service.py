@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,14 +12,12 @@ from redis import Redis
 from sqlalchemy import func
 from sqlmodel import select
 
-from services.funding.app import service as funding_service
 from services.funding.models import FundingExtensionApplication, FundingPosition
-from services.funding.service import add_months
+from services.funding.terms import add_months
 from shared.bus import InboxEntry, OutboxEvent
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, envelope_for
 from shared.events.funding import ExtensionDecided
-from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
+from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
 TODAY = date.today()
@@ -30,38 +27,10 @@ LEAP_END = next(date(y, 2, 29) for y in range(TODAY.year + 1, TODAY.year + 9) if
 MB = "x" * 1_000_000
 
 
-# -- add_months (unit) ------------------------------------------------------------------------
-@pytest.mark.parametrize(("day", "months", "expected"), [
-    (date(2025, 1, 31), 1, date(2025, 2, 28)),     # 31st into a short month: clamped
-    (date(2024, 1, 31), 1, date(2024, 2, 29)),     # ... in a leap year
-    (date(2025, 8, 31), 1, date(2025, 9, 30)),
-    (date(2025, 8, 31), 24, date(2027, 8, 31)),    # the extension keeps the day
-    (date(2028, 2, 29), 24, date(2030, 2, 28)),    # leap day two years on: clamped
-    (date(2025, 12, 15), 1, date(2026, 1, 15)),    # across the year end
-    (date(2025, 11, 30), 26, date(2028, 1, 30)),
-    (date(2025, 3, 31), -1, date(2025, 2, 28)),    # backwards, clamped
-    (date(2026, 1, 31), -13, date(2024, 12, 31)),
-    (date(2026, 5, 17), 0, date(2026, 5, 17)),
-])
-def test_add_months(day: date, months: int, expected: date) -> None:
-    assert add_months(day, months) == expected
-
-
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def node(valkey: EmbeddedServer, tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
-    with running_node(tmp_path, valkey.url, services=["funding"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def node(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("funding")  # only this service is installed: the test stands on its own
 
 
 def lead(node: NodeHandle, tenant: str = STUTTGART) -> dict[str, str]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,18 +12,16 @@ from redis import Redis
 from sqlalchemy import func
 from sqlmodel import select
 
-from services.funding.app import service as funding_service
-from services.funding.models import FundingStateApplication, FundingStatePosition
-from services.funding.service import add_months
+from services.funding.state.models import FundingStateApplication, FundingStatePosition
+from services.funding.terms import add_months
 from shared.bus import OutboxEvent
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
+from shared.events.codes import PositionStatus
 from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
 from shared.federation.keys import DOWN_ALL, down_stream
-from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually, running_node
+from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
-STATE_TENANT = "08000000"
 TODAY = date.today()
 STARTS = date(TODAY.year - 1, 1, 1)
 ENDS = date(TODAY.year + 1, 8, 31)
@@ -33,19 +30,8 @@ MB = "x" * 1_000_000
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def state(valkey: EmbeddedServer, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
-    with running_node(tmp_path, valkey.url, level="state", node_id="state",
-                      tenants=[STATE_TENANT], services=["funding"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def state(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("funding", level="state")
 
 
 def inbound(redis: Redis, payload: Contract, *, node: str, tenant: str,
@@ -61,12 +47,12 @@ def inbound(redis: Redis, payload: Contract, *, node: str, tenant: str,
 
 def registered(position_id: str, fte: float, ends_on: date = ENDS) -> PositionRegistered:
     return PositionRegistered(position_id=position_id, fte=fte, starts_on=STARTS,
-                              ends_on=ends_on, status="approved")
+                              ends_on=ends_on, status=PositionStatus.approved)
 
 
 def occupancy(position_id: str, occupied: bool, since: date) -> PositionOccupancyChanged:
     return PositionOccupancyChanged(position_id=position_id, occupied=occupied, since=since,
-                                    status="occupied" if occupied else "vacant")
+                                    status=PositionStatus.occupied if occupied else PositionStatus.vacant)
 
 
 def applied(application_id: str, position_id: str, ends_on: date = ENDS) -> ExtensionApplied:
@@ -266,15 +252,13 @@ def test_authorisation(state: NodeHandle, redis: Redis) -> None:
     assert r.status_code == 405
 
 
-def test_state_routes_are_not_served_by_a_municipal_node(
-        valkey: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"funding": funding_service})
-    with running_node(tmp_path, valkey.url, services=["funding"]) as node:
-        officer = node.headers("f1", "funding_officer", tenants=[STUTTGART])
-        r = node.client.post(f"{API}/extension-applications/x/decision", json={"approved": True},
-                             headers=officer)
-        assert r.status_code in (404, 405)
-        assert node.client.get(f"{API}/positions", headers=officer).status_code == 403
+def test_state_routes_are_not_served_by_a_municipal_node(start_node: Callable[..., NodeHandle]) -> None:
+    node = start_node("funding")
+    officer = node.headers("f1", "funding_officer", tenants=[STUTTGART])
+    r = node.client.post(f"{API}/extension-applications/x/decision", json={"approved": True},
+                         headers=officer)
+    assert r.status_code in (404, 405)
+    assert node.client.get(f"{API}/positions", headers=officer).status_code == 403
 
 
 # -- bad input --------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from shared.bus import Subscription, emit
+from shared.runtime.app import build_app
 from shared.runtime.embedded import EmbeddedServer
-from shared.runtime.node import Node, build_app
+from shared.runtime.node import Node
 from shared.service import ServiceContext, ServiceSpec
 from tests.nodes import node_settings
 from tests.support import STREAM, Effect, consultation, effects, make_handler

@@ -1,86 +1,46 @@
-"""The notifications service on a real node: rules, inboxes, the overdue scheduler, e-mail."""
+"""The notifications service on a real municipal node: rules, inboxes, the overdue scheduler, e-mail."""
 
 from __future__ import annotations
 
-import smtplib
-import socket
 import time
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
-import jwt
 import pytest
-from aiosmtpd.controller import Controller
 from redis import Redis
-from sqlalchemy import func, update
-from sqlmodel import select
 
-from services.notifications import mailer, scheduler
-from services.notifications import service as domain
+from services.notifications import scheduler
 from services.notifications.app import service as notifications_service
-from services.notifications.mailer import MailConfig
-from services.notifications.models import (
-    TABLES,
-    GoalWatch,
-    Notification,
-    OutgoingMail,
-    ReadReceipt,
-)
-from shared.auth import DEV_ISSUER, load_or_create_dev_key
-from shared.bus import BUS_TABLES, OutboxEvent
-from shared.db import Database
+from services.notifications.models import GoalWatch, Notification, OutgoingMail, ReadReceipt
+from shared.bus import OutboxEvent
 from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_id
 from shared.events.cases import CaseOpened
+from shared.events.codes import GoalStatus, Topic
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
 from shared.runtime.embedded import EmbeddedServer
+from tests.integration.notifications_support import (
+    API,
+    Collector,
+    count,
+    free_port,
+    inbox,
+    rows,
+    settled,
+    smtp_server,
+    token,
+)
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
 
-API = "/api/notifications/v1"
 TODAY = scheduler.today()
 LEAD_MAILBOX = "lead@stuttgart.example"
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def only_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Only this service is installed for the node: the test publishes the other services' events.
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"notifications": notifications_service})
-
-
 @pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def node(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[NodeHandle]:
-    with running_node(tmp_path, valkey.url, services=["notifications"]) as handle:
-        yield handle
-
-
-class Collector:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def node(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("notifications")
 
 
 def publish(redis: Redis, stream: str, payload: Contract, *, tenant: str = STUTTGART,
@@ -101,38 +61,17 @@ def decision(redis: Redis, *, tenant: str = STUTTGART, approved: bool = True) ->
 def goal_added(redis: Redis, goal_id: str, *, due: date | None, manager: str = "m-1",
                version: int = 1) -> Envelope:
     payload = PlanGoalAdded(plan_id="plan-1", case_id="case-1", goal_id=goal_id, manager=manager,
-                            area="language", target_date=due, plan_version=version)
+                            area=Topic.language, target_date=due, plan_version=version)
     return publish(redis, STREAMS["plans"], payload, aggregate_id="plan-1")
 
 
 def goal_status(redis: Redis, goal_id: str, status: str, *, version: int,
                 previous: str = "open") -> Envelope:
     payload = PlanGoalStatusChanged(plan_id="plan-1", case_id="case-1", goal_id=goal_id,
-                                    manager="m-1", area="language", previous_status=previous,
-                                    status=status, plan_version=version)  # type: ignore[arg-type]
+                                    manager="m-1", area=Topic.language,
+                                    previous_status=GoalStatus(previous), status=GoalStatus(status),
+                                    plan_version=version)
     return publish(redis, STREAMS["plans"], payload, aggregate_id="plan-1")
-
-
-def settled(redis: Redis, stream: str) -> bool:
-    """The notifications group has read and acknowledged everything on the stream."""
-    group = next(g for g in redis.xinfo_groups(stream) if g["name"] == b"notifications")
-    return group["lag"] == 0 and group["pending"] == 0
-
-
-def inbox(node: NodeHandle, as_: dict[str, str], **params: Any) -> list[dict[str, Any]]:
-    r = node.client.get(f"{API}/inbox", headers=as_, params=params)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def rows(node: NodeHandle, model: Any, *where: Any) -> list[Any]:
-    with node.node.contexts["notifications"].database.session() as s:
-        return list(s.exec(select(model).where(*where)).all())
-
-
-def count(node: NodeHandle, model: Any) -> int:
-    with node.node.contexts["notifications"].database.session() as s:
-        return int(s.exec(select(func.count()).select_from(model)).one())
 
 
 def lead(node: NodeHandle, tenant: str = STUTTGART, sub: str | None = None) -> dict[str, str]:
@@ -213,16 +152,12 @@ def test_authentication_and_bad_input(node: NodeHandle, redis: Redis) -> None:
     eventually(lambda: rows(node, Notification))
     nid = rows(node, Notification)[0].id
     calls = [("GET", f"{API}/inbox"), ("POST", f"{API}/inbox/{nid}/read")]
-    settings = node.settings
-    claims = {"iss": DEV_ISSUER, "aud": settings.node_id, "sub": "x", "roles": ["janitor"],
-              "tenants": [STUTTGART], "iat": int(time.time()), "exp": int(time.time()) + 60}
-    roleless = jwt.encode(claims, load_or_create_dev_key(settings.data_dir), algorithm="EdDSA")
+    roleless = token(node, "x", "janitor", tenants=[STUTTGART])  # no role Lotse knows
     for method, path in calls:
         assert node.client.request(method, path).status_code == 401
         assert node.client.request(method, path, headers={
             "Authorization": "Bearer not-a-token"}).status_code == 401
-        assert node.client.request(method, path, headers={
-            "Authorization": f"Bearer {roleless}"}).status_code == 403
+        assert node.client.request(method, path, headers=roleless).status_code == 403
     for role in ("manager", "lead", "node_admin", "funding_officer", "state_operator"):
         assert node.client.get(f"{API}/inbox", headers=node.headers("u", role)).status_code == 200
 
@@ -249,6 +184,9 @@ def overdue(node: NodeHandle) -> list[Notification]:
 def test_overdue_goals_notify_once_across_restarts(valkey: EmbeddedServer, redis: Redis,
                                                    tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three nodes one after the other on the same data: each is stopped before the next starts.
+    monkeypatch.setattr("shared.runtime.node.discover",
+                        lambda: {"notifications": notifications_service})
     tomorrow = TODAY + timedelta(days=1)
     with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
         goal_added(redis, "g-past", due=TODAY - timedelta(days=3))
@@ -305,162 +243,51 @@ def test_goal_achieved_before_its_date_is_never_overdue(node: NodeHandle, redis:
 
 
 # -- e-mail over a real SMTP server -------------------------------------------------------------
-def test_mail_is_sent_once_with_a_deterministic_message_id(valkey: EmbeddedServer, redis: Redis,
-                                                           tmp_path: Path) -> None:
+def test_mail_is_sent_once_with_a_deterministic_message_id(start_node: Callable[..., NodeHandle],
+                                                           redis: Redis) -> None:
     collector, port = Collector(), free_port()
-    smtp = Controller(collector, hostname="127.0.0.1", port=port)
-    smtp.start()
-    try:
-        with running_node(tmp_path, valkey.url, services=["notifications"],
-                          smtp_host="127.0.0.1", smtp_port=port, smtp_sender="lotse@node.example",
-                          mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX}) as node:
-            env = decision(redis)
-            decision(redis, tenant=HEIDELBERG)  # Heidelberg's lead has no mailbox
-            publish(redis, STREAMS["cases"], CaseOpened(case_id="case-9", manager="m-1",
-                                                        opened_on=TODAY, household_size=1))
-            eventually(lambda: collector.messages)
-            eventually(lambda: settled(redis, STREAMS["federation"]))
-            eventually(lambda: settled(redis, STREAMS["cases"]))
-            time.sleep(1.5)  # more sender ticks: nothing is sent again
-            [(rcpt, msg)] = collector.messages
-            [n] = rows(node, Notification, Notification.source == env.event_id)
-            assert rcpt == [LEAD_MAILBOX] and msg["To"] == LEAD_MAILBOX
-            assert msg["From"] == "lotse@node.example"
-            assert msg["Message-ID"] == f"<notification-{n.id}@test-node.lotse>"
-            assert msg["Subject"] == n.title and n.body in msg.get_content()
-            states = {m.notification_id: (m.state, m.recipient, m.last_error)
-                      for m in rows(node, OutgoingMail)}
-            assert len(states) == 3
-            assert states[n.id] == ("sent", LEAD_MAILBOX, None)
-            assert sorted(s[2] for k, s in states.items() if k != n.id) == [
-                f"no mailbox for {HEIDELBERG}:lead", "no mailbox for m-1"]
-    finally:
-        smtp.stop()
+    with smtp_server(collector, port):
+        node = start_node("notifications", smtp_host="127.0.0.1", smtp_port=port,
+                          smtp_sender="lotse@node.example",
+                          mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX})
+        env = decision(redis)
+        decision(redis, tenant=HEIDELBERG)  # Heidelberg's lead has no mailbox
+        publish(redis, STREAMS["cases"], CaseOpened(case_id="case-9", manager="m-1",
+                                                    opened_on=TODAY, household_size=1))
+        eventually(lambda: collector.messages)
+        eventually(lambda: settled(redis, STREAMS["federation"]))
+        eventually(lambda: settled(redis, STREAMS["cases"]))
+        time.sleep(1.5)  # more sender ticks: nothing is sent again
+        [(rcpt, msg)] = collector.messages
+        [n] = rows(node, Notification, Notification.source == env.event_id)
+        assert rcpt == [LEAD_MAILBOX] and msg["To"] == LEAD_MAILBOX
+        assert msg["From"] == "lotse@node.example"
+        assert msg["Message-ID"] == f"<notification-{n.id}@test-node.lotse>"
+        assert msg["Subject"] == n.title and n.body in msg.get_content()
+        states = {m.notification_id: (m.state, m.recipient, m.last_error)
+                  for m in rows(node, OutgoingMail)}
+        assert len(states) == 3
+        assert states[n.id] == ("sent", LEAD_MAILBOX, None)
+        assert sorted(s[2] for k, s in states.items() if k != n.id) == [
+            f"no mailbox for {HEIDELBERG}:lead", "no mailbox for m-1"]
 
 
 def test_mail_is_retried_with_backoff_until_the_server_answers(
-        valkey: EmbeddedServer, redis: Redis, tmp_path: Path) -> None:
+        start_node: Callable[..., NodeHandle], redis: Redis) -> None:
     collector, port = Collector(), free_port()
-    with running_node(tmp_path, valkey.url, services=["notifications"], smtp_host="127.0.0.1",
-                      smtp_port=port, mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX}) as node:
-        decision(redis)
-        # two attempts failed and the mail waits for its third (attempts count at claim time)
-        failing = eventually(lambda: (m := rows(node, OutgoingMail)) and m[0].attempts >= 2
-                             and m[0].state == "pending" and m)
-        mail = failing[0]
-        assert "refused" in (mail.last_error or "").lower() and mail.next_attempt_at is not None
-        assert collector.messages == []
-        smtp = Controller(collector, hostname="127.0.0.1", port=port)
-        smtp.start()
-        try:
-            eventually(lambda: collector.messages, timeout=20)
-            time.sleep(1.5)
-            [(_, msg)] = collector.messages
-            [sent] = rows(node, OutgoingMail)
-            assert sent.state == "sent" and sent.attempts >= 3
-            assert msg["Message-ID"] == f"<notification-{sent.notification_id}@test-node.lotse>"
-        finally:
-            smtp.stop()
-
-
-# -- the service layer: leases, fencing, backoff, once per goal -------------------------------
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'notifications.db'}", [*TABLES, *BUS_TABLES])
-    database.migrate()
-    yield database
-    database.dispose()
-
-
-CONFIG = MailConfig(node="n1", host="127.0.0.1", port=1,
-                    mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX})
-
-
-def announce(db: Database, source: str = "ev-1") -> Notification | None:
-    with db.session() as s:
-        n = domain.announce_extension_decision(
-            s, tenant=STUTTGART, source=source, application_id="a1", position_id="p1",
-            approved=True, decided_on=TODAY, mail=CONFIG)
-        s.commit()
-    return n
-
-
-def test_a_crashed_sender_is_recognisable_and_stale_claims_are_fenced(db: Database) -> None:
-    n = announce(db)
-    assert n is not None and announce(db) is None  # once per (kind, source)
-    first = mailer.claim_next(db)
-    assert first is not None and first[0].state == "sending" and first[0].attempts == 1
-    assert mailer.claim_next(db) is None  # leased
-    with db.session() as s:  # the first sender died mid-send: its lease runs out
-        s.execute(update(OutgoingMail).values(lease_until=datetime(2000, 1, 1, tzinfo=UTC)))
-        s.commit()
-    second = mailer.claim_next(db)
-    assert second is not None and second[0].attempts == 2
-    one = mailer.build_message(first[1], first[0], CONFIG)
-    two = mailer.build_message(second[1], second[0], CONFIG)
-    assert one.as_bytes() == two.as_bytes()
-    assert one["Message-ID"] == f"<notification-{n.id}@n1.lotse>"
-    assert not mailer.mark_sent(db, first[0])  # the stale claim cannot touch the row
-    assert mailer.mark_sent(db, second[0])
-    assert mailer.claim_next(db) is None
-
-
-def test_failures_back_off_and_permanent_ones_give_up(db: Database) -> None:
-    announce(db, "ev-1")
-    announce(db, "ev-2")
-
-    def refuse(config: MailConfig, message: Any) -> None:
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    assert mailer.send_due(db, CONFIG, send=refuse) == 0
-    with db.session() as s:
-        mails = s.exec(select(OutgoingMail)).all()
-    assert [(m.state, m.attempts) for m in mails] == [("pending", 1), ("pending", 1)]
-    assert all(m.next_attempt_at > m.created_at for m in mails)
-    assert mailer.send_due(db, CONFIG, send=refuse) == 0  # nothing due yet: backing off
-    assert [mailer.backoff(a).total_seconds() for a in (1, 2, 3, 20)] == [1, 2, 4, 3600]
-
-    def reject(config: MailConfig, message: Any) -> None:
-        raise smtplib.SMTPRecipientsRefused({LEAD_MAILBOX: (550, b"no such user")})
-
-    time.sleep(1.1)
-    assert mailer.send_due(db, CONFIG, send=reject) == 0
-    with db.session() as s:
-        assert {m.state for m in s.exec(select(OutgoingMail)).all()} == {"failed"}
-    assert mailer.claim_next(db) is None
-
-
-def test_a_header_injection_is_never_sent(db: Database) -> None:
-    with db.session() as s:
-        domain.announce_extension_decision(
-            s, tenant=STUTTGART, source="ev-x", application_id="a1",
-            position_id="p1\nBcc: victim@example.org", approved=True, decided_on=TODAY, mail=CONFIG)
-        s.commit()
-    sent: list[Any] = []
-    assert mailer.send_due(db, CONFIG, send=lambda config, message: sent.append(message)) == 0
-    with db.session() as s:
-        [mail] = s.exec(select(OutgoingMail)).all()
-    assert sent == [] and mail.state == "failed" and "linefeed" in (mail.last_error or "")
-
-
-def test_overdue_fires_once_per_goal_at_the_service_layer(db: Database) -> None:
-    due = TODAY + timedelta(days=1)
-    with db.session() as s:
-        domain.watch_goal(s, tenant=STUTTGART, goal_id="g1", plan_id="p1", manager="m-1",
-                          area="work", due_on=due, plan_version=1)
-        s.commit()
-    assert scheduler.check_overdue(db, CONFIG, day=due) == 0  # due today: not yet overdue
-    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=1)) == 1
-    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=9)) == 0
-    with db.session() as s:  # even a watch re-armed by hand cannot fire a second notification
-        s.execute(update(GoalWatch).values(state="watching"))
-        s.commit()
-    assert scheduler.check_overdue(db, CONFIG, day=due + timedelta(days=9)) == 0
-    with db.session() as s:
-        [n] = s.exec(select(Notification)).all()
-        [m] = s.exec(select(OutgoingMail)).all()
-    assert n.recipient_sub == "m-1"
-    assert m.state == "skipped" and m.last_error == "no mailbox for m-1"
-    with db.session() as s, pytest.raises(domain.Unaddressable):
-        domain.watch_goal(s, tenant=STUTTGART, goal_id="g2", plan_id="p1", manager="m" * 300,
-                          area="work", due_on=due, plan_version=1)
+    node = start_node("notifications", smtp_host="127.0.0.1", smtp_port=port,
+                      mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX})
+    decision(redis)
+    # two attempts failed and the mail waits for its third (attempts count at claim time)
+    failing = eventually(lambda: (m := rows(node, OutgoingMail)) and m[0].attempts >= 2
+                         and m[0].state == "pending" and m)
+    mail = failing[0]
+    assert "refused" in (mail.last_error or "").lower() and mail.next_attempt_at is not None
+    assert collector.messages == []
+    with smtp_server(collector, port):
+        eventually(lambda: collector.messages, timeout=20)
+        time.sleep(1.5)
+        [(_, msg)] = collector.messages
+        [sent] = rows(node, OutgoingMail)
+        assert sent.state == "sent" and sent.attempts >= 3
+        assert msg["Message-ID"] == f"<notification-{sent.notification_id}@test-node.lotse>"

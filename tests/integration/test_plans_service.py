@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,14 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func
 from sqlmodel import select
 
-from services.plans.app import service as plans_service
-from services.plans.models import PlansGoal, PlansPlan, years_ahead
+from services.plans.models import Goal, Plan, years_ahead
 from shared.bus import BUS_TABLES, InboxEntry, OutboxEvent, OutboxRelay, emit
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
+from shared.events.codes import CloseReason, Mode, Topic
 from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
+from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/plans/v1"
 TODAY = date.today()
@@ -61,28 +61,17 @@ class CasesOutbox:
     def consult(self, case_id: str, held_on: date, tenant: str = STUTTGART) -> Envelope:
         return self.send(ConsultationRecorded(
             case_id=case_id, consultation_id=new_event_id(), manager="m1", held_on=held_on,
-            duration_minutes=45, mode="outreach", topics=["work", "language"]), tenant)
+            duration_minutes=45, mode=Mode.outreach, topics=[Topic.work, Topic.language]), tenant)
 
     def close(self, case_id: str, tenant: str = STUTTGART) -> Envelope:
         return self.send(CaseClosed(case_id=case_id, manager="m1", closed_on=TODAY,
-                                    reason="independent"), tenant)
+                                    reason=CloseReason.independent), tenant)
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def node(valkey: EmbeddedServer, tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    # Only this service is installed for the node: the test stands on its own.
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
-    with running_node(tmp_path, valkey.url, services=["plans"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def node(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("plans")
 
 
 @pytest.fixture
@@ -125,9 +114,9 @@ def set_status(node: NodeHandle, plan_id: str, goal_id: str, as_: dict[str, str]
 def counts(node: NodeHandle) -> tuple[int, int, int, int]:
     """Plans, goals, the sum of plan versions and outbox rows: what a refusal must leave alone."""
     with node.node.contexts["plans"].database.session() as s:
-        plans, versions = s.exec(select(func.count(), func.coalesce(func.sum(PlansPlan.version),
+        plans, versions = s.exec(select(func.count(), func.coalesce(func.sum(Plan.version),
                                                                     0))).one()
-        goals = s.exec(select(func.count()).select_from(PlansGoal)).one()
+        goals = s.exec(select(func.count()).select_from(Goal)).one()
         outbox = s.exec(select(func.count()).select_from(OutboxEvent)).one()
     return plans, goals, versions, outbox
 

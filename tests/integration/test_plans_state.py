@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis import Redis
 from sqlmodel import select
 
-from services.plans.app import service as plans_service
-from services.plans.models import PlansStateGoal
-from services.plans.statistics import cross_table
+from services.plans.state.models import StateGoal
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
-from shared.runtime.embedded import EmbeddedServer
-from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually, running_node
+from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/plans/v1"
-STATE_TENANT = "08000000"
 
 
 def pseudonym(value: str) -> str:
@@ -30,19 +25,8 @@ def pseudonym(value: str) -> str:
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 @pytest.fixture
-def state(valkey: EmbeddedServer, tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[NodeHandle]:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
-    with running_node(tmp_path, valkey.url, level="state", node_id="state",
-                      tenants=[STATE_TENANT], services=["plans"]) as handle:
-        yield handle
-
-
-@pytest.fixture
-def redis(valkey: EmbeddedServer) -> Iterator[Redis]:
-    client = Redis.from_url(valkey.url)
-    yield client
-    client.close()
+def state(start_node: Callable[..., NodeHandle]) -> NodeHandle:
+    return start_node("plans", level="state")
 
 
 def inbound(redis: Redis, payload: Contract, *, node: str, tenant: str) -> Envelope:
@@ -94,23 +78,6 @@ def shown(answer: dict[str, Any]) -> dict[str, Any]:
         "by_status": {c["status"]: value(c) for c in answer["by_status"]},
         "total": value(answer["total"]), "clients": value(answer["clients"]),
     }
-
-
-# -- the suppression rule (unit) --------------------------------------------------------------
-def test_secondary_suppression_rule() -> None:
-    table = cross_table({("a", "x"): 3, ("a", "y"): 10, ("b", "x"): 2, ("b", "y"): 4},
-                        ["a", "b"], ["x", "y"])
-    assert [(m.count, m.suppressed) for m in table.cells.values()] == [
-        (None, True), (10, False), (None, True), (None, True)]
-    assert table.row_totals["a"].suppressed      # one withheld cell: 13 - 10 would give it back
-    assert table.row_totals["b"].count == 6      # two withheld cells: the total reveals neither
-    assert table.column_totals["x"].count == 5
-    assert table.column_totals["y"].suppressed   # one withheld cell
-    # 19 - 6 would give back the withheld total of row a, and with it the cell a/x
-    assert table.total.suppressed
-    empty = cross_table({}, ["a"], ["x"])
-    assert (empty.total.count, empty.total.suppressed) == (0, False)
-    assert cross_table({("a", "x"): 4}, ["a"], ["x"]).total.suppressed
 
 
 # -- statistics -------------------------------------------------------------------------------
@@ -194,7 +161,7 @@ def test_goal_events_out_of_order_and_older_versions(state: NodeHandle, redis: R
     eventually(lambda: settled(redis))
 
     with state.node.contexts["plans"].database.session() as s:
-        rows = {r.node: r for r in s.exec(select(PlansStateGoal)).all()}
+        rows = {r.node: r for r in s.exec(select(StateGoal)).all()}
     assert set(rows) == {"node-a", "node-b"}
     g = rows["node-a"]
     assert (g.tenant, g.area, g.status, g.plan_version) == (STUTTGART, "school", "achieved", 5)
@@ -224,11 +191,10 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
     assert r.status_code == 404
 
 
-def test_statistics_are_not_served_by_a_municipal_node(valkey: EmbeddedServer, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shared.runtime.node.discover", lambda: {"plans": plans_service})
-    with running_node(tmp_path, valkey.url, services=["plans"]) as node:
-        headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
-        assert node.client.get(f"{API}/statistics/goals", headers=headers).status_code == 404
-        groups = {g["name"] for g in Redis.from_url(valkey.url).xinfo_groups(STREAMS["cases"])}
-        assert b"plans" in groups
+def test_statistics_are_not_served_by_a_municipal_node(start_node: Callable[..., NodeHandle],
+                                                       redis: Redis) -> None:
+    node = start_node("plans")
+    headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
+    assert node.client.get(f"{API}/statistics/goals", headers=headers).status_code == 404
+    groups = {g["name"] for g in redis.xinfo_groups(STREAMS["cases"])}
+    assert b"plans" in groups

@@ -1,4 +1,4 @@
-"""Subscriptions of the cases service: none on a municipal node, the statewide view at state level."""
+"""Subscriptions of the cases service at state level: every node's consultations and case states."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ from shared.service import ServiceContext
 from . import service
 
 GROUP = "cases"
-
-
-def subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """The consumer groups for this node's level."""
-    if ctx.settings.level == "state":
-        return state_subscriptions(ctx)
-    # A municipal node reacts to no event: case files change only through its API.
-    return []
 
 
 def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRecorded) -> None:
@@ -38,12 +30,11 @@ def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
                              closed_on=p.closed_on, reason=p.reason)
 
 
-def state_subscriptions(ctx: ServiceContext) -> list[Subscription]:
+def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     """The state node keeps every node's consultations and case states, as pseudonyms."""
     return [Subscription(
         STREAMS["cases"], GROUP,
         {ConsultationRecorded.event_type: on_consultation_recorded,
          CaseOpened.event_type: on_case_opened,
          CaseClosed.event_type: on_case_closed},
-        description="the statewide consultation table and open cases for consultation statistics",
-        payloads=[ConsultationRecorded, CaseOpened, CaseClosed])]
+        description="the statewide consultation table and open cases for consultation statistics")]

@@ -1,4 +1,4 @@
-"""The funding domain at state level: the statewide position register and the decisions."""
+"""The funding domain at state level: the statewide position register and the extension decisions."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from shared.bus import emit
+from shared.errors import Conflict, NotFound
 from shared.events import Envelope, utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
 from shared.events.funding import ExtensionDecided
 from shared.federation.keys import down_stream
 
+from ..terms import EXTENSION_MONTHS, add_months
 from .models import ID_MAX, FundingStateApplication, FundingStatePosition
-from .service import EXTENSION_MONTHS, Conflict, NotFound, add_months
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ def _check_ids(**ids: str) -> None:
 
 # -- the register (events from the municipal nodes) -------------------------------------------
 def record_position(
-    session: Session, *, node: str, tenant: str, position_id: str, fte: float,
-    status: PositionStatus, starts_on: date, ends_on: date,
+    session: Session, *, node: str, tenant: str, position_id: str, fte: float, status: PositionStatus,
+    starts_on: date, ends_on: date,
 ) -> bool:
     """Add a registered position to the register; False when it is already there."""
     _check_ids(position_id=position_id)
@@ -79,8 +80,8 @@ def receive_application(
                         application_id, node, known.node)
         return False
     session.add(FundingStateApplication(
-        id=application_id, node=node, tenant=tenant, position_id=position_id, status="submitted",
-        applied_on=applied_on, current_ends_on=current_ends_on,
+        id=application_id, node=node, tenant=tenant, position_id=position_id,
+        status=ApplicationStatus.submitted, applied_on=applied_on, current_ends_on=current_ends_on,
         requested_ends_on=requested_ends_on))
     session.flush()
     return True
@@ -97,23 +98,20 @@ def register(session: Session, *, tenant: str | None) -> list[FundingStatePositi
     return list(session.exec(query).all())
 
 
-def applications(
-    session: Session, *, status: ApplicationStatus | None,
-) -> list[FundingStateApplication]:
+def applications(session: Session, *, status: ApplicationStatus | None) -> list[FundingStateApplication]:
     """Every node's applications (optionally of one status), oldest first."""
     query = select(FundingStateApplication)
     if status is not None:
         query = query.where(FundingStateApplication.status == status)
-    query = query.order_by(col(FundingStateApplication.applied_on),
-                           col(FundingStateApplication.id))
+    query = query.order_by(col(FundingStateApplication.applied_on), col(FundingStateApplication.id))
     return list(session.exec(query).all())
 
 
 def get_application(
     session: Session, *, application_id: str, for_update: bool = False,
 ) -> FundingStateApplication:
-    application = session.get(FundingStateApplication, application_id,
-                              with_for_update=for_update)
+    """The application, locked for the transaction when it is about to be decided."""
+    application = session.get(FundingStateApplication, application_id, with_for_update=for_update)
     if application is None:
         raise NotFound("extension application not found")
     return application
@@ -121,17 +119,16 @@ def get_application(
 
 # -- the decision -----------------------------------------------------------------------------
 def decide(
-    session: Session, *, application: FundingStateApplication, approved: bool,
-    reason: str | None, actor: str, today: date, node: str,
+    session: Session, *, application: FundingStateApplication, approved: bool, reason: str | None,
+    actor: str, today: date, node: str,
 ) -> Envelope:
     """Decide a submitted application and send ExtensionDecided down to the applying node.
 
     On approval the register's term moves by 24 months, as the applying node moves its own.
     """
-    if application.status != "submitted":
-        raise Conflict(f"extension application already {application.status} "
-                       f"on {application.decided_on}")
-    application.status = "approved" if approved else "rejected"
+    if application.status != ApplicationStatus.submitted:
+        raise Conflict(f"extension application already {application.status} on {application.decided_on}")
+    application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
     application.decided_on, application.reason = today, reason
     application.decided_by = actor[:255]
     session.add(application)

@@ -1,0 +1,136 @@
+"""The statewide, pseudonymous view: every node's consultations and case states, and their statistics."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, insert
+from sqlalchemy import case as sql_case
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, func, select
+
+from shared.errors import InvalidInput
+from shared.events import utcnow
+from shared.events.codes import CloseReason, Mode, Topic
+
+from .models import PSEUDONYM_PATTERN, StateCase, StateConsultation, StateConsultationTopic
+from .statistics import Cell, ConsultationStatistics, publish
+
+# Plain strings: the keys of counts read back from the tables.
+TOPICS, MODES = [t.value for t in Topic], [m.value for m in Mode]
+
+
+class NotPseudonymous(ValueError):
+    """An inbound event's case id is not a node's pseudonym (retried, then dead-lettered)."""
+
+
+def _pseudonym(value: str) -> str:
+    if not re.fullmatch(PSEUDONYM_PATTERN, value):
+        raise NotPseudonymous("case_id: not a 64-hex pseudonym; refusing a raw case id at state")
+    return value
+
+
+_CONSULTATION_TABLE = StateConsultation.__table__  # type: ignore[attr-defined]
+_CONSULTATION_INSERT = {  # INSERT … ON CONFLICT DO NOTHING: the dedup check and the write in one statement
+    "sqlite": sqlite_insert(_CONSULTATION_TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_CONSULTATION_TABLE.c.event_id),
+    "postgresql": pg_insert(_CONSULTATION_TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(_CONSULTATION_TABLE.c.event_id),
+}
+_TOPIC_INSERT = insert(StateConsultationTopic.__table__)  # type: ignore[attr-defined]
+
+
+def note_consultation(
+    session: Session, *, event_id: str, node: str, tenant: str, client: str, held_on: date,
+    mode: Mode, topics: list[Topic], duration_minutes: int,
+) -> bool:
+    """Keep one statewide row per ConsultationRecorded event; False if this event is already kept."""
+    client = _pseudonym(client)
+    # Core statements: a catching-up state node writes thousands of these per second.
+    kept = session.execute(_CONSULTATION_INSERT[session.get_bind().dialect.name], {
+        "event_id": event_id, "node": node, "tenant": tenant, "client": client, "held_on": held_on,
+        "month": held_on.strftime("%Y-%m"), "mode": str(mode), "duration_minutes": duration_minutes})
+    if kept.first() is None:  # the row exists: this event is already counted
+        return False
+    session.execute(_TOPIC_INSERT, [{"event_id": event_id, "topic": str(t)}
+                                    for t in sorted(set(topics))])
+    return True
+
+
+def _state_case(session: Session, *, node: str, client: str, tenant: str) -> StateCase:
+    """The node's case as the state knows it, created on the first event about it."""
+    case = session.get(StateCase, (node, _pseudonym(client)), with_for_update=True)
+    if case is None:
+        case = StateCase(node=node, client=client, tenant=tenant)
+        session.add(case)
+        session.flush()  # a concurrent first event fails here, on the primary key, and retries
+    return case
+
+
+def note_case_opened(session: Session, *, node: str, tenant: str, client: str,
+                     opened_on: date) -> None:
+    """Remember that a node's case is open (it may already be known closed: then it stays so)."""
+    case = _state_case(session, node=node, client=client, tenant=tenant)
+    case.opened_on, case.updated_at = opened_on, utcnow()
+    session.add(case)
+
+
+def note_case_closed(session: Session, *, node: str, tenant: str, client: str, closed_on: date,
+                     reason: CloseReason) -> None:
+    """Remember that a node's case is closed (also if its CaseOpened has not arrived yet)."""
+    case = _state_case(session, node=node, client=client, tenant=tenant)
+    case.closed_on, case.close_reason, case.updated_at = closed_on, reason, utcnow()
+    session.add(case)
+
+
+def consultation_statistics(
+    session: Session, *, tenant: str | None, from_: date | None, to: date | None,
+) -> ConsultationStatistics:
+    """Consultations, minutes and distinct clients by topic, mode and month, small cells withheld."""
+    if from_ is not None and to is not None and to < from_:
+        raise InvalidInput("to", "must not be before from")
+    c = StateConsultation
+    where: list[ColumnElement[bool]] = []
+    if tenant is not None:
+        where.append(col(c.tenant) == tenant)
+    if from_ is not None:
+        where.append(col(c.held_on) >= from_)
+    if to is not None:
+        where.append(col(c.held_on) <= to)
+    # One grouped read yields the totals, by_mode and by_month: they always add up to each other.
+    groups = session.exec(select(c.mode, c.month, func.count(), func.sum(c.duration_minutes))
+                          .where(*where).group_by(c.mode, c.month)).all()
+    modes: dict[str, list[int]] = {m: [0, 0] for m in MODES}
+    months: dict[str, list[int]] = {}
+    for mode, month, n, minutes in groups:
+        for cell in (modes.setdefault(mode, [0, 0]), months.setdefault(month, [0, 0])):
+            cell[0] += n
+            cell[1] += minutes
+    t = StateConsultationTopic
+    topics: dict[str, tuple[int, int]] = {topic: (n, minutes) for topic, n, minutes in session.exec(
+        select(t.topic, func.count(), func.sum(c.duration_minutes))
+        .join(c, col(c.event_id) == col(t.event_id)).where(*where).group_by(t.topic)).all()}
+    # Pseudonyms are per node (each has its own key): a client is a (node, pseudonym) pair.
+    clients = select(c.node, c.client).where(*where).distinct().subquery()
+    n_clients = session.exec(select(func.count()).select_from(clients)).one()
+    return publish(
+        tenant=tenant, from_=from_, to=to, distinct_clients=n_clients,
+        by_topic=[Cell(k, *topics.get(k, (0, 0))) for k in TOPICS],
+        by_mode=[Cell(k, *v) for k, v in modes.items()],
+        by_month=[Cell(k, *months[k]) for k in sorted(months)],
+        open_cases=open_cases(session, tenant=tenant))
+
+
+def open_cases(session: Session, *, tenant: str | None) -> list[tuple[str, int]]:
+    """Cases open now per municipality (opened, not closed), every municipality seen or the one."""
+    s = StateCase
+    is_open = and_(col(s.opened_on).is_not(None), col(s.closed_on).is_(None))
+    query = select(s.tenant, func.count(sql_case((is_open, 1)))).group_by(s.tenant)
+    if tenant is not None:
+        query = query.where(s.tenant == tenant)
+    counts = dict(session.exec(query.order_by(s.tenant)).all())
+    if tenant is not None:
+        counts.setdefault(tenant, 0)
+    return list(counts.items())

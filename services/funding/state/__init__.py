@@ -1,0 +1,1 @@
+"""The funding service at state level: the statewide position register and the extension decisions."""

@@ -1,0 +1,145 @@
+"""Tables and API schemas of the funding service at state level: the register and the applications."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from shared.events import utcnow
+from shared.events.codes import ApplicationStatus, PositionStatus
+
+from ..terms import REASON_MAX
+
+ID_MAX = 100  # ids from other nodes: the envelope's aggregate ids allow 100
+
+
+class FundingStatePosition(SQLModel, table=True):
+    """A municipal position in the statewide register, fed by position events."""
+
+    __tablename__ = "funding_state_position"
+
+    node: str = Field(primary_key=True, max_length=63)  # the municipal node that registered it
+    position_id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal position id
+    tenant: str = Field(index=True, max_length=8)
+    fte: float
+    status: PositionStatus = Field(sa_type=String(20))
+    status_since: date | None = None
+    starts_on: date
+    ends_on: date  # moved by 24 months when the state approves an extension
+    registered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FundingStateApplication(SQLModel, table=True):
+    """The state's copy of a municipal extension application, decided here."""
+
+    __tablename__ = "funding_state_application"
+
+    id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal application id
+    node: str = Field(index=True, max_length=63)  # where the decision is sent
+    tenant: str = Field(index=True, max_length=8)
+    position_id: str = Field(max_length=ID_MAX)
+    status: ApplicationStatus = Field(index=True, sa_type=String(20))
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    decided_on: date | None = None
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    decided_by: str | None = Field(default=None, max_length=255)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+TABLES = [FundingStatePosition.__table__, FundingStateApplication.__table__]  # type: ignore[attr-defined]
+
+
+# -- API schemas ------------------------------------------------------------------------------
+class StatePositionPublic(BaseModel):
+    """A position in the statewide register."""
+
+    node: str
+    position_id: str
+    tenant: str
+    fte: float
+    status: PositionStatus
+    status_since: date | None
+    starts_on: date
+    ends_on: date
+    ended: bool
+
+    @classmethod
+    def of(cls, position: FundingStatePosition, today: date) -> StatePositionPublic:
+        p = position
+        return cls(node=p.node, position_id=p.position_id, tenant=p.tenant, fte=p.fte, status=p.status,
+                   status_since=p.status_since, starts_on=p.starts_on, ends_on=p.ends_on, ended=p.ends_on < today)
+
+
+class TenantFte(BaseModel):
+    """A municipality's current positions (term not ended) and their FTE by status."""
+
+    tenant: str
+    positions: int
+    total_fte: float
+    approved_fte: float  # approved, not occupied yet
+    occupied_fte: float
+    vacant_fte: float  # vacant, re-fillable
+
+
+class PositionRegister(BaseModel):
+    """Body of GET /positions at state level."""
+
+    items: list[StatePositionPublic]
+    totals: list[TenantFte]
+
+    @classmethod
+    def of(cls, positions: list[FundingStatePosition], today: date) -> PositionRegister:
+        items = [StatePositionPublic.of(p, today) for p in positions]
+        counted: dict[str, int] = {}
+        fte: dict[str, dict[PositionStatus, float]] = {}
+        for p in items:
+            if p.ended:
+                continue
+            counted[p.tenant] = counted.get(p.tenant, 0) + 1
+            by_status = fte.setdefault(p.tenant, dict.fromkeys(PositionStatus, 0.0))
+            by_status[p.status] += p.fte
+        totals = [TenantFte(tenant=tenant, positions=counted[tenant], total_fte=_fte(sum(f.values())),
+                            approved_fte=_fte(f[PositionStatus.approved]),
+                            occupied_fte=_fte(f[PositionStatus.occupied]),
+                            vacant_fte=_fte(f[PositionStatus.vacant]))
+                  for tenant, f in sorted(fte.items())]
+        return cls(items=items, totals=totals)
+
+
+def _fte(value: float) -> float:
+    return round(value, 3)  # 0.1 + 0.2 is 0.3 here, not 0.30000000000000004
+
+
+class StateApplicationPublic(BaseModel):
+    """An extension application as the state sees and decides it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    node: str
+    tenant: str
+    position_id: str
+    status: ApplicationStatus
+    applied_on: date
+    current_ends_on: date
+    requested_ends_on: date
+    decided_on: date | None
+    reason: str | None
+    decided_by: str | None
+
+
+class DecisionCreate(BaseModel):
+    """Body of POST /extension-applications/{id}/decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool = pydantic.Field(strict=True)
+    reason: str | None = pydantic.Field(default=None, max_length=REASON_MAX, strict=True)
+

@@ -1,0 +1,65 @@
+"""What the plans routes depend on: the unit of work, the caller, the plan and goal already authorised."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlmodel import Session
+
+from shared.auth import Principal, can_see
+from shared.errors import NotFound
+from shared.http import context_of, requires, session_dependency
+from shared.service import ServiceContext
+
+from . import service
+from .models import Goal, Plan
+
+SessionDep = Annotated[Session, session_dependency("plans")]
+ContextDep = Annotated[ServiceContext, Depends(context_of("plans"))]
+# Plans are case contents: node_admin (operations) and the state roles never see them.
+Caller = Annotated[Principal, requires("manager", "lead")]
+
+
+def may_see(principal: Principal, plan: Plan) -> bool:
+    """A lead sees the plans of their tenants; a manager only those of their own caseload."""
+    if not can_see(principal, plan.tenant):
+        return False
+    return principal.has("lead") or plan.manager == principal.sub
+
+
+def _visible(principal: Principal, plan: Plan | None, message: str) -> Plan:
+    # One the caller may not see answers exactly like a missing one.
+    if plan is None or not may_see(principal, plan):
+        raise NotFound(message)
+    return plan
+
+
+def current_plan(plan_id: str, session: SessionDep, principal: Caller) -> Plan:
+    """The caller's plan, to read."""
+    return _visible(principal, service.get_plan(session, plan_id=plan_id), "plan not found")
+
+
+def plan_to_change(plan_id: str, session: SessionDep, principal: Caller) -> Plan:
+    """The caller's plan, locked for the transaction: a goal write moves its version."""
+    plan = service.get_plan(session, plan_id=plan_id, for_update=True)
+    return _visible(principal, plan, "plan not found")
+
+
+def plan_of_case(case_id: Annotated[str, Query(min_length=1, max_length=100)],
+                 session: SessionDep, principal: Caller) -> Plan:
+    """The plan of a case the caller may see."""
+    return _visible(principal, service.find_plan(session, case_id=case_id), "no plan for this case")
+
+
+CurrentPlan = Annotated[Plan, Depends(current_plan)]
+PlanToChange = Annotated[Plan, Depends(plan_to_change)]
+PlanOfCase = Annotated[Plan, Depends(plan_of_case)]
+
+
+def current_goal(goal_id: str, plan: PlanToChange, session: SessionDep) -> Goal:
+    """A goal of the caller's (locked) plan; the plan is found, or refused, first."""
+    return service.get_goal(session, plan=plan, goal_id=goal_id)
+
+
+CurrentGoal = Annotated[Goal, Depends(current_goal)]

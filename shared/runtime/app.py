@@ -1,0 +1,117 @@
+"""The node's HTTP app: its services' routes, health, metrics, offline API docs and the access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import VERSION
+from shared.http import register_error_handlers
+from shared.runtime.apidocs import mount_docs
+
+if TYPE_CHECKING:
+    from shared.runtime.node import Node
+
+HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
+access_log = logging.getLogger("lotse.access")
+
+
+def trace_id() -> str | None:
+    span = trace.get_current_span().get_span_context()
+    return format(span.trace_id, "032x") if span.is_valid else None
+
+
+class AccessMiddleware:
+    """Per request: latency metric and one access log line (plain ASGI: no extra task per request).
+
+    The line names the route template, never the path, query, body or caller: those may hold names.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", "unmatched")  # set by the router on this scope
+            HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            # The OpenTelemetry middleware wraps this one, so the request's span is still current.
+            access_log.info("request", extra={"method": scope["method"], "route": route, "status": status,
+                                              "duration_ms": round(elapsed * 1000, 2), "trace_id": trace_id()})
+
+
+def build_app(node: Node) -> FastAPI:
+    """One origin for the node's services: /api/<service>/..., /healthz, /readyz, /metrics, /docs."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Few request threads: each SQLite database has one writer at a time anyway, and fewer
+        # threads contend less for the GIL with the relays and consumers.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = node.settings.http_threads
+        await node.start()
+        yield
+        await node.stop()
+
+    # The docs pages are our own (mount_docs): their assets come from this node, never a CDN.
+    app = FastAPI(title=f"Lotse node {node.settings.node_id}", version=VERSION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.node = node
+    app.state.authenticator = node.authenticator
+    app.state.contexts = node.contexts
+    for level in node.levels.values():
+        if level.router is not None:
+            app.include_router(level.router)
+    register_error_handlers(app)
+    mount_docs(app)
+
+    app.add_middleware(AccessMiddleware)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # "body.fte" -> "fte", "query.limit" -> "limit", a missing body -> "body"
+        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                   "reason": e["msg"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive", "node": node.settings.node_id}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await node.ready()
+        return JSONResponse({"ready": all(checks.values()), "checks": checks},
+                            status_code=200 if all(checks.values()) else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

@@ -1,0 +1,56 @@
+"""schemathesis against each level's OpenAPI document: whatever the document allows, no answer is a 5xx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.nodes import STUTTGART, NodeHandle
+
+SERVICES = ("cases", "plans", "funding", "notifications", "federation")
+EXAMPLES = 25  # per operation and caller: the whole run stays well under three minutes
+
+# Callers whose roles reach past the role checks into every route of the level.
+CALLERS = {
+    "municipal": [("lead-1", ("lead",)), ("manager-1", ("manager",)), ("ops-1", ("node_admin",))],
+    "state": [("officer-1", ("funding_officer",)), ("operator-1", ("state_operator",))],
+}
+
+
+def fuzz(node: NodeHandle, level: str) -> list[str]:
+    """Every operation of the node's document, a bounded number of generated requests per caller."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", node.client.app)
+    failures: list[str] = []
+    tenants = node.settings.tenants
+    for sub, roles in CALLERS[level]:
+        headers = node.headers(sub, *roles, tenants=tenants)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+
+            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy())
+            def run(case: Any) -> None:
+                response = case.call(headers=headers)
+                if response.status_code >= 500:
+                    failures.append(f"{case.method} {case.formatted_path} as {sub}: "
+                                    f"{response.status_code} {response.text[:200]}")
+
+            run()
+    return failures
+
+
+@pytest.mark.slow
+def test_municipal_node_answers_no_server_error(start_node: Callable[..., NodeHandle]) -> None:
+    node = start_node(*SERVICES, tenants=[STUTTGART])
+    assert fuzz(node, "municipal") == []
+
+
+@pytest.mark.slow
+def test_state_node_answers_no_server_error(start_node: Callable[..., NodeHandle]) -> None:
+    node = start_node(*SERVICES, level="state")
+    assert fuzz(node, "state") == []

@@ -1,0 +1,31 @@
+"""Unit-layer fixtures: a service's tables in a private SQLite file, no server of any kind."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+from shared.bus import BUS_TABLES
+from shared.db import Database
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Callable[[Sequence[Table]], Database]]:
+    """Make a database holding the given tables (and the bus tables), as a service's own would."""
+    made: list[Database] = []
+    numbers = itertools.count()
+
+    def make(tables: Sequence[Table]) -> Database:
+        db = Database(f"sqlite:///{tmp_path / f'unit-{next(numbers)}.db'}", [*tables, *BUS_TABLES])
+        SQLModel.metadata.create_all(db.engine, tables=[*tables, *BUS_TABLES])
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.dispose()

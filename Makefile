@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo apt-get || echo "sudo apt-get")
 
-.PHONY: demo node test lint typecheck events-docs bench clean
+.PHONY: demo node test system-packages lint typecheck events-docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian ships venv separately; as root with apt, install it when missing.
@@ -20,8 +20,21 @@ demo: $(STAMP)  ## run the demo: seeded nodes on the embedded default (SQLite + 
 node: $(STAMP)  ## run one node from LOTSE_* settings
 	$(BIN)/lotse node up
 
-test: $(STAMP)  ## run the whole test suite against real servers it starts itself
+test: $(STAMP) system-packages  ## run the whole test suite against real servers it starts itself
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Debian packages the tests use when present: redis-server (beside the embedded Valkey) and chromium
+# (tests/browser drive it through Playwright, which downloads no browser of its own).
+SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium
+system-packages:
+	@for pair in $(SYSTEM_PACKAGES); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null && continue; \
+	  echo "installing $$pkg (Debian)"; \
+	  { DEBIAN_FRONTEND=noninteractive $(APT) install -y -q $$pkg >/dev/null 2>&1 || \
+	    { $(APT) update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q $$pkg >/dev/null; }; } || \
+	    echo "WARNING: could not install $$pkg: the tests that need $$cmd are skipped"; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests bench

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from sqlmodel import Session
 
-from shared.bus import Subscription
+from shared.bus import Subscription, for_tenants
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseOpened
 from shared.events.funding import ExtensionDecided
@@ -16,36 +14,28 @@ from shared.service import ServiceContext
 from . import service
 from .mailer import MailConfig
 
-log = logging.getLogger(__name__)
 GROUP = "notifications"
 
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     """The municipal rules; the node attaches the database."""
-    mail, served = MailConfig.of(ctx.settings), frozenset(ctx.settings.tenants)
+    mail, ours = MailConfig.of(ctx.settings), for_tenants(ctx.settings.tenants)
 
-    def ours(env: Envelope) -> bool:
-        if env.tenant in served:
-            return True
-        # Retrying could never help: the event is not for this node's municipalities.
-        log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id,
-                    env.tenant)
-        return False
-
+    @ours
     def on_extension_decided(session: Session, env: Envelope, p: ExtensionDecided) -> None:
-        if ours(env):
-            service.announce_extension_decision(
-                session, tenant=env.tenant, source=env.event_id, application_id=p.application_id,
-                position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail)
+        service.announce_extension_decision(
+            session, tenant=env.tenant, source=env.event_id, application_id=p.application_id,
+            position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail)
 
+    @ours
     def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
-        if ours(env):
-            service.confirm_case_opened(session, tenant=env.tenant, source=env.event_id,
-                                        case_id=p.case_id, manager=p.manager,
-                                        opened_on=p.opened_on, mail=mail)
+        service.confirm_case_opened(session, tenant=env.tenant, source=env.event_id,
+                                    case_id=p.case_id, manager=p.manager,
+                                    opened_on=p.opened_on, mail=mail)
 
+    @ours
     def on_goal_added(session: Session, env: Envelope, p: PlanGoalAdded) -> None:
-        if p.target_date is not None and ours(env):
+        if p.target_date is not None:
             service.watch_goal(session, tenant=env.tenant, goal_id=p.goal_id, plan_id=p.plan_id,
                                manager=p.manager, area=p.area, due_on=p.target_date,
                                plan_version=p.plan_version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from email.message import EmailMessage
@@ -190,7 +190,7 @@ def background(ctx: ServiceContext) -> list[Background]:
     return [mail_sender(ctx)] if ctx.settings.smtp_host else []
 
 
-def mail_sender(ctx: ServiceContext) -> Callable[[], Coroutine[Any, Any, None]]:
+def mail_sender(ctx: ServiceContext) -> Background:
     """The background task: poll for due mail (at most every second) and send it in a thread."""
     db, config = ctx.database, MailConfig.of(ctx.settings)
     interval = min(1.0, ctx.settings.scheduler_interval_s)

@@ -1,6 +1,6 @@
 """The event bus: outbox relay, consumer groups with inbox dedup, reclaim, dead letters, trimming."""
 
-from .consumer import Consumer, ConsumerOptions, Handler, Subscription, ensure_group
+from .consumer import Consumer, ConsumerOptions, Handler, Subscription, ensure_group, for_tenants
 from .deadletter import list_dead_letters, replay
 from .outbox import OutboxRelay, add_envelope, emit
 from .tables import BUS_TABLES, InboxEntry, OutboxEvent
@@ -8,6 +8,6 @@ from .trim import safe_trim_point, trim
 
 __all__ = [
     "BUS_TABLES", "Consumer", "ConsumerOptions", "Handler", "InboxEntry", "OutboxEvent",
-    "OutboxRelay", "Subscription", "add_envelope", "emit", "ensure_group", "list_dead_letters",
+    "OutboxRelay", "Subscription", "add_envelope", "emit", "ensure_group", "for_tenants", "list_dead_letters",
     "replay", "safe_trim_point", "trim",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,23 @@ from .tables import InboxEntry
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Envelope, Any], None]
+
+
+def for_tenants(tenants: Iterable[str]) -> Callable[[Handler], Handler]:
+    """Wrap handlers: an event for a tenant this node does not serve is logged and skipped (retrying never helps)."""
+    served = frozenset(tenants)
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def handle(session: Session, env: Envelope, payload: Any) -> None:
+            if env.tenant not in served:
+                log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id, env.tenant)
+                return
+            handler(session, env, payload)
+
+        return handle
+
+    return wrap
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 

@@ -60,11 +60,12 @@ def add_envelope(session: Session, env: Envelope, stream: str) -> None:
     Rows are buffered on the session and written with one executemany just before commit,
     inside the same transaction as the caller's changes.
     """
-    rows = session.info.get("outbox_rows")
-    if rows is None:
-        rows = session.info["outbox_rows"] = []
-        event.listen(session, "before_commit", _write_outbox, once=True)
-        event.listen(session, "after_rollback", _drop_outbox, once=True)
+    if not session.info.get("outbox_listening"):
+        # Once per session, for every commit of it: a session that commits twice keeps both batches.
+        session.info["outbox_listening"] = True
+        event.listen(session, "before_commit", _write_outbox)
+        event.listen(session, "after_rollback", _drop_outbox)
+    rows = session.info.setdefault("outbox_rows", [])
     rows.append({"event_id": env.event_id, "stream": stream, "body": env.to_json(),
                  "created_at": env.occurred_at})
 

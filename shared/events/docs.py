@@ -34,6 +34,8 @@ SERVERS = {
     "state": {"host": "localhost:6379", "protocol": "redis",
               "description": "The state node's Redis, which also holds the federation streams."},
 }
+WHERE = {"node": "the producing node's Redis", "municipal": "the municipal node's Redis",
+         "state": "the state's Redis"}
 ANNOTATIONS = ("description", "title", "examples")
 
 
@@ -93,7 +95,8 @@ def asyncapi_document() -> dict[str, Any]:
                          "payload": {"$ref": f"#/components/schemas/{key}"}, "x-lotse": lotse_info(contract)}
         for number, hop in enumerate(route(contract), start=1):
             hops.setdefault(hop.stream, []).append((contract, number, hop))
-    for stream, entries in sorted(hops.items(), key=lambda item: CHANNEL_IDS[item[0]]):
+    order = list(CHANNEL_IDS)  # a node's streams first, then the federation hop up and down
+    for stream, entries in sorted(hops.items(), key=lambda item: order.index(item[0])):
         cid = CHANNEL_IDS[stream]
         channel = channels[cid] = _channel(stream, {hop.redis for _, _, hop in entries})
         for contract, number, hop in entries:
@@ -103,7 +106,7 @@ def asyncapi_document() -> dict[str, Any]:
             operations[f"{key}.{cid}.{hop.redis}"] = {
                 "action": "send", "channel": {"$ref": f"#/channels/{cid}"},
                 "title": f"{contract.event_type} v{contract.version} to {stream} ({hop.redis})",
-                "summary": f"Hop {number} of {steps}: appended by {hop.by}.",
+                "summary": f"Hop {number} of {steps}, on {WHERE[hop.redis]}: appended by {hop.by}.",
                 "messages": [{"$ref": f"#/channels/{cid}/messages/{key}"}]}
     return {
         "asyncapi": "3.0.0",

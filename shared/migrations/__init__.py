@@ -1,6 +1,7 @@
 """Alembic migrations: one history (and version table) per service level, run through Alembic's API."""
 
-from .history import History, MigrationError, all_histories, history_for, history_of
+from .errors import MigrationError
+from .history import History, all_histories, history_for, history_of
 from .runner import Status, differences, ensure_current, head_of, prepare, revision, status, upgrade
 
 __all__ = ["History", "MigrationError", "Status", "all_histories", "differences", "ensure_current", "head_of",

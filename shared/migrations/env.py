@@ -9,7 +9,8 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy import Connection, TypeDecorator
 
-from shared.migrations.history import BUS_TABLE_NAMES, History, MigrationError
+from shared.migrations.errors import MigrationError
+from shared.migrations.history import BUS_TABLE_NAMES, History
 
 
 def render_item(type_: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:

@@ -12,16 +12,13 @@ from alembic.config import Config
 from sqlalchemy import Engine, MetaData, NullPool, Table, create_engine, event
 
 from shared.bus.tables import BUS_TABLES
+from shared.migrations.errors import MigrationError
 from shared.service import Level, ServiceSpec
 from shared.settings import ALL_SERVICES
 
 HERE = Path(__file__).parent  # env.py and script.py.mako, shared by every history
 LEVELS = ("municipal", "state")
 BUS_TABLE_NAMES = frozenset(t.name for t in BUS_TABLES)
-
-
-class MigrationError(Exception):
-    """A database is not, and cannot be brought, at the code's schema; the message is one line."""
 
 
 @dataclass(frozen=True)

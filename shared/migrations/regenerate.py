@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from .history import MigrationError, all_histories
+from .errors import MigrationError
+from .history import all_histories
 from .runner import revision, script_of
 
 INITIAL = "0001"

@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from shared.service import Level, ServiceContext
 from shared.settings import redact
 
-from .history import BUS_TABLE_NAMES, History, MigrationError, engine_for, history_of, sqlite_missing
+from .errors import MigrationError
+from .history import BUS_TABLE_NAMES, History, engine_for, history_of, sqlite_missing
 
 log = logging.getLogger(__name__)
 

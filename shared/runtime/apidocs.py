@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 from swagger_ui_bundle import swagger_ui_path
 
 from shared.events.docs import asyncapi_document
@@ -22,6 +24,8 @@ from shared.events.docs import asyncapi_document
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+# AsyncAPI descriptions are CommonMark; of that the catalogue uses `code` only.
+templates.filters["code"] = lambda text: Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 _COMMON = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 # Swagger UI and Redoc run their own scripts from /static and style elements inline; Redoc's
 # search runs in a worker made from a blob. No other origin is allowed anything.
@@ -81,11 +85,13 @@ CONSTRAINTS = {"minimum": "≥ {}", "maximum": "≤ {}", "exclusiveMinimum": "> 
                "pattern": "matches {}", "minItems": "at least {} items", "maxItems": "at most {} items"}
 
 
-def field_views(schema: dict[str, Any], schemas: dict[str, Any], lotse: dict[str, Any] | None = None) -> list[FieldView]:
+def field_views(schema: dict[str, Any], schemas: dict[str, Any],
+                lotse: dict[str, Any] | None = None) -> list[FieldView]:
     required = set(schema.get("required", []))
     views = []
     for name, spec in schema.get("properties", {}).items():
-        notes = [text.format(spec[key]) for key, text in CONSTRAINTS.items() if key in spec]
+        parts = [spec, *spec.get("anyOf", [])]  # `str | None` keeps the str's limits in its option
+        notes = [text.format(part[key]) for part in parts for key, text in CONSTRAINTS.items() if key in part]
         if "default" in spec and name not in required:
             notes.append(f"default {spec['default']!r}" if spec["default"] is not None else "optional")
         if lotse and name in lotse["pseudonymised"]:

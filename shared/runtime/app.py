@@ -12,24 +12,19 @@ import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import VERSION
 from shared.http import register_error_handlers
 from shared.runtime.apidocs import mount_docs
+from shared.runtime.logging import current_trace_id
 
 if TYPE_CHECKING:
     from shared.runtime.node import Node
 
 HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
 access_log = logging.getLogger("lotse.access")
-
-
-def trace_id() -> str | None:
-    span = trace.get_current_span().get_span_context()
-    return format(span.trace_id, "032x") if span.is_valid else None
 
 
 class AccessMiddleware:
@@ -61,7 +56,7 @@ class AccessMiddleware:
             HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             # The OpenTelemetry middleware wraps this one, so the request's span is still current.
             access_log.info("request", extra={"method": scope["method"], "route": route, "status": status,
-                                              "duration_ms": round(elapsed * 1000, 2), "trace_id": trace_id()})
+                                              "duration_ms": round(elapsed * 1000, 2), "trace_id": current_trace_id()})
 
 
 def build_app(node: Node) -> FastAPI:

@@ -62,7 +62,7 @@ def reach_database(url: str) -> str:
     path = sqlite_path(url)
     if path is not None:
         if not path.exists():
-            return "not created yet (the node creates it at start)"
+            return "not created yet: the node creates it at start"
         with path.open("rb") as f:
             if f.read(16) != SQLITE_HEADER:
                 raise OperatorError(f"LOTSE_DATABASE_URL: {path} is not an SQLite database")

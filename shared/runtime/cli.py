@@ -11,8 +11,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from shared.runtime.db_cli import db_app
 from shared.runtime.failures import describe
@@ -203,10 +203,16 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="lotse", standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except NoArgsIsHelpError as exc:
+        print(exc.format_message())
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # a usage error: what is wrong, and where help is
+        ctx = exc.ctx if isinstance(exc, UsageError) else None
+        path = ctx.command_path.removeprefix("lotse").strip() if ctx else ""
+        hint = f" (see `lotse {path + ' ' if path else ''}--help`)" if ctx else ""
+        print(f"lotse: {path + ': ' if path else ''}{exc.format_message()}{hint}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if DEBUG["on"]:

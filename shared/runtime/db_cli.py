@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from shared.migrations.errors import MigrationError
 from shared.settings import ALL_SERVICES, Settings, SettingsError, load_settings, redact
 
 if TYPE_CHECKING:  # the migrations import the services: only when a db command runs
-    from shared.migrations import History
+    from shared.migrations.history import History
 
 db_app = typer.Typer(no_args_is_help=True, help="Each service's database schema (Alembic migrations)")
 
@@ -44,7 +45,7 @@ def node_settings(node: str | None, config: str | None) -> Settings:
 
 def targets(settings: Settings, service: str | None) -> Iterator[tuple[History, str]]:
     """(history, database URL) of each chosen service at the node's level."""
-    from shared.migrations import history_for
+    from shared.migrations.history import history_for
 
     if service is not None and service not in ALL_SERVICES:
         fail(f"--service: unknown service {service!r}; choose from {', '.join(ALL_SERVICES)}", 2)
@@ -55,7 +56,7 @@ def targets(settings: Settings, service: str | None) -> Iterator[tuple[History, 
 @db_app.command("upgrade")
 def db_upgrade(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigOpt = None) -> None:
     """Bring the databases to the code's schema (adopting ones created before migrations)."""
-    from shared.migrations import MigrationError, upgrade
+    from shared.migrations.runner import upgrade
 
     try:
         for history, url in targets(node_settings(node, config), service):
@@ -69,7 +70,7 @@ def db_upgrade(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigO
 @db_app.command("current")
 def db_current(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigOpt = None) -> None:
     """Each database's revision against the code's head (creates nothing)."""
-    from shared.migrations import MigrationError, status
+    from shared.migrations.runner import status
 
     try:
         for history, url in targets(node_settings(node, config), service):
@@ -81,8 +82,7 @@ def db_current(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigO
 @db_app.command("history")
 def db_history(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigOpt = None) -> None:
     """The revisions of each history, newest first; the database's current one marked."""
-    from shared.migrations import MigrationError, status
-    from shared.migrations.runner import script_of
+    from shared.migrations.runner import script_of, status
 
     try:
         for history, url in targets(node_settings(node, config), service):
@@ -103,7 +103,8 @@ def db_revision(
     level: Annotated[str, typer.Option("--level", help="municipal or state")] = "municipal",
 ) -> None:
     """For developers: a new revision from what the models changed (autogenerate); review it."""
-    from shared.migrations import MigrationError, history_for, revision
+    from shared.migrations.history import history_for
+    from shared.migrations.runner import revision
 
     if service not in ALL_SERVICES:
         fail(f"--service: unknown service {service!r}; choose from {', '.join(ALL_SERVICES)}", 2)

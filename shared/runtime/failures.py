@@ -32,7 +32,7 @@ def _why(exc: BaseException) -> str:
     text = first_line(getattr(exc, "orig", None) or exc)
     if isinstance(exc, AuthenticationError) or (isinstance(exc, ResponseError) and "WRONGPASS" in str(exc)):
         return f"wrong user name or password ({text})"
-    return text.split("\n")[0][:300]
+    return text[:300]
 
 
 def describe(exc: BaseException) -> tuple[str, int]:
@@ -44,6 +44,10 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return str(exc), exc.code
     if isinstance(exc, SettingsError):
         return str(exc), 2
+    from shared.migrations.errors import MigrationError
+
+    if isinstance(exc, MigrationError):
+        return str(exc), 1
     if isinstance(exc, AuthenticationError):
         return f"LOTSE_REDIS_URL: Redis refused the credentials ({first_line(exc)})", 1
     if isinstance(exc, RedisError):

@@ -32,8 +32,8 @@ def registry(t: Target, *, write: bool = True) -> Iterator[Session | None]:
     """A session on the state's registry, committed once; None when a read finds no registry yet."""
     from shared.db import Database
     from shared.federation.models import FEDERATION_TABLES
-    from shared.migrations import ensure_current, history_for
-    from shared.migrations.history import sqlite_missing
+    from shared.migrations.history import history_for, sqlite_missing
+    from shared.migrations.runner import ensure_current
 
     s = t.settings
     url = s.database_url_for("federation")

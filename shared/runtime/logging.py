@@ -13,13 +13,20 @@ import structlog
 from opentelemetry import trace
 
 HANDLER_NAME = "lotse-json"
+# For uvicorn.Config: leave logging to us (its records reach the JSON handler through the root logger)
+# and write no access lines of its own: they carry the raw path and query; ours name the route only.
+UVICORN_LOGGING: dict[str, Any] = {"log_config": None, "access_log": False}
+
+
+def current_trace_id() -> str | None:
+    span = trace.get_current_span().get_span_context()
+    return format(span.trace_id, "032x") if span.is_valid else None
 
 
 def add_trace_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """The current span's trace id, so a log line can be found from a trace and back."""
     if event.get("trace_id") is None:
-        span = trace.get_current_span().get_span_context()
-        event["trace_id"] = format(span.trace_id, "032x") if span.is_valid else None
+        event["trace_id"] = current_trace_id()
     return event
 
 
@@ -60,9 +67,4 @@ def setup_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # uvicorn writes its own access lines with the raw path and query; ours names the route only.
-    logging.getLogger("uvicorn.access").disabled = True
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
     return handler

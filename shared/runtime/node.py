@@ -21,7 +21,7 @@ from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
-from shared.migrations import prepare as prepare_database
+from shared.migrations.runner import prepare as prepare_database
 from shared.runtime.embedded import EmbeddedServer
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings

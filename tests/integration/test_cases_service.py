@@ -17,8 +17,7 @@ from services.cases.models import TABLES, AuditEntry, Case, Consultation
 from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Envelope
-from shared.migrations.history import history_for
-from shared.migrations.runner import upgrade
+from shared.migrations import history_for, upgrade
 from shared.runtime.embedded import EmbeddedServer
 from shared.settings import ALL_SERVICES
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Enum, String, text
+from sqlalchemy import Enum, String, Table, text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from services.cases import service
 from services.cases.deps import may_see
@@ -28,7 +27,7 @@ from services.cases.models import (
     ConsultationCreate,
 )
 from shared.auth import Principal
-from shared.bus import BUS_TABLES, OutboxEvent
+from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.errors import Conflict, NotFound
 from shared.events import STREAMS, Envelope
@@ -43,11 +42,8 @@ PERSON: dict[str, Any] = {"given_name": "Amina", "family_name": "Haddad", "birth
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'cases.db'}", [*TABLES, *BUS_TABLES])
-    SQLModel.metadata.create_all(database.engine, tables=[*TABLES, *BUS_TABLES])
-    yield database
-    database.dispose()
+def db(database: Callable[[Sequence[Table]], Database]) -> Database:
+    return database(TABLES)
 
 
 @contextmanager

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Enum, String
-from sqlmodel import Session, SQLModel, func, select
+from sqlalchemy import Enum, String, Table
+from sqlmodel import Session, func, select
 
 from services.cases.state import service
 from services.cases.state.models import TABLES, StateCase, StateConsultation, StateConsultationTopic
@@ -30,11 +29,8 @@ def pseudonym(value: str) -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'cases-state.db'}", TABLES)
-    SQLModel.metadata.create_all(database.engine, tables=TABLES)
-    yield database
-    database.dispose()
+def db(database: Callable[[Sequence[Table]], Database]) -> Database:
+    return database(TABLES)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,54 @@ def test_incompatible_changes_are_detected() -> None:
     assert incompatibilities(old, {"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
                                    "required": ["a"]})
     assert incompatibilities(old, {**old, "required": ["a", "b"]})
+
+
+INLINE = {"properties": {"mode": {"enum": ["office", "phone"], "title": "Mode", "type": "string"},
+                         "topics": {"items": {"enum": ["work", "health"], "type": "string"},
+                                    "minItems": 1, "title": "Topics", "type": "array"},
+                         "reason": {"anyOf": [{"enum": ["moved", "other"], "type": "string"}, {"type": "null"}],
+                                    "default": None, "title": "Reason"}},
+          "required": ["mode", "topics"]}
+
+
+def as_refs(office: str = "office", work: str = "work") -> dict[str, Any]:
+    """INLINE as pydantic writes it for StrEnum fields: the same wire format through $refs to $defs."""
+    return {"$defs": {"Mode": {"description": "How", "enum": ["phone", office], "title": "Mode", "type": "string"},
+                      "Topic": {"enum": [work, "health"], "title": "Topic", "type": "string"},
+                      "Reason": {"enum": ["moved", "other"], "title": "Reason", "type": "string"}},
+            "properties": {"mode": {"$ref": "#/$defs/Mode"},
+                           "topics": {"items": {"$ref": "#/$defs/Topic"}, "minItems": 1, "title": "Topics",
+                                      "type": "array"},
+                           "reason": {"anyOf": [{"$ref": "#/$defs/Reason"}, {"type": "null"}], "default": None}},
+            "required": ["mode", "topics"]}
+
+
+def test_ref_indirection_is_not_a_change_but_a_changed_code_list_is() -> None:
+    assert incompatibilities(INLINE, as_refs()) == []
+    assert incompatibilities(as_refs(), INLINE) == []
+    assert incompatibilities(INLINE, as_refs(office="home")) == ["property 'mode' changed"]  # a value removed
+    assert incompatibilities(INLINE, as_refs(work="labour")) == ["property 'topics' changed"]
+    narrower = as_refs()
+    narrower["$defs"]["Reason"]["enum"] = ["moved"]
+    assert incompatibilities(INLINE, narrower) == ["property 'reason' changed"]
+
+
+def test_a_property_called_title_is_data_not_an_annotation() -> None:
+    old = {"properties": {"goal": {"type": "object", "properties": {"title": {"type": "string"}}}}}
+    new = {"properties": {"goal": {"type": "object", "properties": {}}}}
+    assert incompatibilities(old, new) == ["property 'goal' changed"]
+
+
+def test_code_lists_as_strenums_are_the_same_wire_format_as_before() -> None:
+    """ConsultationRecorded as checked in while its codes were Literals (inline enums) still matches."""
+    before = {"mode": {"enum": ["office", "outreach", "phone", "video", "group"], "title": "Mode", "type": "string"},
+              "topics": {"items": {"enum": ["language", "work", "housing", "school", "education", "health",
+                                            "family", "residence", "benefits", "everyday_life"], "type": "string"},
+                         "minItems": 1, "title": "Topics", "type": "array"}}
+    now = contract_schema(contracts()[("ConsultationRecorded", 1)])
+    old = {"properties": {**now["properties"], **before}, "required": now["required"]}
+    assert old["properties"]["mode"] != now["properties"]["mode"]  # an inline enum against a $ref
+    assert incompatibilities(old, now) == []
 
 
 def test_asyncapi_document_lists_every_contract() -> None:

@@ -123,9 +123,15 @@ def compose_files() -> list[Path]:
     return sorted(COMPOSE_DIR.glob("*.yaml"))
 
 
+def is_migration(svc: dict[str, Any]) -> bool:
+    """The one-shot `lotse db upgrade` a deployment runs before its nodes."""
+    return list(svc.get("command") or [])[:3] == ["lotse", "db", "upgrade"]
+
+
 def lotse_services(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The long-running Lotse containers (not the migration job)."""
     for name, svc in doc["services"].items():
-        if str(svc.get("image", "")).startswith("lotse:"):
+        if str(svc.get("image", "")).startswith("lotse:") and not is_migration(svc):
             yield name, svc
 
 
@@ -217,6 +223,24 @@ def test_compose_runs_lotse_commands_with_valid_settings(
         settings = validate_settings(env, monkeypatch)
         assert settings.http_host == "0.0.0.0" and str(settings.data_dir) == "/var/lib/lotse"
         assert settings.redis_url and settings.database_url and "{service}" in settings.database_url
+
+
+@pytest.mark.parametrize("path", compose_files(), ids=lambda p: p.name)
+def test_compose_upgrades_the_schemas_once_before_any_node_starts(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = yaml_docs(path)[0]
+    dotenv = {k: v or "" for k, v in dotenv_values(COMPOSE_DIR / ".env.example").items()}
+    (name, job), = [(n, s) for n, s in doc["services"].items() if is_migration(s)]
+    check_options(*split_command(job["command"][1:]))
+    assert job["restart"] == "no" and job["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = {k: interpolate(str(v), dotenv) for k, v in job["environment"].items()}
+    migrated = validate_settings(env, monkeypatch)
+    for service, svc in lotse_services(doc):
+        assert svc["depends_on"][name] == {"condition": "service_completed_successfully"}, service
+        settings = validate_settings({k: interpolate(str(v), dotenv) for k, v in svc["environment"].items()},
+                                     monkeypatch)
+        assert not settings.db_auto_upgrade, f"{service}: the job upgrades, not the node"
+        assert (settings.database_url, settings.level) == (migrated.database_url, migrated.level), service
 
 
 def test_all_in_one_compose_files_run_every_service_in_one_process() -> None:
@@ -333,6 +357,22 @@ def test_k8s_config_and_secrets_are_valid_settings(monkeypatch: pytest.MonkeyPat
     assert settings.oidc_issuer, "split pods need OIDC: each pod's dev-token key differs"
     assert settings.database_url and "{service}" in settings.database_url
     assert settings.database_url_for("plans").endswith("/lotse_plans")
+    assert not settings.db_auto_upgrade, "the Job in migrate.yaml upgrades the schemas"
+
+
+def test_k8s_job_upgrades_the_schemas_with_the_pods_settings() -> None:
+    (job,) = of_kind("Job")
+    assert "migrate.yaml" in yaml_docs(K8S_DIR / "kustomization.yaml")[0]["resources"]
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["lotse", "db", "upgrade"]
+    check_options(*split_command(container["command"][1:]))
+    assert pod["restartPolicy"] in ("OnFailure", "Never") and pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    refs = {json.dumps(r, sort_keys=True) for r in container["envFrom"]}
+    for dep in of_kind("Deployment"):  # the same database URLs and level as every pod
+        (pod_container,) = dep["spec"]["template"]["spec"]["containers"]
+        assert {json.dumps(r, sort_keys=True) for r in pod_container["envFrom"]} == refs
 
 
 # -- systemd ------------------------------------------------------------------------------------
@@ -369,6 +409,17 @@ def test_systemd_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) 
     env = {k: v or "" for k, v in dotenv_values(DEPLOY / "systemd" / "lotse.env.example").items()}
     settings = validate_settings(env, monkeypatch)
     assert settings.mailboxes and settings.state_redis_url and "{service}" in str(settings.database_url)
+    assert not settings.db_auto_upgrade, "the units' ExecStartPre upgrades the schemas"
+
+
+@pytest.mark.parametrize(("name", "options"), [("lotse-node.service", []),
+                                               ("lotse-relay.service", ["--service", "federation"])])
+def test_systemd_units_upgrade_the_schemas_before_the_node_starts(name: str, options: list[str]) -> None:
+    text = (DEPLOY / "systemd" / name).read_text()
+    pre = [shlex.split(ln.split("=", 1)[1]) for ln in text.splitlines() if ln.startswith("ExecStartPre=")]
+    upgrades = [args for args in pre if args[0] == "/opt/lotse/bin/lotse"]
+    assert upgrades == [["/opt/lotse/bin/lotse", "db", "upgrade", *options]]
+    check_options(*split_command(upgrades[0][1:]))
 
 
 def test_relay_unit_refuses_a_second_relay() -> None:
@@ -550,7 +601,7 @@ def test_architecture_doc_lists_every_stream_and_consumer_group() -> None:
     for level in ("municipal", "state"):
         settings = Settings(level=level)
         for name, spec in discover().items():
-            for sub in spec.subscriptions(ServiceContext(name, settings, None)):
+            for sub in spec.at(level).subscriptions(ServiceContext(name, settings, None)):
                 pairs.add((sub.stream, sub.group))
     missing = sorted(p for p in pairs if not any(f"`{p[0]}`" in r and f"`{p[1]}`" in r for r in rows))
     assert not missing, f"docs/architecture.md lacks (stream, group) rows: {missing}"

@@ -12,20 +12,9 @@ from typer.testing import CliRunner
 
 from shared.bus.tables import BUS_TABLES
 from shared.db import Database
-from shared.migrations import (
-    History,
-    MigrationError,
-    all_histories,
-    differences,
-    ensure_current,
-    history_for,
-    prepare,
-    revision,
-    status,
-    upgrade,
-)
-from shared.migrations.history import LEVELS
-from shared.migrations.runner import head_of
+from shared.migrations.errors import MigrationError
+from shared.migrations.history import LEVELS, History, all_histories, history_for
+from shared.migrations.runner import differences, ensure_current, head_of, prepare, revision, status, upgrade
 from shared.runtime.cli import app
 from shared.service import Level, ServiceContext
 from shared.settings import ALL_SERVICES, Settings

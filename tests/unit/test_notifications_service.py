@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import String, text, update
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import String, Table, text, update
+from sqlmodel import Session, select
 
 from services.notifications import mailer, scheduler
 from services.notifications import service as domain
@@ -40,11 +39,8 @@ CONFIG = MailConfig(node="n1", host="127.0.0.1", port=1,
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'notifications.db'}", TABLES)
-    SQLModel.metadata.create_all(database.engine, tables=TABLES)
-    yield database
-    database.dispose()
+def db(database: Callable[[Sequence[Table]], Database]) -> Database:
+    return database(TABLES)
 
 
 @contextmanager

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from sqlmodel import SQLModel, select
+from sqlalchemy import Table
+from sqlmodel import select
 
 from services.notifications import service as domain
 from services.notifications.mailer import MailConfig
@@ -24,11 +24,8 @@ SEEN = datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'n.db'}", TABLES)
-    SQLModel.metadata.create_all(database.engine, tables=TABLES)
-    yield database
-    database.dispose()
+def db(database: Callable[[Sequence[Table]], Database]) -> Database:
+    return database(TABLES)
 
 
 def alert(db: Database, source: str, *, config: MailConfig = MailConfig(node="state")) -> Notification:

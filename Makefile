@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@# Debian ships venv separately; as root with apt, install it when missing.
 	$(PYTHON) -m venv $(VENV) || { $(APT) install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
+	@# swagger-ui-bundle-v2 (Swagger UI 5, OpenAPI 3.1) installs the same module as swagger-ui-bundle 1.x.
+	$(BIN)/pip uninstall -q -y swagger-ui-bundle 2>/dev/null || true
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 

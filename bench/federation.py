@@ -75,7 +75,7 @@ def register_all(db_path: Path, nodes: list[SimNode]) -> None:
     from cryptography.hazmat.primitives import serialization
 
     db = Database(f"sqlite:///{db_path}", FEDERATION_TABLES)
-    db.migrate()
+    db.create_all()
     with db.session() as s:
         for n in nodes:
             raw = n.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -50,13 +50,13 @@ def consultation(minutes: int = 30) -> ConsultationRecorded:
 
 def producer_db(path: Path) -> Database:
     db = Database(f"sqlite:///{path}", BUS_TABLES)
-    db.migrate()
+    db.create_all()
     return db
 
 
 def consumer_db(path: Path) -> Database:
     db = Database(f"sqlite:///{path}", [Effect.__table__, *BUS_TABLES])  # type: ignore[attr-defined]
-    db.migrate()
+    db.create_all()
     return db
 
 

@@ -114,6 +114,7 @@ def remove(session: Session, *, node_id: str) -> RegisteredNode:
     """Forget the node: from now on its envelopes are rejected as from an unregistered node."""
     node = get_node(session, node_id=node_id)
     session.delete(node)
+    session.flush()
     return node
 
 

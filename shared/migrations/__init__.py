@@ -2,7 +2,7 @@
 
 from .errors import MigrationError
 from .history import History, all_histories, history_for, history_of
-from .runner import Status, differences, ensure_current, head_of, prepare, revision, status, upgrade
+from .runner import Status, Upgraded, differences, ensure_current, head_of, prepare, revision, status, upgrade
 
-__all__ = ["History", "MigrationError", "Status", "all_histories", "differences", "ensure_current", "head_of",
-           "history_for", "history_of", "prepare", "revision", "status", "upgrade"]
+__all__ = ["History", "MigrationError", "Status", "Upgraded", "all_histories", "differences", "ensure_current",
+           "head_of", "history_for", "history_of", "prepare", "revision", "status", "upgrade"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, NullPool, Table, create_engine, event
 
 from shared.bus.tables import BUS_TABLES
@@ -62,6 +63,13 @@ class History:
         cfg.set_main_option("version_locations", str(self.location).replace("%", "%%"))
         cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
         return cfg
+
+
+def script_of(history: History) -> ScriptDirectory:
+    """The history's revisions (Alembic's script directory)."""
+    if not history.location.is_dir():
+        raise MigrationError(f"{history.name}: no migrations folder {history.location}")
+    return ScriptDirectory.from_config(history.config())
 
 
 def history_of(service: str, level: str, spec_level: Level) -> History | None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 
 from .errors import MigrationError
-from .history import all_histories
-from .runner import revision, script_of
+from .history import all_histories, script_of
+from .runner import revision
 
 INITIAL = "0001"
 

@@ -16,15 +16,15 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.service import Level, ServiceContext
 from shared.settings import redact
 
+from .adopt import adopt
 from .errors import MigrationError
-from .history import BUS_TABLE_NAMES, History, engine_for, history_of, sqlite_missing
+from .history import BUS_TABLE_NAMES, History, engine_for, history_of, script_of, sqlite_missing
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,6 @@ class Status:
         if self.current is None:
             return f"empty (head {self.head})"
         return f"{self.current} (head)" if self.at_head else f"{self.current} (behind head {self.head})"
-
-
-def script_of(history: History) -> ScriptDirectory:
-    if not history.location.is_dir():
-        raise MigrationError(f"{history.name}: no migrations folder {history.location}")
-    return ScriptDirectory.from_config(history.config())
 
 
 def head_of(history: History) -> str | None:
@@ -116,40 +110,23 @@ def _lock(history: History, conn: Connection) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({zlib.crc32(history.version_table.encode())})")
 
 
-def _schema_at_base(history: History) -> tuple[str, dict[str, set[str]]]:
-    """The first revision and its tables' columns, built in a scratch in-memory database."""
-    base = script_of(history).get_base()
-    assert base is not None
-    engine = engine_for("sqlite://")
-    try:
-        with engine.connect() as conn, conn.begin():
-            command.upgrade(history.config(connection=conn), base)
-            insp = inspect(conn)
-            return base, {t: {c["name"] for c in insp.get_columns(t)}
-                          for t in insp.get_table_names() if t != history.version_table}
-    finally:
-        engine.dispose()
+@dataclass(frozen=True)
+class Upgraded:
+    """What an upgrade did: from which revision (None: empty) to which, and whether it adopted tables."""
+
+    before: str | None
+    after: str | None
+    adopted: bool = False
+
+    def __str__(self) -> str:
+        if self.adopted:
+            moved = f" -> {self.after}" if self.after != self.before else ""
+            return f"adopted its tables from before migrations at {self.before}{moved}"
+        return f"already at {self.after}" if self.before == self.after else f"{self.before or 'empty'} -> {self.after}"
 
 
-def _adopt(history: History, conn: Connection) -> None:
-    """Stamp a database created before migrations at the first revision if it has that schema."""
-    base, expected = _schema_at_base(history)
-    insp = inspect(conn)
-    have = set(insp.get_table_names())
-    missing = [t for t in expected if t not in have]
-    for table in sorted(set(expected) & have):
-        columns = {c["name"] for c in insp.get_columns(table)}
-        missing += [f"{table}.{c}" for c in sorted(expected[table] - columns)]
-    if missing:
-        raise MigrationError(
-            f"{history.name}: the database's tables predate migrations and lack {', '.join(missing[:6])} "
-            f"of revision {base}; back it up and move it away, or add them by hand")
-    MigrationContext.configure(conn, opts={"version_table": history.version_table}).stamp(script_of(history), base)
-    log.info("%s: adopted a database from before migrations at revision %s", history.name, base)
-
-
-def upgrade(history: History, url: str) -> tuple[str | None, str | None]:
-    """Bring the database to head in one transaction; (revision before, revision after)."""
+def upgrade(history: History, url: str) -> Upgraded:
+    """Bring the database to head in one transaction (adopting tables from before migrations)."""
     with connected(history, url) as conn:
         _lock(history, conn)
         before = _status(history, conn)
@@ -157,10 +134,9 @@ def upgrade(history: History, url: str) -> tuple[str | None, str | None]:
             raise MigrationError(f"{history.name}: database at revision {before.describe()}")
         if before.head is None:
             raise MigrationError(f"{history.name}: no revisions in {history.location}")
-        if before.legacy:
-            _adopt(history, conn)
+        start = adopt(history, conn) if before.legacy else before.current
         command.upgrade(history.config(connection=conn), "head")
-        return before.current, current_of(history, conn)
+        return Upgraded(start, current_of(history, conn), before.legacy)
 
 
 def ensure_current(history: History, url: str, *, auto_upgrade: bool, node_dir: Path) -> None:
@@ -176,8 +152,7 @@ def ensure_current(history: History, url: str, *, auto_upgrade: bool, node_dir: 
         where = ("has tables from before migrations" if found.legacy else
                  "is empty" if found.current is None else f"is at revision {found.current}")
         raise MigrationError(f"{history.name}: database {where}, code at {found.head}; {fix}")
-    before, after = upgrade(history, url)
-    log.info("%s: database upgraded from %s to %s", history.name, before or "empty", after)
+    log.info("%s: database %s", history.name, upgrade(history, url))
 
 
 def prepare(ctx: ServiceContext, level: Level) -> None:

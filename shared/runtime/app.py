@@ -27,6 +27,14 @@ HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", [
 access_log = logging.getLogger("lotse.access")
 
 
+def route_template(scope: Scope, root: str) -> str:
+    """The matched route's template, as the router left it on this scope; a mount's prefix + /{path}."""
+    if (route := getattr(scope.get("route"), "path", None)) is not None:
+        return str(route)
+    mounted = scope.get("root_path", "")  # a mount moves its prefix into root_path for its app
+    return f"{mounted[len(root):]}/{{path}}" if len(mounted) > len(root) else "unmatched"
+
+
 class AccessMiddleware:
     """Per request: latency metric and one access log line (plain ASGI: no extra task per request).
 
@@ -40,7 +48,7 @@ class AccessMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), 500
+        start, status, root = time.perf_counter(), 500, scope.get("root_path", "")
 
         async def timed_send(message: Message) -> None:
             nonlocal status
@@ -52,7 +60,7 @@ class AccessMiddleware:
             await self.app(scope, receive, timed_send)
         finally:
             elapsed = time.perf_counter() - start
-            route = getattr(scope.get("route"), "path", "unmatched")  # set by the router on this scope
+            route = route_template(scope, root)
             HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             # The OpenTelemetry middleware wraps this one, so the request's span is still current.
             access_log.info("request", extra={"method": scope["method"], "route": route, "status": status,

@@ -60,9 +60,7 @@ def db_upgrade(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigO
 
     try:
         for history, url in targets(node_settings(node, config), service):
-            before, after = upgrade(history, url)
-            change = f"already at {after}" if before == after else f"{before or 'empty'} -> {after}"
-            typer.echo(f"{history.name:<20} {change}")
+            typer.echo(f"{history.name:<22} {upgrade(history, url)}")
     except MigrationError as exc:
         fail(str(exc))
 
@@ -74,7 +72,7 @@ def db_current(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigO
 
     try:
         for history, url in targets(node_settings(node, config), service):
-            typer.echo(f"{history.name:<20} {status(history, url).describe():<40} {redact(url)}")
+            typer.echo(f"{history.name:<22} {status(history, url).describe():<40} {redact(url)}")
     except MigrationError as exc:
         fail(str(exc))
 
@@ -82,7 +80,8 @@ def db_current(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigO
 @db_app.command("history")
 def db_history(node: NodeOpt = None, service: ServiceOpt = None, config: ConfigOpt = None) -> None:
     """The revisions of each history, newest first; the database's current one marked."""
-    from shared.migrations.runner import script_of, status
+    from shared.migrations.history import script_of
+    from shared.migrations.runner import status
 
     try:
         for history, url in targets(node_settings(node, config), service):
@@ -102,7 +101,16 @@ def db_revision(
     message: Annotated[str, typer.Option("--message", "-m", help="what the revision changes")],
     level: Annotated[str, typer.Option("--level", help="municipal or state")] = "municipal",
 ) -> None:
-    """For developers: a new revision from what the models changed (autogenerate); review it."""
+    """For developers: the next revision of a service's migrations, from what its models changed.
+
+    Writes services/SERVICE/migrations/000N_MESSAGE.py (the state level: services/SERVICE/state/migrations/).
+
+    Alembic autogenerate compares the models with a scratch SQLite database built by the migrations so far.
+
+    Review the file before committing (a rename comes out as a drop and an add).
+
+    tests/unit/test_migrations.py fails while models and migrations disagree.
+    """
     from shared.migrations.history import history_for
     from shared.migrations.runner import revision
 

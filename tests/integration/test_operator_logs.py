@@ -24,12 +24,13 @@ ACCESS_KEYS = {"timestamp", "level", "logger", "message", "method", "route", "st
 @pytest.fixture
 def log_text() -> Iterator[io.StringIO]:
     """Everything the node logs while the test runs, as the runtime writes it (JSON lines)."""
-    root = logging.getLogger()
-    level, buffer = root.level, io.StringIO()
+    root, httpx = logging.getLogger(), logging.getLogger("httpx")
+    levels, buffer = (root.level, httpx.level), io.StringIO()
     handler = setup_logging(stream=buffer)
     yield buffer
     root.removeHandler(handler)
-    root.setLevel(level)
+    root.setLevel(levels[0])
+    httpx.setLevel(levels[1])
 
 
 def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
@@ -61,6 +62,7 @@ def test_every_line_is_json_and_the_access_log_names_routes_not_values(
     call("POST", f"{API}/cases", 422, headers=as_, json={**CASE, "household_size": SECRET})
     call("GET", f"{API}/cases/{case_id}?search={SECRET}", 401)
     call("GET", f"/no/such/{SECRET}", 404)
+    call("GET", "/static/docs/events.css", 200)
     call("GET", "/healthz", 200)
 
     logged = lines(log_text)
@@ -68,7 +70,7 @@ def test_every_line_is_json_and_the_access_log_names_routes_not_values(
     assert [(r["method"], r["status"]) for r in access] == [(m, s) for m, _, s in requests]
     assert [r["route"] for r in access] == [
         f"{API}/cases", f"{API}/cases", f"{API}/cases/{{case_id}}", f"{API}/cases", f"{API}/cases/{{case_id}}",
-        "unmatched", "/healthz"]
+        "unmatched", "/static/{path}", "/healthz"]
     for record in access:
         assert set(record) == ACCESS_KEYS, record
         assert record["message"] == "request" and record["level"] == "info"

@@ -36,7 +36,7 @@ class CasesOutbox:
 
     def __init__(self, tmp: Path, redis_url: str) -> None:
         self.db = Database(f"sqlite:///{tmp / 'cases-outbox.db'}", BUS_TABLES)
-        self.db.migrate()
+        self.db.create_all()
         self.redis_url = redis_url
 
     def send(self, payload: Contract, tenant: str = STUTTGART) -> Envelope:

@@ -15,7 +15,7 @@ from shared.events.registry import contract
 from shared.events.streams import CASES, FED_DOWN, FED_UP, FEDERATION, FUNDING
 from shared.federation.keys import down_stream, inbound_stream
 from shared.federation.relay import UP_STREAMS
-from shared.service import ServiceContext, discover
+from shared.service import LevelName, ServiceContext, discover
 from shared.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
@@ -70,14 +70,15 @@ def test_the_asyncapi_document_shows_the_federation_hop() -> None:
     assert sends and all(op["action"] == "send" for op in sends)
 
 
-def _settings(level: str, tmp_path: Path) -> Settings:
+def _settings(level: LevelName, tmp_path: Path) -> Settings:
     municipal = level == "municipal"
     return Settings(node_id="node-a" if municipal else "state", level=level, data_dir=tmp_path / level,
                     tenants=["08111000"] if municipal else ["08000000"])
 
 
 @pytest.mark.parametrize("level", ["municipal", "state"])
-def test_consumers_read_each_event_from_a_stream_it_is_declared_to_travel_on(level: str, tmp_path: Path) -> None:
+def test_consumers_read_each_event_from_a_stream_it_is_declared_to_travel_on(level: LevelName,
+                                                                            tmp_path: Path) -> None:
     settings, checked = _settings(level, tmp_path), 0
     for name, spec in discover().items():
         for sub in spec.at(level).subscriptions(ServiceContext(name, settings, None)):

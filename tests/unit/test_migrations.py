@@ -3,6 +3,7 @@ PostgreSQL in tests/integration/test_migrations.py), upgrades, refusals, adoptio
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,16 @@ from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.migrations.errors import MigrationError
 from shared.migrations.history import LEVELS, History, all_histories, history_for
-from shared.migrations.runner import differences, ensure_current, head_of, prepare, revision, status, upgrade
+from shared.migrations.runner import (
+    Upgraded,
+    differences,
+    ensure_current,
+    head_of,
+    prepare,
+    revision,
+    status,
+    upgrade,
+)
 from shared.runtime.cli import app
 from shared.service import Level, ServiceContext
 from shared.settings import ALL_SERVICES, Settings
@@ -50,7 +60,7 @@ def test_every_service_level_has_one_history_with_its_own_version_table() -> Non
 @pytest.mark.parametrize("case", HISTORIES, ids=ids)
 def test_the_migrations_build_exactly_the_models_schema_on_sqlite(case: tuple[str, str], tmp_path: Path) -> None:
     history, url = history_for(*case), sqlite(tmp_path)
-    assert upgrade(history, url) == (None, head_of(history))
+    assert upgrade(history, url) == Upgraded(None, head_of(history))
     assert differences(history, url) == []  # autogenerate would write nothing
     # the filter above hides tables the models no longer have: the migrations must not create them
     assert tables_in(url) == history.table_names | {history.version_table}
@@ -89,7 +99,7 @@ def test_a_model_change_becomes_the_next_revision(tmp_path: Path) -> None:
     assert differences(second, url)  # the model moved ahead of the database
     path = revision(second, "probe note")
     assert path is not None and path.name == "0002_probe_note.py" and "add_column" in path.read_text()
-    assert upgrade(second, url) == ("0001", "0002")
+    assert str(upgrade(second, url)) == "0001 -> 0002"
     assert differences(second, url) == []
     with create_engine(url).connect() as conn:
         assert conn.execute(text("SELECT name, note FROM probe_item")).all() == [("kept", None)]
@@ -127,22 +137,42 @@ def test_a_database_from_before_migrations_is_adopted_with_its_data(tmp_path: Pa
                           "VALUES ('g', 'e', '2025-01-01 00:00:00')"))
     found = status(history, url)
     assert found.legacy and "lotse db upgrade" in found.describe()
-    with pytest.raises(MigrationError, match="^cases: database has tables from before migrations, code at 0001; "
-                                             "run `lotse db upgrade"):
+    with pytest.raises(MigrationError, match=f"^cases: database has tables from before migrations, code at "
+                                             f"{head_of(history)}; run `lotse db upgrade"):
         ensure_current(history, url, auto_upgrade=False, node_dir=tmp_path)
-    assert upgrade(history, url) == (None, head_of(history))
+    assert upgrade(history, url) == Upgraded("0001", head_of(history), adopted=True)
     assert status(history, url).at_head and differences(history, url) == []
     with create_engine(url).connect() as conn:
         assert conn.execute(text("SELECT event_id FROM bus_inbox")).scalar() == "e"
 
 
-def test_a_database_from_before_migrations_with_another_schema_is_refused(tmp_path: Path) -> None:
+def test_adoption_adds_what_nodes_added_at_start_before_migrations(tmp_path: Path) -> None:
+    """An old demo's state registry: no key-rotation columns yet, no replay-guard table."""
+    history, url = history_for("federation", "state"), sqlite(tmp_path)
+    with create_engine(url).begin() as conn:
+        conn.execute(text("CREATE TABLE federation_node (node_id VARCHAR(63) NOT NULL PRIMARY KEY, "
+                          "tenants JSON NOT NULL, public_key VARCHAR(100) NOT NULL, acl_user VARCHAR(100) NOT NULL, "
+                          "registered_at DATETIME NOT NULL, last_heartbeat_at DATETIME, version VARCHAR, "
+                          "relay_lag INTEGER, outbox_backlog INTEGER, dead_letters INTEGER, "
+                          "accepted INTEGER NOT NULL, rejected INTEGER NOT NULL, silent_alerted BOOLEAN NOT NULL)"))
+        conn.execute(text("INSERT INTO federation_node VALUES ('ulm', '[\"08421000\"]', 'k', 'node-ulm', "
+                          "'2025-01-01 00:00:00', NULL, NULL, NULL, NULL, NULL, 3, 0, 0)"))
+    assert str(upgrade(history, url)) == "adopted its tables from before migrations at 0001"
+    assert status(history, url).at_head and differences(history, url) == []
+    with create_engine(url).connect() as conn:
+        assert conn.execute(text("SELECT node_id, accepted, previous_public_key FROM federation_node")).all() == [
+            ("ulm", 3, None)]
+
+
+def test_adoption_refuses_tables_that_lack_a_required_column(tmp_path: Path) -> None:
     history, url = history_for("cases", "municipal"), sqlite(tmp_path)
     own = next(t for t in history.tables if t.name.startswith("cases_") and not t.foreign_keys)
+    required = next(c.name for c in own.columns if not c.nullable and not c.primary_key)
     Database(url, [t for t in history.tables if t is not own]).create_all()
-    with create_engine(url).begin() as conn:  # an old version of one table: a column missing
+    with create_engine(url).begin() as conn:  # an old version of one table: a required column missing
         conn.execute(text(f"CREATE TABLE {own.name} (id VARCHAR(26) PRIMARY KEY)"))
-    with pytest.raises(MigrationError, match=rf"^cases: .*predate migrations and lack {own.name}\."):
+    with pytest.raises(MigrationError, match=rf"^cases: .*predate migrations and lack the required column\(s\) "
+                                             rf".*{own.name}\.{required}.* of revision 0001"):
         upgrade(history, url)
     assert history.version_table not in tables_in(url)  # nothing half-done
 
@@ -185,12 +215,13 @@ def test_db_commands_upgrade_and_report_the_sqlite_default(cli: CliRunner, tmp_p
     up = cli.invoke(app, ["db", "upgrade", "--node", str(node)])
     assert up.exit_code == 0, up.output
     assert [ln.split()[0] for ln in up.output.splitlines()] == list(ALL_SERVICES)
-    assert all(ln.split()[1:] == ["empty", "->", "0001"] for ln in up.output.splitlines())
+    assert [ln.split()[1:] for ln in up.output.splitlines()] == [
+        ["empty", "->", head_of(history_for(s, "municipal"))] for s in ALL_SERVICES]
     assert {p.name for p in node.glob("*.db")} == {f"{s}.db" for s in ALL_SERVICES}
     again = cli.invoke(app, ["db", "upgrade", "--node", str(node), "--service", "plans"])
     assert again.exit_code == 0 and again.output.split() == ["plans", "already", "at", "0001"]
     current = cli.invoke(app, ["db", "current", "--node", str(node), "--service", "cases"])
-    assert current.output.split()[:3] == ["cases", "0001", "(head)"]
+    assert current.output.split()[:3] == ["cases", head_of(history_for("cases", "municipal")), "(head)"]
     history = cli.invoke(app, ["db", "history", "--node", str(node), "--service", "funding"])
     assert history.exit_code == 0
     assert history.output.splitlines()[0] == "funding (lotse_version_funding): 0001 (head)"
@@ -223,10 +254,14 @@ def test_an_unreachable_database_is_one_line(cli: CliRunner, monkeypatch: pytest
     assert "secret" not in result.output
 
 
-def test_revision_with_unchanged_models_writes_nothing(cli: CliRunner) -> None:
+def test_revision_with_unchanged_models_writes_nothing(cli: CliRunner, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    real = history_for("cases", "state")
+    copy = replace(real, location=Path(shutil.copytree(real.location, tmp_path / "migrations")))
+    monkeypatch.setattr("shared.migrations.history.history_for", lambda service, level: copy)
     result = cli.invoke(app, ["db", "revision", "--service", "cases", "--level", "state", "-m", "nothing"])
     assert result.exit_code == 0 and result.output.strip() == "no changes: the migrations match the models"
-    assert [p.name for p in history_for("cases", "state").location.glob("*.py")] == ["0001_initial_schema.py"]
+    assert [p.name for p in copy.location.glob("*.py")] == ["0001_initial_schema.py"]
 
 
 def test_a_history_without_its_folder_fails_in_one_line(tmp_path: Path) -> None:

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import io
 import os
-import subprocess
 import sys
+from contextlib import chdir, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from shared.auth import Authenticator, TokenError, issue_dev_token
-from shared.settings import Settings, SettingsError, load_settings
+from shared.runtime.cli import main
+from shared.settings import Settings, SettingsError, load_settings, setting_names, unknown_variables
 
-LOTSE = [sys.executable, "-c", "from shared.runtime.cli import main; main()"]
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+def run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """`lotse ARGS` through the CLI's own boundary, in this process (the unit layer starts no process)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")}
-    return subprocess.run(LOTSE + args, capture_output=True, text=True, env={**clean, **(env or {})},
-                          cwd=cwd, timeout=60)
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, {**clean, **(env or {})}, clear=True), \
+            mock.patch.object(sys, "argv", ["lotse", *args]), chdir(cwd or Path.cwd()), \
+            redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        main()
+    return Result(int(exit_.value.code or 0), out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize(("env", "named"), [
@@ -89,3 +103,41 @@ def test_dev_tokens_verify_only_on_their_node(tmp_path: Path) -> None:
                               roles=["lead"], tenants=[], ttl_s=-10)
     with pytest.raises(TokenError, match="expired"):
         mine.verify(expired)
+
+
+def test_a_misspelled_variable_stops_with_the_valid_names(tmp_path: Path) -> None:
+    result = run(["node", "check"], {"LOTSE_REDISURL": "redis://127.0.0.1:6379/0"}, cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("lotse: LOTSE_REDISURL: unknown setting (did you mean LOTSE_REDIS_URL?)")
+    assert all(name in line for name in setting_names()) and "LOTSE_CONFIG" in line
+    assert not (tmp_path / "var").exists()
+
+
+def test_which_lotse_variables_are_not_settings() -> None:
+    env = {"LOTSE_REDIS_URL": "x", "lotse_node_id": "x", "LOTSE_CONFIG": "x", "LOTSE_MAILBOXES__08111000": "x",
+           "LOTSE_TEST_POSTGRES_URL": "x", "LOTSE_REDISURL": "x", "LOTSE_TENANT": "x", "PATH": "x"}
+    assert unknown_variables(env) == ["LOTSE_REDISURL", "LOTSE_TENANT"]
+
+
+def test_an_unknown_key_in_the_config_file_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "lotse.toml"
+    cfg.write_text('node_id = "ulm"\nredisurl = "redis://x"\n')
+    result = run(["node", "check", "--config", str(cfg)], cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "redisurl in " in line and "did you mean redis_url?" in line
+    os.environ.pop("LOTSE_CONFIG", None)
+
+
+def test_the_oidc_issuer_must_be_an_https_url() -> None:
+    for bad in ("http://login.example/realms/lotse", "login.example", "https://"):
+        with pytest.raises(SettingsError, match="LOTSE_OIDC_ISSUER: must be an https:// URL"):
+            load_settings(oidc_issuer=bad)
+    assert load_settings(oidc_issuer="https://login.example/realms/lotse").oidc_issuer
+
+
+def test_a_bad_url_value_is_shown_without_its_password() -> None:
+    with pytest.raises(SettingsError) as exc:
+        load_settings(redis_url="http://app:s3cret@redis:6379/0")
+    assert "s3cret" not in str(exc.value) and "app:***@" in str(exc.value)

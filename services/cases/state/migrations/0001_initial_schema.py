@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 03:21:19.079874
 """
 
 import sqlalchemy as sa  # noqa: F401

@@ -10,7 +10,17 @@ from shared.auth import tenant_for_write
 from shared.ids import ULID_PATTERN
 
 from . import service
-from .deps import AuditedCase, Auditor, Caller, CaseToChange, ContextDep, CurrentCase, SessionDep
+from .deps import (
+    AuditedCase,
+    Auditor,
+    Caller,
+    CaseToChange,
+    ContextDep,
+    CurrentCase,
+    FiguresTenant,
+    QueryDate,
+    SessionDep,
+)
 from .models import (
     AuditEntryPublic,
     AuditPage,
@@ -24,6 +34,7 @@ from .models import (
     ConsultationCreate,
     ConsultationPublic,
 )
+from .statistics import ConsultationStatistics
 
 # Every read and write of a case file leaves a row in its audit trail (service.py writes it).
 router = APIRouter(prefix="/api/cases/v1", tags=["cases"])
@@ -96,3 +107,13 @@ def read_audit(
                                            limit=limit)
     return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows],
                      next_cursor=next_cursor)
+
+
+@router.get("/statistics/consultations", response_model=ConsultationStatistics)
+def consultation_statistics(
+    tenant: FiguresTenant, session: SessionDep,
+    from_: Annotated[QueryDate, Query(alias="from")] = None,
+    to: Annotated[QueryDate, Query()] = None,
+) -> ConsultationStatistics:
+    """A lead's municipality (`tenant`; optional for a lead of one): consultations from..to, as the state counts."""
+    return service.consultation_statistics(session, tenant=tenant, from_=from_, to=to)

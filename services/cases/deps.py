@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends
+from pydantic import BeforeValidator
 from sqlmodel import Session
 
-from shared.auth import Principal, can_see
+from shared.auth import Principal, can_see, tenant_for_write
 from shared.errors import NotFound
-from shared.http import context_of, requires, session_dependency
+from shared.fields import iso_date_only
+from shared.http import TenantQuery, context_of, requires, session_dependency
 from shared.service import ServiceContext
 
 from . import service
@@ -19,7 +22,10 @@ SessionDep = Annotated[Session, session_dependency("cases")]
 ContextDep = Annotated[ServiceContext, Depends(context_of("cases"))]
 # Case files are case contents: node_admin (operations) and the state roles never see them.
 Caller = Annotated[Principal, requires("manager", "lead")]
-Auditor = Annotated[Principal, requires("lead")]
+Lead = Annotated[Principal, requires("lead")]
+Auditor = Lead  # a case's audit trail is for the lead
+# A query date that may be absent; when given, only YYYY-MM-DD (not a Unix timestamp).
+QueryDate = Annotated[date | None, BeforeValidator(iso_date_only)]
 
 
 def may_see(principal: Principal, case: Case) -> bool:
@@ -54,3 +60,11 @@ def audited_case(case_id: str, principal: Auditor, session: SessionDep) -> Case:
 CurrentCase = Annotated[Case, Depends(current_case)]
 CaseToChange = Annotated[Case, Depends(case_to_change)]
 AuditedCase = Annotated[Case, Depends(audited_case)]
+
+
+def figures_tenant(principal: Lead, ctx: ContextDep, tenant: TenantQuery = None) -> str:
+    """The municipality whose figures a lead reads: `tenant`, or their only one on this node (else 422)."""
+    return tenant_for_write(principal, tenant, ctx.settings.tenants)
+
+
+FiguresTenant = Annotated[str, Depends(figures_tenant)]

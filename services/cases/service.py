@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
 
 from shared.bus import emit
 from shared.errors import Conflict, NotFound
@@ -15,6 +16,7 @@ from shared.events.codes import CloseReason, Mode, Topic
 from shared.ids import new_id
 
 from .models import AuditAction, AuditEntry, Case, CaseStatus, Consultation
+from .statistics import ConsultationStatistics, Tally, check_window
 
 
 class CaseClosedConflict(Conflict):
@@ -148,3 +150,27 @@ def close_case(session: Session, *, case: Case, reason: CloseReason, actor: str,
     _emit(session, case, CaseClosed(case_id=case.id, manager=case.manager, closed_on=today,
                                     reason=reason), node)
     return case
+
+
+# -- the lead's figures: aggregates, so not audited per case ---------------------------------
+def consultation_statistics(session: Session, *, tenant: str, from_: date | None,
+                            to: date | None) -> ConsultationStatistics:
+    """The tenant's consultations by topic, mode and month, as the state counts them, small cells withheld."""
+    check_window(from_, to)
+    query = (sa.select(col(Consultation.case_id), col(Consultation.held_on), col(Consultation.mode),
+                       col(Consultation.duration_minutes), col(Consultation.topics))
+             .join(Case, col(Case.id) == col(Consultation.case_id)).where(col(Case.tenant) == tenant))
+    if from_ is not None:
+        query = query.where(col(Consultation.held_on) >= from_)
+    if to is not None:
+        query = query.where(col(Consultation.held_on) <= to)
+    # Topics are a JSON list per row: counted here rather than in SQL (one municipality's rows).
+    tally, clients = Tally(), set()
+    for case_id, held_on, mode, minutes, topics in session.execute(query):
+        tally.add(mode=mode, month=held_on.strftime("%Y-%m"), minutes=minutes)
+        tally.add_topics(topics, minutes=minutes)
+        clients.add(case_id)
+    still_open = session.exec(select(func.count()).select_from(Case).where(
+        Case.tenant == tenant, Case.status == CaseStatus.open)).one()
+    return tally.publish(tenant=tenant, from_=from_, to=to, distinct_clients=len(clients),
+                         open_cases=[(tenant, still_open)])

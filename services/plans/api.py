@@ -1,12 +1,22 @@
-"""HTTP routes of the plans service at municipal level: a case's plan and its goals."""
+"""HTTP routes of the plans service at municipal level: a case's plan and its goals, the lead's figures."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from . import service
-from .deps import Caller, ContextDep, CurrentGoal, CurrentPlan, PlanOfCase, PlanToChange, SessionDep
+from .deps import (
+    Caller,
+    ContextDep,
+    CurrentGoal,
+    CurrentPlan,
+    FiguresTenant,
+    PlanOfCase,
+    PlanToChange,
+    SessionDep,
+)
 from .models import GoalCreate, GoalStatusChange, GoalWritten, PlanPublic
+from .statistics import GoalStatistics
 
 router = APIRouter(prefix="/api/plans/v1", tags=["plans"])
 
@@ -38,3 +48,9 @@ def change_goal_status(body: GoalStatusChange, plan: PlanToChange, goal: Current
     """Set a goal's status; the same status again changes nothing (200, same version)."""
     service.change_goal_status(session, plan=plan, goal=goal, status=body.status, node=ctx.node)
     return GoalWritten.of(goal, plan)
+
+
+@router.get("/statistics/goals", response_model=GoalStatistics)
+def goal_statistics(tenant: FiguresTenant, session: SessionDep) -> GoalStatistics:
+    """A lead's municipality (`tenant`; optional for a lead of one): goals by area and status, as the state counts."""
+    return service.goal_statistics(session, tenant=tenant)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 from sqlmodel import Session
 
-from shared.auth import Principal, can_see
+from shared.auth import Principal, can_see, tenant_for_write
 from shared.errors import NotFound
-from shared.http import context_of, requires, session_dependency
+from shared.http import TenantQuery, context_of, requires, session_dependency
 from shared.service import ServiceContext
 
 from . import service
@@ -19,6 +19,7 @@ SessionDep = Annotated[Session, session_dependency("plans")]
 ContextDep = Annotated[ServiceContext, Depends(context_of("plans"))]
 # Plans are case contents: node_admin (operations) and the state roles never see them.
 Caller = Annotated[Principal, requires("manager", "lead")]
+Lead = Annotated[Principal, requires("lead")]
 
 
 def may_see(principal: Principal, plan: Plan) -> bool:
@@ -63,3 +64,11 @@ def current_goal(goal_id: str, plan: PlanToChange, session: SessionDep) -> Goal:
 
 
 CurrentGoal = Annotated[Goal, Depends(current_goal)]
+
+
+def figures_tenant(principal: Lead, ctx: ContextDep, tenant: TenantQuery = None) -> str:
+    """The municipality whose figures a lead reads: `tenant`, or their only one on this node (else 422)."""
+    return tenant_for_write(principal, tenant, ctx.settings.tenants)
+
+
+FiguresTenant = Annotated[str, Depends(figures_tenant)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from shared.bus import emit
 from shared.errors import Conflict, NotFound
@@ -15,6 +15,7 @@ from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
 from shared.ids import new_id
 
 from .models import Goal, Plan, PlanStatus
+from .statistics import GoalStatistics, goal_table, primary
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +159,15 @@ def close_plan(session: Session, *, case_id: str, tenant: str, closed_on: date) 
         _bump(plan)
         session.add(plan)
     return plan
+
+
+# -- the lead's figures -----------------------------------------------------------------------
+def goal_statistics(session: Session, *, tenant: str) -> GoalStatistics:
+    """The tenant's goals by area and status and its clients with goals, as the state counts them."""
+    of_plan, ours = col(Goal.plan_id) == col(Plan.id), col(Plan.tenant) == tenant
+    rows = session.exec(select(Goal.area, Goal.status, func.count()).join(Plan, of_plan)
+                        .where(ours).group_by(Goal.area, Goal.status)).all()
+    # One plan per case: a client with goals is a case whose plan has a goal.
+    n_clients = session.exec(select(func.count(func.distinct(Plan.case_id)))
+                             .select_from(Plan).join(Goal, of_plan).where(ours)).one()
+    return GoalStatistics.of(tenant, goal_table(rows), primary(n_clients))

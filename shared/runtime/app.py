@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import VERSION
 from shared.http import register_error_handlers
+from shared.runtime import operations
 from shared.runtime.apidocs import mount_docs
 from shared.runtime.logging import current_trace_id
+from web.app import mount_web
 
 if TYPE_CHECKING:
     from shared.runtime.node import Node
@@ -88,8 +90,10 @@ def build_app(node: Node) -> FastAPI:
     for level in node.levels.values():
         if level.router is not None:
             app.include_router(level.router)
+    app.include_router(operations.router)  # /api/node/v1: the node's own health, for node_admin
     register_error_handlers(app)
     mount_docs(app)
+    mount_web(app, node.settings)  # the web app at /: every path but the node's own (/api, /docs, ...)
 
     app.add_middleware(AccessMiddleware)
 

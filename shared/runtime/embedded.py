@@ -17,6 +17,8 @@ from typing import Any
 
 import redis
 
+from shared.runtime.failures import OperatorError
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -120,14 +122,16 @@ class EmbeddedServer:
                     log = self.data_dir / "server.log"
                     tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
                     self.stop()
-                    raise RuntimeError(f"embedded server {self.binary} exited: {(err or tail).strip()}")
+                    raise OperatorError(f"LOTSE_REDIS_URL is not set and the embedded server {self.binary} "
+                                        f"exited at start: {' '.join((err or tail).split())[-300:]}")
                 try:
                     if client.ping():
                         break
                 except redis.ConnectionError:
                     if time.monotonic() > deadline:
                         self.stop()
-                        raise RuntimeError(f"embedded server on port {self.port} did not answer") from None
+                        raise OperatorError(f"LOTSE_REDIS_URL is not set and the embedded server on port "
+                                            f"{self.port} did not answer within {timeout:.0f}s") from None
                     time.sleep(0.05)
         finally:
             client.close()

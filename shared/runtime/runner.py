@@ -13,9 +13,9 @@ from shared import VERSION
 from shared.runtime.app import build_app
 from shared.runtime.checks import preflight
 from shared.runtime.failures import OperatorError
+from shared.runtime.logging import UVICORN_LOGGING, setup_logging
 from shared.runtime.node import Node
 from shared.settings import Settings, redact
-from shared.telemetry import setup_logging
 
 
 class HeldLogs(logging.Handler):
@@ -104,7 +104,7 @@ def run_node(settings: Settings, debug: bool = False) -> None:
     try:
         node = Node(settings)
         config = uvicorn.Config(build_app(node), log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=30)
+                                timeout_graceful_shutdown=30, **UVICORN_LOGGING)
         server = NodeServer(config, node, logs)
         logs.capture()
         with suppress(SystemExit):  # uvicorn's answer to a failed start; the cause is the node's

@@ -2,33 +2,79 @@
 
 from __future__ import annotations
 
-import os
+import signal
 import sqlite3
 import subprocess
-import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from shared.runtime.embedded import free_port
+from tests.integration.processes import LOTSE, ROOT, clean_env, lotse, processes_of
+
+
+def cases_per_tenant(base: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(base / "rhein-neckar-it" / "cases.db")) as conn:
+        return dict(conn.execute("SELECT tenant, count(*) FROM cases_case GROUP BY tenant").fetchall())
+
+
+def live_demo(base: Path, ports: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start `lotse demo` and read its output until the live activity begins."""
+    proc = subprocess.Popen([*LOTSE, "demo", "--base", str(base), "--ports", ports], cwd=ROOT, env=clean_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("live activity"):
+            return proc, seen
+    proc.wait(10)
+    raise AssertionError("".join(seen))
+
+
+def gone(base: Path, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while processes_of(base) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not processes_of(base)
 
 
 def test_demo_seeds_three_linked_nodes(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")}
-    from shared.runtime.embedded import free_port
-
+    base = tmp_path / "demo"
     ports = ",".join(str(free_port()) for _ in range(3))
-    result = subprocess.run([sys.executable, "-m", "shared.runtime.cli", "demo", "--base", str(tmp_path / "demo"),
-                             "--seed-only", "--ports", ports], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=240)
+    result = lotse("demo", "--base", str(base), "--seed-only", "--ports", ports, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Lotse demo is running." in out and "funding_officer" in out and "Mannheim" in out
+    assert "demo users" in out and "manager-heidelberg-1" in out and "lead-stuttgart" in out
     # the municipal nodes hold the cases; the state holds pseudonymous statistics and the register
-    with closing(sqlite3.connect(tmp_path / "demo" / "rhein-neckar-it" / "cases.db")) as conn:
-        tenants = dict(conn.execute("SELECT tenant, count(*) FROM cases_case GROUP BY tenant").fetchall())
-    assert tenants == {"08221000": 8, "08222000": 8}
-    with closing(sqlite3.connect(tmp_path / "demo" / "state" / "funding.db")) as conn:
+    assert cases_per_tenant(base) == {"08221000": 8, "08222000": 8}
+    with closing(sqlite3.connect(base / "state" / "funding.db")) as conn:
         decided = conn.execute("SELECT count(*) FROM funding_state_application WHERE status = 'approved'")
         assert decided.fetchone()[0] == 1
-    for log in (tmp_path / "demo").glob("*.log"):
+    for log in base.glob("*.log"):
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    assert gone(base)
+
+
+def test_demo_keeps_its_data_and_stops_all_nodes_on_sigint_sigterm_and_sigkill(tmp_path: Path) -> None:
+    base = tmp_path / "demo"
+    ports = ",".join(str(free_port()) for _ in range(3))
+    seeded = lotse("demo", "--base", str(base), "--seed-only", "--ports", ports, timeout=240)
+    assert seeded.returncode == 0, seeded.stdout[-3000:] + seeded.stderr[-3000:]
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        proc, said = live_demo(base, ports)
+        assert "keeping the existing demo data" in "".join(said) and "demo users" in "".join(said)
+        proc.send_signal(stop)
+        assert proc.wait(120) == 0, stop
+        assert gone(base, timeout=5), f"nodes left after {stop!r}"
+        assert cases_per_tenant(base) == {"08221000": 8, "08222000": 8}  # not seeded twice
+    # killed outright, the demo still takes its nodes and their embedded servers along
+    proc, _ = live_demo(base, ports)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert gone(base, timeout=60), "nodes outlived a killed demo"
+    fresh = lotse("demo", "--base", str(base), "--seed-only", "--fresh", "--ports", ports, timeout=240)
+    assert fresh.returncode == 0 and "seeding demo data" in fresh.stdout, fresh.stdout[-3000:]
+    assert cases_per_tenant(base) == {"08221000": 8, "08222000": 8}
+    assert gone(base)

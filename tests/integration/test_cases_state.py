@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from services.cases.state import service
 from services.cases.state.models import TABLES, StateCase, StateConsultation, StateConsultationTopic
-from services.cases.state.statistics import Cell, masked
+from services.cases.statistics import Cell, masked
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
@@ -367,11 +367,12 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
     assert r.status_code in (404, 405)
 
 
-def test_statistics_are_not_served_by_a_municipal_node(start_node: Callable[..., NodeHandle],
+def test_state_roles_get_no_statistics_from_a_municipal_node(start_node: Callable[..., NodeHandle],
                                                        redis: Redis) -> None:
     node = start_node("cases")
     headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
-    assert node.client.get(STATS, headers=headers).status_code == 404
+    # a municipal node serves its figures to its lead only (CONTRACT v2): a state role is refused
+    assert node.client.get(STATS, headers=headers).status_code == 403
     # a municipal node does not consume its own case events
     groups = redis.xinfo_groups(STREAMS["cases"]) if redis.exists(STREAMS["cases"]) else []
     assert b"cases" not in {g["name"] for g in groups}

@@ -43,8 +43,8 @@ def occupied_port() -> Iterator[int]:
 def test_unreachable_redis_is_one_line_for_every_command(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     for args in (["node", "up"], ["relay"], ["node", "check"], ["events", "tail"], ["dlq", "list"]):
-        extra = {"LOTSE_STATE_REDIS_URL": url} if args == ["relay"] else {}
-        line = failing(tmp_path, *args, LOTSE_REDIS_URL=url, **extra)
+        extra: dict[str, str] = {"LOTSE_STATE_REDIS_URL": url} if args == ["relay"] else {}
+        line = failing(tmp_path, *args, LOTSE_REDIS_URL=url, **extra)  # type: ignore[arg-type]
         assert "LOTSE_REDIS_URL" in line and url.split("//")[1].split("/")[0] in line, args
         assert "Connection refused" in line
     assert not (tmp_path / "node").exists()  # nothing was started, nothing created

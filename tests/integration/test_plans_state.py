@@ -191,10 +191,11 @@ def test_statistics_authorisation_and_bad_query(state: NodeHandle) -> None:
     assert r.status_code == 404
 
 
-def test_statistics_are_not_served_by_a_municipal_node(start_node: Callable[..., NodeHandle],
+def test_state_roles_get_no_statistics_from_a_municipal_node(start_node: Callable[..., NodeHandle],
                                                        redis: Redis) -> None:
     node = start_node("plans")
     headers = node.headers("s1", "state_operator", tenants=[STUTTGART])
-    assert node.client.get(f"{API}/statistics/goals", headers=headers).status_code == 404
+    # a municipal node serves its figures to its lead only (CONTRACT v2): a state role is refused
+    assert node.client.get(f"{API}/statistics/goals", headers=headers).status_code == 403
     groups = {g["name"] for g in redis.xinfo_groups(STREAMS["cases"])}
     assert b"plans" in groups

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,10 +27,12 @@ from services.cases.models import (
     Consultation,
     ConsultationCreate,
 )
+from services.cases.state import service as state_service
+from services.cases.state.models import TABLES as STATE_TABLES
 from shared.auth import Principal
 from shared.bus import OutboxEvent
 from shared.db import Database
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope
 from shared.events.codes import CloseReason, Mode, Topic
 
@@ -280,3 +283,108 @@ def test_a_consultation_body_refuses_what_cannot_be_true() -> None:
         with pytest.raises(ValidationError) as refused:
             ConsultationCreate.model_validate({**body, field: value})
         assert refused.value.errors()[0]["loc"][0] == field, (field, value)
+
+
+# -- the lead's figures: the state's counting and suppression, from the case files -----------
+def held(db: Database, case_id: str, held_on: str, mode: Mode = Mode.office,
+         topics: tuple[Topic, ...] = (Topic.work,), minutes: int = 30, times: int = 1) -> None:
+    for _ in range(times):
+        with unit(db) as s:
+            service.record_consultation(s, case=case_of(s, case_id), held_on=date.fromisoformat(held_on),
+                                        duration_minutes=minutes, mode=mode, topics=list(topics),
+                                        note="Canary Zzyzx", actor="m1", node=NODE)
+
+
+def figures(db: Database, tenant: str = STUTTGART, from_: str | None = None,
+            to: str | None = None) -> dict[str, Any]:
+    with unit(db) as s:
+        answer = service.consultation_statistics(
+            s, tenant=tenant, from_=date.fromisoformat(from_) if from_ else None,
+            to=date.fromisoformat(to) if to else None)
+    return answer.model_dump(mode="json", by_alias=True)
+
+
+def rows(answer: dict[str, Any], name: str) -> dict[str, Any]:
+    """The non-zero rows of one breakdown (`by_<name>`): (consultations, minutes), or 'x' when withheld."""
+    return {r[name]: "x" if r["suppressed"] else (r["consultations"], r["minutes"])
+            for r in answer[f"by_{name}"] if r["suppressed"] or r["consultations"]}
+
+
+def test_the_leads_figures_count_like_the_state_and_withhold_small_cells(db: Database) -> None:
+    a, b, c = (opened(db).id for _ in range(3))
+    held(db, a, "2024-03-04", Mode.office, (Topic.work, Topic.language), minutes=60, times=4)
+    held(db, b, "2024-03-20", Mode.office, (Topic.work,), minutes=30, times=3)
+    held(db, c, "2024-04-02", Mode.phone, (Topic.health,), minutes=10, times=2)
+    answer = figures(db)
+    assert (answer["tenant"], answer["from"], answer["to"], answer["min_cell"]) == (STUTTGART, None, None, 5)
+    assert (answer["consultations"], answer["minutes"], answer["totals_suppressed"]) == (9, 350, False)
+    # three case files are three clients: fewer than five, withheld
+    assert (answer["distinct_clients"], answer["distinct_clients_suppressed"]) == (None, True)
+    assert rows(answer, "topic") == {"work": (7, 330), "language": "x", "health": "x"}
+    # phone (2) is small: the smallest shown non-zero mode goes too, or office = total - phone
+    assert rows(answer, "mode") == {"office": "x", "phone": "x"}
+    assert rows(answer, "month") == {"2024-03": "x", "2024-04": "x"}
+    assert [r["topic"] for r in answer["by_topic"]] == [t.value for t in Topic]
+    assert [r["mode"] for r in answer["by_mode"]] == [m.value for m in Mode]
+    assert answer["open_cases"] == [{"tenant": STUTTGART, "open_cases": None, "suppressed": True}]
+
+
+def test_the_leads_figures_cover_one_tenant_a_window_and_cases_open_now(db: Database) -> None:
+    ours = [opened(db).id for _ in range(6)]
+    theirs = opened(db, tenant=HEIDELBERG).id
+    for case_id in ours:
+        held(db, case_id, "2024-05-31")
+        held(db, case_id, "2024-06-01", Mode.video, minutes=20)
+    held(db, theirs, "2024-06-01", times=7)
+    with unit(db) as s:
+        service.close_case(s, case=case_of(s, ours[0]), reason=CloseReason.independent, actor="l1", node=NODE)
+    june = figures(db, from_="2024-06-01", to="2024-06-30")
+    assert (june["consultations"], june["minutes"], june["distinct_clients"]) == (6, 120, 6)
+    assert rows(june, "mode") == {"video": (6, 120)}
+    assert june["open_cases"] == [{"tenant": STUTTGART, "open_cases": 5, "suppressed": False}]
+    may = figures(db, to="2024-05-31")
+    assert (may["consultations"], may["distinct_clients"], may["to"]) == (6, 6, "2024-05-31")
+    assert figures(db, from_="2024-07-01")["consultations"] == 0
+    heidelberg = figures(db, tenant=HEIDELBERG)
+    assert (heidelberg["consultations"], heidelberg["distinct_clients_suppressed"]) == (7, True)
+    with pytest.raises(InvalidInput) as refused:
+        figures(db, from_="2024-05-01", to="2024-04-30")
+    assert (refused.value.field, refused.value.reason) == ("to", "must not be before from")
+
+
+def test_the_leads_figures_equal_the_states_for_the_same_consultations(db: Database,
+                                                                      database: Callable[..., Database]) -> None:
+    state = database(STATE_TABLES)
+    plan = [(Mode.office, (Topic.work, Topic.language), 45, "2024-01-10", 6),
+            (Mode.outreach, (Topic.housing,), 30, "2024-02-11", 5), (Mode.group, (Topic.school,), 90, "2024-02-12", 1),
+            (Mode.phone, (Topic.work, Topic.benefits), 15, "2024-03-13", 8)]
+    cases = [opened(db).id for _ in range(7)]
+    n = 0
+    for mode, topics, minutes, day, times in plan:
+        for _ in range(times):
+            case_id = cases[n % len(cases)]
+            n += 1
+            held(db, case_id, day, mode, topics, minutes)
+            with state.session() as s:
+                state_service.note_consultation(
+                    s, event_id=f"01J{n:023d}", node=NODE, tenant=STUTTGART,
+                    client=hashlib.sha256(case_id.encode()).hexdigest(), held_on=date.fromisoformat(day),
+                    mode=mode, topics=list(topics), duration_minutes=minutes)
+                state_service.note_case_opened(s, node=NODE, tenant=STUTTGART,
+                                               client=hashlib.sha256(case_id.encode()).hexdigest(),
+                                               opened_on=TODAY)
+                s.commit()
+    for window in [(None, None), ("2024-02-01", "2024-03-31"), ("2024-02-12", "2024-02-12")]:
+        with state.session() as s:
+            statewide = state_service.consultation_statistics(
+                s, tenant=STUTTGART, from_=date.fromisoformat(window[0]) if window[0] else None,
+                to=date.fromisoformat(window[1]) if window[1] else None).model_dump(mode="json", by_alias=True)
+        assert figures(db, from_=window[0], to=window[1]) == statewide, window
+
+
+def test_reading_the_figures_leaves_no_audit_row_and_no_event(db: Database) -> None:
+    case = opened(db)
+    held(db, case.id, "2024-01-02")
+    before, sent = trail(db, case.id), len(events(db))
+    figures(db)
+    assert trail(db, case.id) == before and len(events(db)) == sent

@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from services.cases.state import service
 from services.cases.state.models import TABLES, StateCase, StateConsultation, StateConsultationTopic
-from services.cases.state.statistics import MIN_CELL, Cell, masked, publish, small
+from services.cases.statistics import MIN_CELL, Cell, masked, publish, small
 from shared.db import Database
 from shared.errors import InvalidInput
 from shared.events.codes import CloseReason, Mode, Topic

@@ -14,6 +14,7 @@ from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope, envelope_for, new_event_id, utcnow
 from shared.events.cases import ConsultationRecorded
+from shared.events.codes import Mode, Topic
 from shared.federation import crypto, registry
 from shared.federation.ingest import check
 from shared.federation.models import FEDERATION_TABLES, RegisteredNode
@@ -26,8 +27,8 @@ MakeDb = Callable[[Sequence[Table]], Database]
 
 def consultation_envelope(case_id: str) -> Envelope:
     payload = ConsultationRecorded(case_id=case_id, consultation_id=new_event_id(), manager="mia",
-                                   held_on=date(2026, 11, 3), duration_minutes=45, mode="outreach",
-                                   topics=["language"])
+                                   held_on=date(2026, 11, 3), duration_minutes=45, mode=Mode.outreach,
+                                   topics=[Topic.language])
     return envelope_for(payload, tenant="08111000", node="node-a", aggregate_id=case_id)
 
 

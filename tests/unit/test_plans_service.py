@@ -23,6 +23,9 @@ from services.plans.models import (
     PlanStatus,
     years_ahead,
 )
+from services.plans.state import service as state_service
+from services.plans.state.models import TABLES as STATE_TABLES
+from services.plans.statistics import GoalStatistics
 from shared.bus import BUS_TABLES, OutboxEvent
 from shared.db import Database
 from shared.errors import Conflict, NotFound
@@ -249,3 +252,59 @@ def test_goal_bodies_check_area_title_and_target_date() -> None:
             GoalCreate.model_validate({"area": "work", "title": "x", field: value})
         assert [e["loc"][0] for e in caught.value.errors()] == [field], (field, value)
     assert years_ahead(date(2028, 2, 29), 1) == date(2029, 2, 28)
+
+
+# -- the lead's figures: the state's counting and suppression, from the plans ----------------
+def test_the_leads_goal_figures_count_like_the_state_and_withhold_small_cells(db: Database) -> None:
+    plans = [opened(db, case_id=f"case-{i}").id for i in range(6)]
+    for plan_id in plans:
+        goal(db, plan_id, Topic.work)
+    for plan_id in plans[:2]:
+        added, _ = goal(db, plan_id, Topic.language)
+        change(db, plan_id, added.id, GoalStatus.achieved)
+    other = opened(db, case_id="case-h", tenant=HEIDELBERG).id
+    for _ in range(3):
+        goal(db, other, Topic.housing)
+    opened(db, case_id="case-without-goals")
+
+    with unit(db) as s:
+        answer = service.goal_statistics(s, tenant=STUTTGART)
+    assert (answer.tenant, answer.min_cell, len(answer.cells)) == (STUTTGART, 5, len(Topic) * len(GoalStatus))
+    cells = {(c.area, c.status): (c.count, c.suppressed) for c in answer.cells if c.count or c.suppressed}
+    assert cells == {(Topic.work, GoalStatus.open): (6, False), (Topic.language, GoalStatus.achieved): (None, True)}
+    by_status = {c.status: (c.count, c.suppressed) for c in answer.by_status}
+    assert by_status[GoalStatus.open] == (6, False) and by_status[GoalStatus.achieved] == (None, True)
+    # 8 = 6 shown + 2 withheld: one withheld part, so the total would give it back
+    assert (answer.total.count, answer.total.suppressed) == (None, True)
+    # clients are cases with goals: six, not the case without goals nor Heidelberg's
+    assert (answer.clients.count, answer.clients.suppressed) == (6, False)
+    with unit(db) as s:
+        heidelberg = service.goal_statistics(s, tenant=HEIDELBERG)
+        nobody = service.goal_statistics(s, tenant="08222000")
+    assert (heidelberg.total.count, heidelberg.total.suppressed, heidelberg.clients.suppressed) == (None, True, True)
+    assert (nobody.total.count, nobody.clients.count) == (0, 0)
+
+
+def test_the_leads_goal_figures_equal_the_states_for_the_same_goals(db: Database, tmp_path: Path) -> None:
+    state = Database(f"sqlite:///{tmp_path / 'plans-state.db'}", STATE_TABLES)
+    SQLModel.metadata.create_all(state.engine, tables=STATE_TABLES)
+    areas = [Topic.work, Topic.work, Topic.language, Topic.health, Topic.work, Topic.school, Topic.work]
+    statuses = [GoalStatus.open, GoalStatus.in_progress, GoalStatus.achieved, GoalStatus.dropped]
+    plans = [opened(db, case_id=f"case-{i}").id for i in range(9)]
+    for i in range(20):
+        added, _ = goal(db, plans[i % len(plans)], areas[i % len(areas)])
+        if i % 3:
+            change(db, plans[i % len(plans)], added.id, statuses[i % 4])
+    with unit(db) as s:
+        municipal = service.goal_statistics(s, tenant=STUTTGART)
+        goals = s.exec(select(Goal, Plan).join(Plan, col(Plan.id) == col(Goal.plan_id))).all()
+        with state.session() as st:
+            for g, p in goals:
+                state_service.record_goal(st, node=NODE, tenant=p.tenant, goal_pseudonym=g.id,
+                                          case_pseudonym=p.case_id, area=g.area, status=g.status,
+                                          plan_version=p.version)
+            st.commit()
+            table, clients = state_service.goal_statistics(st, tenant=STUTTGART)
+    assert municipal == GoalStatistics.of(STUTTGART, table, clients)
+    assert municipal.total.count == 20
+    state.dispose()

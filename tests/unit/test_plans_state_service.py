@@ -10,8 +10,8 @@ from sqlalchemy import String
 from sqlmodel import Session, SQLModel, select
 
 from services.plans.state import service
-from services.plans.state.models import TABLES, GoalStatistics, StateGoal
-from services.plans.state.statistics import MIN_CELL, cross_table
+from services.plans.state.models import TABLES, StateGoal
+from services.plans.statistics import MIN_CELL, GoalStatistics, cross_table
 from shared.db import Database
 from shared.events.codes import GoalStatus, Topic
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BeforeValidator
 
-from shared.fields import iso_date_only
 from shared.http import StateCaller, TenantQuery
 
+from ..deps import QueryDate
+from ..statistics import ConsultationStatistics
 from . import service
 from .deps import SessionDep
-from .statistics import ConsultationStatistics
 
-# A query date that may be absent; when given, only YYYY-MM-DD (not a Unix timestamp).
-QueryDate = Annotated[date | None, BeforeValidator(iso_date_only)]
 router = APIRouter(prefix="/api/cases/v1", tags=["cases"])
 
 

@@ -11,15 +11,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
-from shared.errors import InvalidInput
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Mode, Topic
 
+from ..statistics import ConsultationStatistics, Tally, check_window
 from .models import PSEUDONYM_PATTERN, StateCase, StateConsultation, StateConsultationTopic
-from .statistics import Cell, ConsultationStatistics, publish
-
-# Plain strings: the keys of counts read back from the tables.
-TOPICS, MODES = [t.value for t in Topic], [m.value for m in Mode]
 
 
 class NotPseudonymous(ValueError):
@@ -89,8 +85,7 @@ def consultation_statistics(
     session: Session, *, tenant: str | None, from_: date | None, to: date | None,
 ) -> ConsultationStatistics:
     """Consultations, minutes and distinct clients by topic, mode and month, small cells withheld."""
-    if from_ is not None and to is not None and to < from_:
-        raise InvalidInput("to", "must not be before from")
+    check_window(from_, to)
     c = StateConsultation
     where: list[ColumnElement[bool]] = []
     if tenant is not None:
@@ -100,27 +95,21 @@ def consultation_statistics(
     if to is not None:
         where.append(col(c.held_on) <= to)
     # One grouped read yields the totals, by_mode and by_month: they always add up to each other.
-    groups = session.exec(select(c.mode, c.month, func.count(), func.sum(c.duration_minutes))
-                          .where(*where).group_by(c.mode, c.month)).all()
-    modes: dict[str, list[int]] = {m: [0, 0] for m in MODES}
-    months: dict[str, list[int]] = {}
-    for mode, month, n, minutes in groups:
-        for cell in (modes.setdefault(mode, [0, 0]), months.setdefault(month, [0, 0])):
-            cell[0] += n
-            cell[1] += minutes
+    tally = Tally()
+    for mode, month, n, minutes in session.exec(
+            select(c.mode, c.month, func.count(), func.sum(c.duration_minutes))
+            .where(*where).group_by(c.mode, c.month)).all():
+        tally.add(mode=mode, month=month, minutes=minutes, count=n)
     t = StateConsultationTopic
-    topics: dict[str, tuple[int, int]] = {topic: (n, minutes) for topic, n, minutes in session.exec(
-        select(t.topic, func.count(), func.sum(c.duration_minutes))
-        .join(c, col(c.event_id) == col(t.event_id)).where(*where).group_by(t.topic)).all()}
+    for topic, n, minutes in session.exec(
+            select(t.topic, func.count(), func.sum(c.duration_minutes))
+            .join(c, col(c.event_id) == col(t.event_id)).where(*where).group_by(t.topic)).all():
+        tally.add_topics([topic], minutes=minutes, count=n)
     # Pseudonyms are per node (each has its own key): a client is a (node, pseudonym) pair.
     clients = select(c.node, c.client).where(*where).distinct().subquery()
     n_clients = session.exec(select(func.count()).select_from(clients)).one()
-    return publish(
-        tenant=tenant, from_=from_, to=to, distinct_clients=n_clients,
-        by_topic=[Cell(k, *topics.get(k, (0, 0))) for k in TOPICS],
-        by_mode=[Cell(k, *v) for k, v in modes.items()],
-        by_month=[Cell(k, *months[k]) for k in sorted(months)],
-        open_cases=open_cases(session, tenant=tenant))
+    return tally.publish(tenant=tenant, from_=from_, to=to, distinct_clients=n_clients,
+                         open_cases=open_cases(session, tenant=tenant))
 
 
 def open_cases(session: Session, *, tenant: str | None) -> list[tuple[str, int]]:

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from shared.http import StateCaller, TenantQuery
 
 from ..deps import SessionDep
+from ..statistics import GoalStatistics
 from . import service
-from .models import GoalStatistics
 
 router = APIRouter(prefix="/api/plans/v1", tags=["plans"])
 

@@ -9,8 +9,8 @@ from sqlmodel import Session, func, select
 from shared.events import utcnow
 from shared.events.codes import GoalStatus, Topic
 
+from ..statistics import CrossTable, Masked, goal_table, primary
 from .models import PSEUDONYM_MAX, StateGoal
-from .statistics import CrossTable, Masked, cross_table, primary
 
 log = logging.getLogger(__name__)
 
@@ -59,5 +59,4 @@ def goal_statistics(
     # Pseudonyms are per node (each node has its own key): a client is a (node, case) pair.
     clients = select(StateGoal.node, StateGoal.case_pseudonym).where(*where).distinct()
     n_clients = session.exec(select(func.count()).select_from(clients.subquery())).one()
-    counts = {(Topic(area), GoalStatus(status)): n for area, status, n in rows}
-    return cross_table(counts, list(Topic), list(GoalStatus)), primary(n_clients)
+    return goal_table(rows), primary(n_clients)

@@ -1,6 +1,11 @@
-"""Small-cell suppression for state statistics: small counts and the totals that would reveal them.
+"""Goal statistics at either level: small-cell suppression, the totals that would reveal a cell, the answer.
 
-Rules (DESIGN.md "Federation": statistics at state level suppress small cells):
+Counted: goals by area and status (every goal of a plan, whatever the plan's state), and the
+distinct clients with goals: at state a (node, case pseudonym) pair, on a municipal node (the lead's
+figures) a case. Both levels publish the same numbers for a municipality.
+
+Rules (DESIGN.md "Federation": statistics at state level suppress small cells; a lead's figures
+follow the same rules):
 - primary: a count of 1-4 is withheld (`count` null, `suppressed` true); 0 and >= 5 are shown;
 - secondary: a total is withheld when it is small itself, or when exactly one of the parts it sums
   is withheld, since subtracting the shown parts from the total would give that part back. Row and
@@ -16,6 +21,10 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.events.codes import GoalStatus, Topic
 
 MIN_CELL = 5
 R = TypeVar("R", bound=Hashable)
@@ -71,3 +80,58 @@ def cross_table(counts: Mapping[tuple[R, C], int], rows: Sequence[R],
     grand = Masked(by_cells.value,
                    by_cells.suppressed or by_rows.suppressed or by_columns.suppressed)
     return CrossTable(cells, row_totals, column_totals, grand)
+
+
+class Count(BaseModel):
+    """A published count: null with `suppressed` true when it is small or would reveal one."""
+
+    count: int | None
+    suppressed: bool
+
+    @classmethod
+    def of(cls, masked: Masked) -> Count:
+        return cls(count=masked.count, suppressed=masked.suppressed)
+
+
+class GoalCount(Count):
+    area: Topic
+    status: GoalStatus
+
+
+class AreaCount(Count):
+    area: Topic
+
+
+class StatusCount(Count):
+    status: GoalStatus
+
+
+class GoalStatistics(BaseModel):
+    """Goals by area and status with totals; `clients` counts distinct clients with goals."""
+
+    tenant: str | None
+    min_cell: int
+    cells: list[GoalCount]
+    by_area: list[AreaCount]
+    by_status: list[StatusCount]
+    total: Count
+    clients: Count
+
+    @classmethod
+    def of(cls, tenant: str | None, table: CrossTable[Topic, GoalStatus],
+           clients: Masked) -> GoalStatistics:
+        return cls(
+            tenant=tenant, min_cell=MIN_CELL,
+            cells=[GoalCount(area=a, status=s, count=m.count, suppressed=m.suppressed)
+                   for (a, s), m in table.cells.items()],
+            by_area=[AreaCount(area=a, count=m.count, suppressed=m.suppressed)
+                     for a, m in table.row_totals.items()],
+            by_status=[StatusCount(status=s, count=m.count, suppressed=m.suppressed)
+                       for s, m in table.column_totals.items()],
+            total=Count.of(table.total), clients=Count.of(clients))
+
+
+def goal_table(rows: Sequence[tuple[str, str, int]]) -> CrossTable[Topic, GoalStatus]:
+    """Counts read back as (area, status, n) rows, in every area x status cell, suppressed."""
+    counts = {(Topic(area), GoalStatus(status)): n for area, status, n in rows}
+    return cross_table(counts, list(Topic), list(GoalStatus))

@@ -1,10 +1,12 @@
-"""State level: small-cell suppression and the shape of the published consultation statistics.
+"""Consultation statistics at either level: what is counted, small-cell suppression, the answer's shape.
 
 What is counted: consultations by the day they were held (`from`..`to` inclusive); a consultation
-with several topics counts, with all its minutes, once in each of them; a client is a case file,
-known to the state only by its node's pseudonym; open cases are those open now, whatever the window.
+with several topics counts, with all its minutes, once in each of them; open cases are those open
+now, whatever the window. A client is a case file: at state a (node, pseudonym) pair, on a
+municipal node (the lead's figures) a case id.
 
-Rules (DESIGN.md "Federation": statistics at state level suppress small cells):
+Rules (DESIGN.md "Federation": statistics at state level suppress small cells; a lead's figures
+follow the same rules, so the two levels publish the same numbers for a municipality):
 - primary: a cell counting 1-4 consultations is withheld (`consultations` and `minutes` null,
   `suppressed` true); 0 and >= 5 are shown. A distinct-client or open-case count of 1-4 is
   withheld too.
@@ -20,15 +22,18 @@ This is a line-by-line rule, not an optimal suppression solver: differences betw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import InvalidInput
 from shared.events.codes import Mode, Topic
 
 MIN_CELL = 5
+# Plain strings: the keys of counts read back from the tables.
+TOPICS, MODES = [t.value for t in Topic], [m.value for m in Mode]
 
 
 def small(count: int) -> bool:
@@ -82,7 +87,7 @@ class OpenCases(BaseModel):
 
 
 class ConsultationStatistics(BaseModel):
-    """GET /statistics/consultations: statewide or one municipality's, optionally in a date window."""
+    """GET /statistics/consultations: statewide, or one municipality's (or a lead's), in a date window."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -128,3 +133,41 @@ def publish(
         "open_cases": [{"tenant": t, "open_cases": None if small(n) else n, "suppressed": small(n)}
                        for t, n in open_cases],
     })
+
+
+def check_window(from_: date | None, to: date | None) -> None:
+    """A date window ending before it starts is refused, naming `to`."""
+    if from_ is not None and to is not None and to < from_:
+        raise InvalidInput("to", "must not be before from")
+
+
+class Tally:
+    """Exact counts by mode, month and topic, added up from rows or groups of consultations."""
+
+    def __init__(self) -> None:
+        self.modes: dict[str, list[int]] = {m: [0, 0] for m in MODES}
+        self.months: dict[str, list[int]] = {}
+        self.topics: dict[str, list[int]] = {t: [0, 0] for t in TOPICS}
+
+    def add(self, *, mode: str, month: str, minutes: int, count: int = 1) -> None:
+        """`count` consultations of one mode and month with their minutes."""
+        for cell in (self.modes.setdefault(mode, [0, 0]), self.months.setdefault(month, [0, 0])):
+            cell[0] += count
+            cell[1] += minutes
+
+    def add_topics(self, topics: Iterable[str], *, minutes: int, count: int = 1) -> None:
+        """`count` consultations in each of these topics (each counts once per topic)."""
+        for topic in set(topics):
+            if topic in self.topics:
+                self.topics[topic][0] += count
+                self.topics[topic][1] += minutes
+
+    def publish(self, *, tenant: str | None, from_: date | None, to: date | None,
+                distinct_clients: int, open_cases: Sequence[tuple[str, int]]) -> ConsultationStatistics:
+        """The answer for these counts, every rule applied."""
+        return publish(
+            tenant=tenant, from_=from_, to=to, distinct_clients=distinct_clients,
+            by_topic=[Cell(k, *self.topics[k]) for k in TOPICS],
+            by_mode=[Cell(k, *v) for k, v in self.modes.items()],
+            by_month=[Cell(k, *self.months[k]) for k in sorted(self.months)],
+            open_cases=open_cases)

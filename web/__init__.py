@@ -1,0 +1,1 @@
+"""Lotse's web app: server-rendered pages for every role, a client of the nodes' public HTTP API."""

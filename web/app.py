@@ -1,0 +1,72 @@
+"""The web app: a sub-application served at / of every node (or alone in split mode)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
+
+from web.client import Api
+from web.config import WebConfig
+from web.csrf import csrf_guard
+from web.deps import WebState
+from web.failures import register_page_errors
+from web.headers import SecurityHeaders
+from web.pages import auth, cases, inbox, plans, start
+from web.session import SessionMiddleware
+
+STATIC = Path(__file__).parent / "static"
+# The node's own paths: the web app never answers them, wherever its mount sits among the routes.
+NODE_PATHS = ("/api", "/docs", "/redoc", "/static", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+class PageMount(Mount):
+    """Mounted at /: every path except the node's own, so routes added after it still answer."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in NODE_PATHS):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def build_web(config: WebConfig, api: Api, **kwargs: Any) -> FastAPI:
+    """The pages, their assets, their errors; sessions and security headers around all of them."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(csrf_guard)], **kwargs)  # every POST checks the CSRF token
+    app.state.web = WebState(config, api)
+    for router in (start.router, auth.router, cases.router, plans.router, inbox.router):
+        app.include_router(router)
+    app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
+    register_page_errors(app)
+    app.add_middleware(SessionMiddleware, config=config)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so it also covers what the session layer sends
+    return app
+
+
+def mount_web(app: FastAPI, settings: Any) -> None:
+    """Serve the web app at / of a node's app; it calls that app's API in-process, as its user."""
+    config = WebConfig.from_settings(settings)
+    api = Api(app=app) if config.api_url is None else Api(base_url=config.api_url)
+    app.router.routes.append(PageMount("", app=build_web(config, api), name="web"))
+
+
+def standalone(settings: Any) -> FastAPI:
+    """Split mode (`--services web`): the web app alone, calling the API at LOTSE_WEB_API_URL."""
+    config = WebConfig.from_settings(settings)
+    if config.api_url is None:
+        raise ValueError("LOTSE_WEB_API_URL: required to run the web app on its own")
+    api = Api(base_url=config.api_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await api.aclose()
+
+    return build_web(config, api, lifespan=lifespan)

@@ -1,0 +1,61 @@
+"""A case page's parts (case, consultations, plan), fetched from the API together."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+
+from shared.ids import ULID_PATTERN
+from web.client import Missing
+from web.deps import WebState
+from web.forms import FormErrors
+from web.labels import options
+from web.render import format_date, gettext_for
+from web.session import WebSession
+
+ULID = re.compile(ULID_PATTERN)
+CASES = "/api/cases/v1/cases"
+PLANS = "/api/plans/v1/plans"
+
+
+def ident(value: str) -> str:
+    """An id from a page's path; anything that is no id is as missing as an unknown one."""
+    if not ULID.match(value):
+        raise Missing(404, "not found")
+    return value
+
+
+def choice_lists(request: Request) -> dict[str, Any]:
+    """The translated codes the case page's forms offer."""
+    gettext = gettext_for(request).gettext
+    return {"modes": options("mode", gettext), "topics": options("topic", gettext),
+            "goal_statuses": options("goal_status", gettext)}
+
+
+async def plan_of(web: WebState, user: WebSession, case_id: str) -> Any:
+    """The case's plan, or None while the plans service has not made it yet."""
+    assert user.token is not None
+    try:
+        return await web.api.fetch("GET", PLANS, user.token, params={"case_id": case_id})
+    except Missing:
+        return None
+
+
+async def case_view(request: Request, web: WebState, user: WebSession, case_id: str,
+                    **parts: Any) -> dict[str, Any]:
+    """Everything the case page shows; `parts` replace what a form just changed (values, errors)."""
+    assert user.token is not None
+    case, consultations, plan = await asyncio.gather(
+        web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token),
+        web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token),
+        plan_of(web, user, case_id))
+    view: dict[str, Any] = {
+        "case": case, "consultations": list(reversed(consultations)), "plan": plan, "attempt": 0,
+        "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())}, "g_errors": FormErrors(), "g_values": {},
+        **choice_lists(request)}
+    view.update(parts)
+    return view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, event, text
 from sqlmodel import Session, SQLModel, create_engine
 
+BUSY_TIMEOUT_S = 30
+_WRITER = "lotse_writer"  # connection info: this transaction holds the process's SQLite writer lock
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
 
 
@@ -20,11 +23,10 @@ def make_engine(url: str) -> Engine:
         # One writer at a time per process, handed over by a lock: SQLite's busy handler would
         # otherwise make waiting threads sleep-poll (long latency tails under load).
         writer = threading.Lock()
-        holder = threading.local()
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -41,11 +43,13 @@ def make_engine(url: str) -> Engine:
             if conn.get_execution_options().get(READ_ONLY):
                 conn.exec_driver_sql("BEGIN")  # a WAL reader: neither waits for nor blocks writers
                 return
-            # IMMEDIATE takes the write lock up front: no lock-upgrade deadlock between writers.
-            if not getattr(holder, "held", False):
-                writer.acquire()
-                holder.held = True
+            # The lock belongs to the connection's transaction, not to a thread: a request's unit of
+            # work may begin in one worker thread and commit in another.
+            if not writer.acquire(timeout=BUSY_TIMEOUT_S):
+                raise sqlite3.OperationalError("database is locked")
+            conn.info[_WRITER] = True
             try:
+                # IMMEDIATE takes the write lock up front: no lock-upgrade deadlock between writers.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except Exception:
                 _end(conn)
@@ -54,8 +58,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "commit")
         @event.listens_for(engine, "rollback")
         def _end(conn: Any) -> None:
-            if getattr(holder, "held", False) and not conn.get_execution_options().get(READ_ONLY):
-                holder.held = False
+            if conn.info.pop(_WRITER, False):
                 writer.release()
 
         return engine

@@ -43,3 +43,31 @@ def test_a_reader_neither_waits_for_the_writer_nor_frees_its_lock(tmp_path: Path
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 3
     engine.dispose()
+
+
+def test_a_transaction_begun_in_one_thread_and_committed_in_another_frees_the_writer_lock(
+        tmp_path: Path) -> None:
+    """A request's unit of work begins in one worker thread and commits in another."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    conn = engine.connect()
+    began = threading.Thread(target=lambda: (conn.begin(), conn.execute(text("INSERT INTO t VALUES (1)"))))
+    began.start()
+    began.join()
+    assert writer_lock(engine).locked()
+    committed = threading.Thread(target=conn.commit)
+    committed.start()
+    committed.join()
+    assert not writer_lock(engine).locked()
+    done = threading.Event()
+
+    def write_again() -> None:
+        with engine.begin() as again:
+            again.execute(text("INSERT INTO t VALUES (2)"))
+        done.set()
+
+    threading.Thread(target=write_again, daemon=True).start()
+    assert done.wait(5), "the next writer waited for a lock nobody holds"
+    conn.close()
+    engine.dispose()

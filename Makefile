@@ -39,7 +39,7 @@ system-packages:
 	done
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff check shared services web tests bench
 	$(BIN)/mypy
 
 events-docs: $(STAMP)  ## regenerate docs/events (AsyncAPI + JSON Schemas)

@@ -18,7 +18,7 @@ from web.csrf import csrf_guard
 from web.deps import WebState
 from web.failures import register_page_errors
 from web.headers import SecurityHeaders
-from web.pages import auth, cases, inbox, plans, start
+from web.pages import page_routers
 from web.session import SessionMiddleware
 
 STATIC = Path(__file__).parent / "static"
@@ -41,7 +41,7 @@ def build_web(config: WebConfig, api: Api, **kwargs: Any) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None,
                   dependencies=[Depends(csrf_guard)], **kwargs)  # every POST checks the CSRF token
     app.state.web = WebState(config, api)
-    for router in (start.router, auth.router, cases.router, plans.router, inbox.router):
+    for router in page_routers():
         app.include_router(router)
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
     register_page_errors(app)

@@ -1,4 +1,4 @@
-"""What the pages get from dependencies: the app's state, the visitor's session, the signed-in user."""
+"""What the pages get from dependencies (all async: the web app never takes a worker thread)."""
 
 from __future__ import annotations
 
@@ -28,15 +28,15 @@ class NeedsSignIn(Exception):
         self.expired = expired
 
 
-def web_state(request: Request) -> WebState:
+async def web_state(request: Request) -> WebState:
     return request.app.state.web  # type: ignore[no-any-return]
 
 
-def visitor(request: Request) -> WebSession:
+async def visitor(request: Request) -> WebSession:
     return session_of(request)
 
 
-def signed_in(request: Request) -> WebSession:
+async def signed_in(request: Request) -> WebSession:
     """The signed-in user's session; anyone else is sent to the sign-in page."""
     session = session_of(request)
     if not session.signed_in:

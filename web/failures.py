@@ -81,4 +81,6 @@ def register_page_errors(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError) -> Response:
         log.warning("the API answered %s to a page", exc.status)
         status = exc.status if 400 <= exc.status < 500 else 502
-        return reload_page(request, status) if is_htmx(request) else await page(request, "error.html", status_code=status)
+        if is_htmx(request):
+            return reload_page(request, status)
+        return await page(request, "error.html", status_code=status)

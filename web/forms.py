@@ -22,6 +22,15 @@ API_REASONS = (
     N_("not a tenant the caller may act for"), N_("must not contain control characters"),
     N_("Field required"),
 )
+# pydantic's messages that our forms can still meet, with the number they name.
+PYDANTIC = [
+    (re.compile(r"String should have at most (\d+) characters?"), N_("must have at most %(n)s characters")),
+    (re.compile(r"String should have at least (\d+) characters?"), N_("must have at least %(n)s characters")),
+    (re.compile(r"Input should be less than or equal to (\d+)"), N_("must be at most %(n)s")),
+    (re.compile(r"Input should be greater than or equal to (\d+)"), N_("must be at least %(n)s")),
+    (re.compile(r"Input should be greater than (\S+)"), N_("must be after %(n)s")),
+    (re.compile(r"List should have at most (\d+) items?.*"), N_("must name at most %(n)s")),
+]
 
 
 @dataclass
@@ -65,6 +74,15 @@ def text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def reason_text(reason: str, gettext: Callable[[str], str]) -> str:
+    """An API reason in the page's language: ours from the catalogue, pydantic's by their pattern."""
+    reason = reason.removeprefix("Value error, ")
+    for pattern, message in PYDANTIC:
+        if match := pattern.fullmatch(reason):
+            return gettext(message) % {"n": match.group(1)}
+    return gettext(reason)
+
+
 def add_api_errors(errors: FormErrors, exc: ApiError, gettext: Callable[[str], str],
                    labels: dict[str, str], order: list[str]) -> None:
     """The API's 422 `{detail: [{field, reason}]}` (or a 409's reason) at the fields they name."""
@@ -72,7 +90,7 @@ def add_api_errors(errors: FormErrors, exc: ApiError, gettext: Callable[[str], s
     found: list[tuple[str, str]] = []
     for item in details:
         name = str(item.get("field", "")).split(".")[0] if isinstance(item, dict) else ""
-        reason = gettext(str(item.get("reason", ""))) if isinstance(item, dict) else str(item)
+        reason = reason_text(str(item.get("reason", "")), gettext) if isinstance(item, dict) else str(item)
         if name in labels:
             found.append((name, f"{gettext(labels[name])}: {reason}"))
         else:

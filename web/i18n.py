@@ -7,6 +7,7 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -21,14 +22,29 @@ def N_(message: str) -> str:
     return message
 
 
+def catalogue_files(lang: str) -> list[Path]:
+    """A language's catalogue is every .po file in its folder (one per area of the app)."""
+    return sorted((CATALOGUES / lang).glob("*.po"))
+
+
+def read_catalogue(lang: str) -> Catalog:
+    """The language's messages from all its files, merged into one catalogue."""
+    merged = Catalog(locale=lang)
+    for path in catalogue_files(lang):
+        with path.open("rb") as source:
+            for message in read_po(source, locale=lang):
+                if message.id:
+                    merged[message.id] = message
+    return merged
+
+
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
     """The language's catalogue; messages are written in English, so English needs none."""
-    po = CATALOGUES / f"{lang}.po"
-    if lang not in LANGUAGES or not po.exists():
+    files = catalogue_files(lang)
+    if lang not in LANGUAGES or not files:
         return gettext.NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=lang)
+    catalog = read_catalogue(lang)
     compiled = BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

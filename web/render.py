@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gettext
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 try:
     LOCAL_TIME: Any = ZoneInfo("Europe/Berlin")
 except ZoneInfoNotFoundError:  # a system without tzdata: UTC, still correct, only less familiar
-    LOCAL_TIME = timezone.utc
+    LOCAL_TIME = UTC
 
 
 def as_date(value: Any) -> date | None:
@@ -47,7 +47,7 @@ def format_datetime(value: Any) -> str:
     if not isinstance(moment, datetime):
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # the API's times are UTC
+        moment = moment.replace(tzinfo=UTC)  # the API's times are UTC
     local = moment.astimezone(LOCAL_TIME)
     return f"{format_date(local)}, {local:%H:%M}"
 

@@ -19,6 +19,7 @@ from web.config import WebConfig
 COOKIE = "lotse_session"
 LANG_COOKIE = "lotse_lang"
 REFRESH_S = 60.0  # an active session's cookie is rewritten at most once a minute
+clock = time.time  # the session clock (tests move it to check the idle timeout)
 
 
 @dataclass
@@ -52,7 +53,7 @@ class WebSession:
     def sign_in(self, *, token: str, sub: str, roles: list[str], tenants: list[str]) -> None:
         """Start a user's session; a new CSRF token, so one fixed before sign-in is worthless."""
         self.token, self.sub, self.roles, self.tenants = token, sub, list(roles), list(tenants)
-        self.csrf, self.last_seen, self.changed = secrets.token_urlsafe(32), time.time(), True
+        self.csrf, self.last_seen, self.changed = secrets.token_urlsafe(32), clock(), True
 
     def sign_out(self) -> None:
         """Forget the user and the CSRF token; what is left is an anonymous session."""
@@ -150,7 +151,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         cookies = read_cookies(scope)
-        now = time.time()
+        now = clock()
         session = self.codec.load(cookies.get(COOKIE), now)
         scope["lotse.session"] = session
         scope["lotse.lang"] = cookies.get(LANG_COOKIE)

@@ -101,7 +101,7 @@ def build_app(node: Node) -> FastAPI:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         # "body.fte" -> "fte", "query.limit" -> "limit", a missing body -> "body"
         errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                   "reason": e["msg"]} for e in exc.errors()]
+                   "reason": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)

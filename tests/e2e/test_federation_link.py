@@ -66,7 +66,7 @@ def link(request: pytest.FixtureRequest, tmp_path: Path):
     a_dir = tmp_path / "node-a"
     with running_node(tmp_path, state_srv.url, node_id="state", level="state", tenants=["08000000"],
                       services=["federation"], data_dir=tmp_path / "state",
-                      node_silence_s=1.0) as state:
+                      node_silence_s=5.0) as state:  # node-a heartbeats within: only node-b is silent
         url_a = register_node(state, state_srv.url, "node-a", [STUTTGART], a_dir)
         register_node(state, state_srv.url, "node-b", [HEIDELBERG], tmp_path / "node-b")
         with running_node(tmp_path, a_srv.url, node_id="node-a", tenants=[STUTTGART],
@@ -99,7 +99,7 @@ def test_up_events_arrive_pseudonymised_signed_and_minimised(link) -> None:
         "m", "manager", tenants=["08000000"])).status_code == 403
     # node-b never sent a heartbeat: the state raises a NodeSilent alert once
     silent = eventually(lambda: [e for _, e in entries(state_srv.url, STREAMS["federation"])
-                                 if e["type"] == "NodeSilent"], timeout=10)
+                                 if e["type"] == "NodeSilent"], timeout=20)
     assert silent[0]["payload"]["node_id"] == "node-b"
     local.close()
 

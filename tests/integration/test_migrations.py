@@ -45,7 +45,8 @@ def test_lotse_db_upgrade_on_an_empty_postgres_database(postgres_url: str, tmp_p
     up = lotse("db", "upgrade", **env)
     assert up.returncode == 0, up.stderr
     heads = [head_of(history_for(s, "municipal")) for s in ALL_SERVICES]
-    assert [ln.split() for ln in up.stdout.splitlines()] == [[s, "empty", "->", h] for s, h in zip(ALL_SERVICES, heads)]
+    assert [ln.split() for ln in up.stdout.splitlines()] == [
+        [s, "empty", "->", h] for s, h in zip(ALL_SERVICES, heads, strict=True)]
     current = lotse("db", "current", **env)
     assert current.returncode == 0 and [ln.split()[1:3] for ln in current.stdout.splitlines()] == [
         [h, "(head)"] for h in heads]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date
 from typing import Any
@@ -49,13 +48,15 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
                     **parts: Any) -> dict[str, Any]:
     """Everything the case page shows; `parts` replace what a form just changed (values, errors)."""
     assert user.token is not None
-    case, consultations, plan = await asyncio.gather(
-        web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token),
-        web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token),
-        plan_of(web, user, case_id))
+    # One call after the other: the API's SQLite writer lock is handed over per thread (shared/db.py),
+    # and concurrent in-process calls can end a transaction on another thread than it began.
+    case = await web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token)
+    consultations = await web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token)
+    plan = await plan_of(web, user, case_id)
     view: dict[str, Any] = {
         "case": case, "consultations": list(reversed(consultations)), "plan": plan, "attempt": 0,
-        "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())}, "g_errors": FormErrors(), "g_values": {},
+        "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())},
+        "g_errors": FormErrors(), "g_values": {},
         **choice_lists(request)}
     view.update(parts)
     return view

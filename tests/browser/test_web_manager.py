@@ -1,0 +1,279 @@
+"""A manager's day in real Chromium: sign in, open a case, record a consultation, work on the plan, sign out.
+
+Once with the mouse and once by keyboard alone; axe-core finds nothing on any page; no request leaves the node.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import ConsoleMessage, Locator, Page, Request, Route, expect, sync_playwright
+
+from shared.runtime.app import build_app
+from shared.runtime.embedded import EmbeddedServer, free_port
+from shared.runtime.logging import UVICORN_LOGGING
+from shared.runtime.node import Node
+from tests.nodes import node_settings
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
+ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+AXE = Axe()
+
+
+@pytest.fixture
+def origin(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[str]:
+    """A node with cases, plans and notifications serving HTTP on a free port (uvicorn in a thread)."""
+    port = free_port()
+    settings = node_settings(tmp_path, valkey.url, services=["cases", "plans", "notifications"], http_port=port)
+    server = uvicorn.Server(uvicorn.Config(build_app(Node(settings)), host="127.0.0.1", port=port,
+                                           lifespan="on", **UVICORN_LOGGING))
+    thread = threading.Thread(target=server.run, name="web-node", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=60)
+
+
+class Visit:
+    """The browser's page, checking each page it shows with axe-core and remembering every request."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.page = page
+        self.origin = origin
+        self.checked: list[str] = []
+
+    def accessible(self, what: str) -> None:
+        """axe-core on the page as it is now (after a load or an HTMX swap): 0 violations."""
+        results = AXE.run(self.page)
+        assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+        self.checked.append(what)
+
+
+@pytest.fixture
+def visit(origin: str) -> Iterator[Visit]:
+    """A German browser that may only talk to the node: anything else is blocked and remembered."""
+    foreign: list[str] = []
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(locale="de-DE")
+
+        def guard(route: Route) -> None:
+            if route.request.url.startswith(origin + "/"):
+                route.continue_()
+            else:
+                foreign.append(route.request.url)
+                route.abort()
+
+        def attempted(request: Request) -> None:
+            # Requests the router never sees (refused by the CSP, say) still count as attempts.
+            if not request.url.startswith((origin + "/", "data:")):
+                foreign.append(request.url)
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                problems.append(message.text)
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.on("request", attempted)
+        page.on("console", console)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        yield Visit(page, origin)
+        browser.close()
+    assert not foreign, f"the web app asked other origins: {sorted(set(foreign))}"
+    # 422 answers carry a form's errors (the browser logs them as failed loads); nothing else may fail.
+    assert [p for p in problems if "422" not in p] == [], f"errors in the page: {problems}"
+
+
+def version(page: Page) -> int:
+    return int(page.locator("#plan-version").inner_text())
+
+
+def test_a_manager_works_a_case_with_the_mouse(visit: Visit) -> None:
+    page, origin = visit.page, visit.origin
+    page.goto(origin + "/")
+    expect(page).to_have_url(origin + "/login")
+    visit.accessible("sign-in")
+    page.get_by_label("Integrationsmanager/in – Stuttgart (manager-stuttgart-1)").check()
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Meine Fälle")
+    visit.accessible("empty caseload")
+
+    page.get_by_role("link", name="Fall eröffnen").click()
+    visit.accessible("open a case")
+    page.get_by_role("button", name="Fall eröffnen").click()  # nothing filled in
+    expect(page.locator(".error-summary")).to_be_focused()
+    visit.accessible("open a case, with errors")
+    page.get_by_role("link", name="Geben Sie den Vornamen ein").click()
+    expect(page.get_by_label("Vorname")).to_be_focused()
+    for label, value in (("Vorname", "Amina"), ("Familienname", "Haddad"), ("Geburtsdatum", "27.03.1990"),
+                         ("Staatsangehörigkeit", "SYR"), ("Sprachen", "ar, de"), ("Personen im Haushalt", "3"),
+                         ("In der Anschlussunterbringung seit", "01.09.2025")):
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Fall eröffnen").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Amina Haddad")
+    expect(page.locator("#flash")).to_contain_text("Der Fall wurde eröffnet.")
+    expect(page.locator("#plan-version")).to_have_text("1")  # the plans service made the plan; HTMX fetched it
+    visit.accessible("case page")
+
+    page.get_by_role("button", name="Beratung erfassen").click()  # without duration, mode, topics
+    expect(page.locator("#consultations .error-summary")).to_be_focused()
+    visit.accessible("case page, consultation with errors")
+    page.get_by_label("Dauer in Minuten").fill("45")
+    page.get_by_label("Aufsuchende Beratung").check()
+    page.get_by_label("Arbeit").check()
+    page.get_by_label("Wohnen").check()
+    page.get_by_label("Notiz (freiwillig)").fill("Bewerbung besprochen")
+    page.get_by_role("button", name="Beratung erfassen").click()
+    expect(page.locator("#flash")).to_contain_text("Die Beratung wurde erfasst.")
+    expect(page.locator("#consultations tbody tr")).to_have_count(1)
+    expect(page.locator("#consultations tbody")).to_contain_text("Arbeit, Wohnen")
+    visit.accessible("case page, consultation recorded")
+
+    page.get_by_label("Handlungsfeld").select_option("language")
+    page.get_by_label("Ziel", exact=True).fill("Deutschkurs B1 mit Zertifikat")
+    page.get_by_label("Zieldatum (freiwillig)").fill("30.06.2027")
+    page.get_by_role("button", name="Ziel hinzufügen").click()
+    expect(page.locator("#plan-version")).to_have_text("2")
+    expect(page.locator("#plan tbody")).to_contain_text("30.06.2027")
+    page.get_by_label("Status des Ziels „Deutschkurs B1 mit Zertifikat“").select_option("in_progress")
+    page.get_by_role("button", name=re.compile("^Ändern")).click()
+    expect(page.locator("#plan-version")).to_have_text("3")
+    expect(page.locator("#flash")).to_contain_text("Der Status des Ziels wurde geändert.")
+    visit.accessible("case page, goal changed")
+
+    page.get_by_role("link", name="Zurück zu den Fällen").click()
+    expect(page.get_by_role("link", name="Haddad, Amina")).to_be_visible()
+    visit.accessible("caseload")
+    inbox_confirms_the_case(visit)
+    page.get_by_role("button", name="Als gelesen markieren").first.click()
+    expect(page.locator(".badge")).to_have_count(0)
+    visit.accessible("inbox, read")
+    page.get_by_role("button", name="Abmelden").click()
+    expect(page.locator("#flash")).to_contain_text("Sie haben sich abgemeldet.")
+    visit.accessible("signed out")
+    page.goto(origin + "/cases")
+    expect(page).to_have_url(origin + "/login")
+    assert len(visit.checked) == 12
+
+
+def inbox_confirms_the_case(visit: Visit, keyboard: bool = False) -> None:
+    """The inbox shows the case_opened confirmation (the notifications service's work: may take a moment)."""
+    page = visit.page
+    deadline = time.monotonic() + 20
+    while True:
+        if keyboard:
+            tab_to(page, page.get_by_role("link", name=re.compile("^Posteingang")))
+            page.keyboard.press("Enter")
+        else:
+            page.get_by_role("link", name=re.compile("^Posteingang")).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Posteingang")
+        if page.get_by_text("Fall eröffnet").count():
+            break
+        assert time.monotonic() < deadline, "no confirmation of the opened case in the inbox"
+        time.sleep(0.5)
+    expect(page.locator(".badge")).to_have_text("1 ungelesen")
+    visit.accessible("inbox")
+
+
+def focused(locator: Locator) -> bool:
+    return bool(locator.evaluate("element => element === document.activeElement"))
+
+
+def tab_to(page: Page, target: Locator, limit: int = 120) -> None:
+    """Press Tab (only the keyboard) until the target has the focus; fail if it is never reached."""
+    for _ in range(limit):
+        if focused(target):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_a_manager_works_a_case_by_keyboard_alone(visit: Visit) -> None:
+    page, origin = visit.page, visit.origin
+    keys = page.keyboard
+    page.goto(origin + "/login")
+    keys.press("Tab")
+    expect(page.get_by_role("link", name="Zum Hauptinhalt springen")).to_be_focused()  # the skip link comes first
+    tab_to(page, page.get_by_label("Integrationsmanager/in – Stuttgart (manager-stuttgart-1)"))
+    keys.press("Space")
+    keys.press("Tab")
+    expect(page.get_by_role("button", name="Anmelden")).to_be_focused()
+    keys.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Meine Fälle")
+    visit.accessible("caseload")
+
+    tab_to(page, page.get_by_role("link", name="Fall eröffnen"))
+    keys.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fall eröffnen")
+    tab_to(page, page.get_by_label("Vorname"))
+    for value in ("Olena", "Kovalenko", "14.08.1985", "UKR", "uk, ru", "2", "15.04.2024"):
+        keys.type(value)
+        keys.press("Tab")
+    expect(page.get_by_role("button", name="Fall eröffnen")).to_be_focused()
+    keys.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Olena Kovalenko")
+    expect(page.locator("#plan-version")).to_have_text("1")
+    visit.accessible("case page")
+
+    tab_to(page, page.get_by_label("Dauer in Minuten"))
+    keys.type("30")
+    keys.press("Tab")
+    expect(page.get_by_label("Im Büro")).to_be_focused()  # the first of the radios
+    keys.press("ArrowDown")  # moves to and checks "Aufsuchende Beratung"
+    expect(page.get_by_label("Aufsuchende Beratung")).to_be_checked()
+    tab_to(page, page.get_by_label("Sprache", exact=True))
+    keys.press("Space")
+    tab_to(page, page.get_by_label("Notiz (freiwillig)"))
+    keys.type("Kita-Platz gesucht")
+    keys.press("Tab")
+    expect(page.get_by_role("button", name="Beratung erfassen")).to_be_focused()
+    keys.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Die Beratung wurde erfasst.")
+    expect(page.locator("#consultations tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="Beratung erfassen")).to_be_focused()  # focus stays where it was
+    visit.accessible("case page, consultation recorded")
+
+    tab_to(page, page.get_by_label("Handlungsfeld"))
+    keys.press("ArrowDown")  # from "Handlungsfeld wählen" to the first area, "Sprache"
+    expect(page.get_by_label("Handlungsfeld")).to_have_value("language")
+    keys.press("Tab")
+    keys.type("Deutschkurs B1")
+    keys.press("Tab")
+    keys.press("Tab")
+    expect(page.get_by_role("button", name="Ziel hinzufügen")).to_be_focused()
+    keys.press("Enter")
+    expect(page.locator("#plan-version")).to_have_text("2")
+    status = page.get_by_label("Status des Ziels „Deutschkurs B1“")
+    tab_to(page, status)
+    keys.press("ArrowDown")
+    expect(status).to_have_value("in_progress")
+    keys.press("Tab")
+    keys.press("Enter")
+    expect(page.locator("#plan-version")).to_have_text("3")
+    visit.accessible("case page, goal changed")
+
+    inbox_confirms_the_case(visit, keyboard=True)
+    tab_to(page, page.get_by_role("button", name="Als gelesen markieren").first)
+    keys.press("Enter")
+    expect(page.locator(".badge")).to_have_count(0)
+    expect(page.locator(".notification").first).to_be_focused()  # the answer's part takes the focus
+    tab_to(page, page.get_by_role("button", name="Abmelden"))
+    keys.press("Enter")
+    expect(page.locator("#flash")).to_contain_text("Sie haben sich abgemeldet.")
+    visit.accessible("signed out")

@@ -77,7 +77,6 @@ class Database:
         """Create the tables directly, without a migration history: for tests and scratch databases."""
         SQLModel.metadata.create_all(self.engine, tables=list(self.tables))
 
-    migrate = create_all  # old name, until its callers (tests, demo, add-node) are renamed
 
     @contextmanager
     def session(self) -> Iterator[Session]:

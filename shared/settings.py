@@ -21,6 +21,7 @@ from pydantic_settings import (
 AGS = re.compile(r"^\d{8}$")
 NODE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 ALL_SERVICES = ("cases", "plans", "funding", "notifications", "federation")
+WEB = "web"  # the web app: not a service of the bus, but a part a process may serve (split mode: alone)
 # LOTSE_* names that are not settings: the config file's path, and the test suite's own variables.
 NOT_SETTINGS = ("LOTSE_CONFIG",)
 RESERVED_PREFIX = "LOTSE_TEST_"
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     level: Literal["municipal", "state"] = "municipal"
     # NoDecode: "08111000,08221000" in the environment is split by the validators below
     tenants: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["08111000"])
-    services: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(ALL_SERVICES))
+    services: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [*ALL_SERVICES, WEB])
     data_dir: Path = Path("var/dev-node")
     redis_url: str | None = None
     database_url: str | None = None  # None: one SQLite file per service under data_dir
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "lotse"
+    # web app: in split mode (`--services web`) the origin of the services' APIs
+    web_api_url: str | None = None
+    web_idle_timeout_s: float = Field(default=1800.0, ge=60, le=86400)
+    web_secure_cookies: bool | None = None  # None: Secure unless the node listens on loopback
     # notifications: e-mail through SMTP; mailboxes map "<AGS>:<role>" or a user id to an address
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -94,9 +99,9 @@ class Settings(BaseSettings):
     @field_validator("services")
     @classmethod
     def _check_services(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if s not in ALL_SERVICES]
+        bad = [s for s in v if s not in (*ALL_SERVICES, WEB)]
         if bad:
-            raise ValueError(f"unknown service {', '.join(bad)}; choose from {', '.join(ALL_SERVICES)}")
+            raise ValueError(f"unknown service {', '.join(bad)}; choose from {', '.join((*ALL_SERVICES, WEB))}")
         return v
 
     @field_validator("redis_url", "state_redis_url")
@@ -146,6 +151,11 @@ class Settings(BaseSettings):
         if config:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=config),)
         return sources
+
+    @property
+    def bus_services(self) -> list[str]:
+        """The services this process runs (each with its database and consumers); the web app is not one."""
+        return [s for s in self.services if s != WEB]
 
     def database_url_for(self, service: str) -> str:
         """Each service owns its own database: a file per service, or a schema-less URL suffix."""

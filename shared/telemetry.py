@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -41,24 +40,3 @@ def current_trace_context() -> dict[str, str]:
 def context_from(carrier: dict[str, Any] | None) -> otel_context.Context:
     """An OpenTelemetry context whose parent is the span described by an envelope's trace field."""
     return propagate.extract({k: v for k, v in (carrier or {}).items() if v})
-
-
-class TraceIdFilter(logging.Filter):
-    """Adds the current trace id to every log record (`%(trace_id)s`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        span = trace.get_current_span().get_span_context()
-        record.trace_id = format(span.trace_id, "032x") if span.is_valid else "-"
-        return True
-
-
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
-    )
-    root = logging.getLogger()
-    if not any(isinstance(f, TraceIdFilter) for h in root.handlers for f in h.filters):
-        root.addHandler(handler)
-    root.setLevel(level)

@@ -24,6 +24,7 @@ from shared.db import Database
 from shared.federation.keys import STATE_TENANT
 from shared.runtime.embedded import EmbeddedServer, find_server
 from shared.service import discover
+from shared.settings import WEB
 from tests.nodes import NodeHandle, running_node
 
 SPANS = InMemorySpanExporter()
@@ -116,11 +117,13 @@ def start_node(valkey: EmbeddedServer, tmp_path: Path,
     with ExitStack() as stack:
         def start(*services: str, **overrides: Any) -> NodeHandle:
             monkeypatch.setattr("shared.runtime.node.discover",
-                                lambda: {name: installed[name] for name in services})
+                                lambda: {name: installed[name] for name in services if name in installed})
             if overrides.get("level") == "state":
                 overrides.setdefault("node_id", "state")
                 overrides.setdefault("tenants", [STATE_TENANT])
             data = tmp_path / f"node-{next(numbers)}"
-            return stack.enter_context(running_node(data, valkey.url, services=list(services), **overrides))
+            # The web app is served too, as on every all-in-one node; it needs nothing of the bus.
+            parts = [*dict.fromkeys([*services, WEB])]
+            return stack.enter_context(running_node(data, valkey.url, services=parts, **overrides))
 
         yield start

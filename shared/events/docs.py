@@ -13,8 +13,7 @@ from .envelope import Contract
 from .registry import Hop, route, stream_of
 from .streams import FED_DOWN, FED_UP, STREAMS
 
-__all__ = ["asyncapi_document", "catalogue_markdown", "contract_schema", "incompatibilities",
-           "stream_of", "write_docs"]
+__all__ = ["asyncapi_document", "catalogue_markdown", "contract_schema", "incompatibilities", "write_docs"]
 
 # AsyncAPI channel ids: a node's streams by their service name, the federation hop by direction.
 CHANNEL_IDS = {**{stream: name for name, stream in STREAMS.items()},

@@ -19,8 +19,7 @@ from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.bus.outbox import add_envelope, emit
 from shared.db import Database
-from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, utcnow
-from shared.events.docs import stream_of
+from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
 
 from .crypto import verify

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 SENT_UP = Counter("lotse_federation_sent", "Envelopes sent to the state node", ["stream"])
 RECEIVED_DOWN = Counter("lotse_federation_received", "Envelopes received from the state node")
 LINK_UP = Gauge("lotse_federation_link_up", "1 while the state Redis answers")
+HEARTBEAT_SENT = Gauge("lotse_federation_heartbeat_sent_timestamp_seconds",
+                       "Unix time of the last heartbeat sent to the state node")
 UP_GROUP = "federation-up"
 RELAY_CONSUMER = "relay"  # one relay per node: it re-reads its own pending entries after a restart
 CHECKPOINT = "lotse:fed:checkpoint"
@@ -189,6 +191,7 @@ class FederationRelay:
                 env = envelope_for(beat, tenant=self.settings.tenants[0], node=self.node,
                                    aggregate_id=self.node)
                 await self.state.xadd(self.inbound, self.signed(env))
+                HEARTBEAT_SENT.set_to_current_time()
             except RedisError as exc:
                 raise_if_cancelled()
                 log.warning("heartbeat not sent: %s", exc)

@@ -20,6 +20,7 @@ from shared.http import register_error_handlers
 from shared.runtime import operations
 from shared.runtime.apidocs import mount_docs
 from shared.runtime.logging import current_trace_id
+from shared.settings import WEB
 from web.app import mount_web
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def build_app(node: Node) -> FastAPI:
     app.include_router(operations.router)  # /api/node/v1: the node's own health, for node_admin
     register_error_handlers(app)
     mount_docs(app)
-    mount_web(app, node.settings)  # the web app at /: every path but the node's own (/api, /docs, ...)
+    if WEB in node.settings.services:
+        mount_web(app, node.settings)  # the web app at /: every path but the node's own (/api, /docs, ...)
 
     app.add_middleware(AccessMiddleware)
 

@@ -105,7 +105,7 @@ def fetch_discovery(issuer: str, client: httpx.Client | None = None) -> dict[str
 
 def preflight(settings: Settings) -> None:
     """Before a node starts anything: its databases and its Redis answer, with the right password."""
-    for url in sorted({settings.database_url_for(s) for s in settings.services}):
+    for url in sorted({settings.database_url_for(s) for s in settings.bus_services}):
         if sqlite_path(url) is None:
             reach_database(url)
     if settings.redis_url:
@@ -156,7 +156,7 @@ def check_node(settings: Settings, recorded: dict[str, Any]) -> bool:
                 _report_groups(client, ok)
         finally:
             client.close()
-    for service in settings.services:
+    for service in settings.bus_services:
         url = settings.database_url_for(service)
         try:
             ok(f"db       ok: {service}: {redact(url)} ({reach_database(url)})")

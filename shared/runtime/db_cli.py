@@ -49,7 +49,7 @@ def targets(settings: Settings, service: str | None) -> Iterator[tuple[History, 
 
     if service is not None and service not in ALL_SERVICES:
         fail(f"--service: unknown service {service!r}; choose from {', '.join(ALL_SERVICES)}", 2)
-    for name in [service] if service else settings.services:
+    for name in [service] if service else settings.bus_services:
         yield history_for(name, settings.level), settings.database_url_for(name)
 
 

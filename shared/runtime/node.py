@@ -45,10 +45,10 @@ class Node:
     def __init__(self, settings: Settings, specs: dict[str, ServiceSpec] | None = None) -> None:
         self.settings = settings
         self.all_specs = specs if specs is not None else discover()
-        missing = [s for s in settings.services if s not in self.all_specs]
+        missing = [s for s in settings.bus_services if s not in self.all_specs]
         if missing:
             raise RuntimeError(f"services not installed: {', '.join(missing)}")
-        self.specs = {n: self.all_specs[n] for n in settings.services}
+        self.specs = {n: self.all_specs[n] for n in settings.bus_services}
         self.embedded: EmbeddedServer | None = None
         self.redis_url = settings.redis_url
         self.authenticator = Authenticator(

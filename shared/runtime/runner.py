@@ -95,9 +95,28 @@ def listen(settings: Settings) -> socket.socket:
     return sock
 
 
+def run_web(settings: Settings) -> None:
+    """Split mode `--services web`: the web app alone, a client of the services' APIs at LOTSE_WEB_API_URL."""
+    from web.app import standalone
+
+    if settings.web_api_url is None:
+        raise OperatorError("LOTSE_WEB_API_URL: required to run the web app on its own (--services web)")
+    sock = listen(settings)
+    config = uvicorn.Config(standalone(settings), log_level="warning", lifespan="on", **UVICORN_LOGGING)
+    print(f"Lotse {VERSION} web app of node {settings.node_id} on http://{settings.http_host}:"
+          f"{sock.getsockname()[1]}/ — API at {settings.web_api_url}", flush=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
 def run_node(settings: Settings, debug: bool = False) -> None:
     """Serve the node until Ctrl-C/SIGTERM; shutdown finishes in-flight batches first."""
     setup_logging()
+    if not settings.bus_services:
+        run_web(settings)
+        return
     preflight(settings)
     sock = listen(settings)
     logs = HeldLogs(debug)

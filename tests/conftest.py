@@ -24,7 +24,6 @@ from shared.db import Database
 from shared.federation.keys import STATE_TENANT
 from shared.runtime.embedded import EmbeddedServer, find_server
 from shared.service import discover
-from shared.settings import WEB
 from tests.nodes import NodeHandle, running_node
 
 SPANS = InMemorySpanExporter()
@@ -122,8 +121,6 @@ def start_node(valkey: EmbeddedServer, tmp_path: Path,
                 overrides.setdefault("node_id", "state")
                 overrides.setdefault("tenants", [STATE_TENANT])
             data = tmp_path / f"node-{next(numbers)}"
-            # The web app is served too, as on every all-in-one node; it needs nothing of the bus.
-            parts = [*dict.fromkeys([*services, WEB])]
-            return stack.enter_context(running_node(data, valkey.url, services=parts, **overrides))
+            return stack.enter_context(running_node(data, valkey.url, services=list(services), **overrides))
 
         yield start

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shared.auth import issue_dev_token
 from shared.runtime.app import build_app
 from shared.runtime.node import Node
-from shared.settings import Settings
+from shared.settings import WEB, Settings
 
 STUTTGART, HEIDELBERG, MANNHEIM = "08111000", "08221000", "08222000"
 
@@ -45,6 +45,8 @@ def node_settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
         "outbox_interval_ms": 20, "scheduler_interval_s": 0.2,
     }
     values.update(overrides)
+    if "services" in values:  # the web app is served too, as on every all-in-one node; it needs no bus
+        values["services"] = [*dict.fromkeys([*values["services"], WEB])]
     return Settings(**values)
 
 

@@ -1,6 +1,7 @@
 """Contracts of the funding domain: positions, extension applications and decisions."""
 
 from datetime import date
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -8,6 +9,15 @@ from .codes import PositionStatus
 from .envelope import Contract
 from .registry import contract
 from .streams import FEDERATION, FUNDING
+
+JUSTIFICATION_MAX = 4000  # the municipality's justification of an extension application
+
+
+class ExtensionKind(StrEnum):
+    """What an application asks for: 24 more months, or 12 after salary payments were interrupted."""
+
+    extension_24_months = "extension_24_months"
+    interruption_12_months = "interruption_12_months"
 
 
 @contract
@@ -43,7 +53,7 @@ class PositionOccupancyChanged(Contract):
 
 @contract
 class ExtensionApplied(Contract):
-    """A municipality applied to extend a position by 24 months."""
+    """A municipality applied to extend a position (by 24 months, or by 12 after an interruption)."""
 
     event_type = "ExtensionApplied"
     version = 1
@@ -55,6 +65,12 @@ class ExtensionApplied(Contract):
     applied_on: date
     current_ends_on: date
     requested_ends_on: date
+    # Optional (added in v2 of the API, so the version stays 1): what the officer deciding needs.
+    # The justification is the municipality's text about a position, not about a person.
+    kind: ExtensionKind = ExtensionKind.extension_24_months
+    justification: str | None = Field(default=None, max_length=JUSTIFICATION_MAX)
+    interruption_from: date | None = None
+    interruption_to: date | None = None
 
 
 @contract

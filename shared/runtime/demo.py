@@ -104,7 +104,7 @@ def seeded(base: Path, municipal: list[DemoNode], rng: random.Random, state: Dem
         return dict(json.loads(marker.read_text()))
     print("seeding demo data ...", flush=True)
     cases = {node.node_id: seed(node, rng) for node in municipal}
-    officer = state.token("officer-rps", "funding_officer", [STATE_TENANT])
+    officer = state.token("funding-officer", "funding_officer", [STATE_TENANT])
     submitted = wait_for_applications(state, officer, sum(len(n.tenants) for n in municipal))
     api(state, "POST", f"/api/funding/v1/extension-applications/{submitted[0]['id']}/decision",
         officer, {"approved": True, "reason": "Funding year 2027 approved"})
@@ -168,8 +168,8 @@ def print_banner(state: DemoNode, municipal: list[DemoNode]) -> None:
         lines.append(f"municipal node {node.node_id:<14} {node.url}   (docs {node.url}/docs; "
                      f"{', '.join(NAMES[t] + ' ' + t for t in node.tenants)})")
     lines += ["", "demo users (user  role  municipality: bearer token, valid 7 days)"]
-    users = [(state, "operator", "state_operator", STATE_TENANT),
-             (state, "officer-rps", "funding_officer", STATE_TENANT)]
+    users = [(state, "state-operator", "state_operator", STATE_TENANT),
+             (state, "funding-officer", "funding_officer", STATE_TENANT)]
     for node in municipal:
         for tenant in node.tenants:
             name = NAMES[tenant].lower()

@@ -15,7 +15,7 @@ from shared.runtime.checks import preflight
 from shared.runtime.failures import OperatorError
 from shared.runtime.logging import UVICORN_LOGGING, setup_logging
 from shared.runtime.node import Node
-from shared.settings import Settings, redact
+from shared.settings import WEB, Settings, redact
 
 
 class HeldLogs(logging.Handler):
@@ -70,6 +70,7 @@ class NodeServer(uvicorn.Server):
             f"Lotse {VERSION} node {s.node_id} ({s.level}) — services: {', '.join(self.node.specs)}",
             f"  API      {base}/api/<service>/v1   (docs: {base}/docs)",
             f"  health   {base}/healthz  {base}/readyz  {base}/metrics",
+            *([f"  web      {base}/   (sign in as a demo user while dev tokens are on)"] if WEB in s.services else []),
             f"  bus      {redact(self.node.redis_url)}" + ("  (embedded)" if self.node.embedded else ""),
             f"  data     {s.data_dir}",
             f"  token    lotse token --node {s.data_dir} --sub alice --role manager --tenant {s.tenants[0]}",

@@ -17,6 +17,7 @@ from shared.keyfile import read_or_create
 
 ROLES = ("manager", "lead", "node_admin", "funding_officer", "state_operator")
 DEV_ISSUER = "lotse-dev"
+OIDC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]  # what an issuer's tokens may be signed with
 
 
 class TokenError(Exception):
@@ -90,23 +91,40 @@ class Authenticator:
             self._jwks = jwt.PyJWKClient(conf["jwks_uri"], cache_keys=True)
         return self._jwks
 
+    def _signing_key(self, token: str) -> Any:
+        """The issuer's key the token names; a token without a key id may use the issuer's only key (RFC 7515)."""
+        client = self._jwks_client()
+        if jwt.get_unverified_header(token).get("kid") is None:
+            keys = client.get_signing_keys()
+            if len(keys) == 1:
+                return keys[0].key
+        return client.get_signing_key_from_jwt(token).key
+
     def verify(self, token: str) -> Principal:
         try:
             if self.oidc_issuer:
-                key = self._jwks_client().get_signing_key_from_jwt(token).key
-                claims = jwt.decode(token, key, algorithms=["RS256", "ES256", "EdDSA"],
+                key = self._signing_key(token)
+                claims = jwt.decode(token, key, algorithms=OIDC_ALGORITHMS,
                                     audience=self.audience, issuer=self.oidc_issuer)
             else:
                 claims = jwt.decode(token, self._public, algorithms=["EdDSA"], audience=self.node_id,
                                     issuer=DEV_ISSUER)
         except (jwt.PyJWTError, httpx.HTTPError, KeyError, OSError) as exc:
             raise TokenError(f"invalid token: {exc}") from None
-        roles = claims.get("roles") or claims.get("realm_access", {}).get("roles", [])
-        tenants = claims.get("tenants") or []
-        if not isinstance(roles, list) or not isinstance(tenants, list):
-            raise TokenError("invalid token: roles and tenants must be lists")
-        return Principal(sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
-                         tenants=frozenset(str(t) for t in tenants))
+        return principal_of(claims)
+
+
+def principal_of(claims: dict[str, Any]) -> Principal:
+    """The caller a verified token names: roles from `roles` or Keycloak's `realm_access.roles`, `tenants`."""
+    realm = claims.get("realm_access")
+    roles = claims.get("roles") or (realm.get("roles", []) if isinstance(realm, dict) else [])
+    tenants = claims.get("tenants") or []
+    if not isinstance(roles, list) or not isinstance(tenants, list):
+        raise TokenError("invalid token: roles and tenants must be lists")
+    if not claims.get("sub"):
+        raise TokenError("invalid token: no subject")
+    return Principal(sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
+                     tenants=frozenset(str(t) for t in tenants))
 
 
 def current_principal(request: Request) -> Principal:

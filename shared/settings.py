@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +25,7 @@ WEB = "web"  # the web app: not a service of the bus, but a part a process may s
 # LOTSE_* names that are not settings: the config file's path, and the test suite's own variables.
 NOT_SETTINGS = ("LOTSE_CONFIG",)
 RESERVED_PREFIX = "LOTSE_TEST_"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SettingsError(Exception):
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "lotse"
+    # web app sign-in at the issuer: the client registered for Lotse; no secret: a public client (PKCE)
+    oidc_client_id: str = Field(default="lotse", min_length=1)
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
     # web app: in split mode (`--services web`) the origin of the services' APIs
     web_api_url: str | None = None
     web_idle_timeout_s: float = Field(default=1800.0, ge=60, le=86400)
@@ -114,9 +119,17 @@ class Settings(BaseSettings):
     @field_validator("oidc_issuer")
     @classmethod
     def _check_issuer(cls, v: str | None) -> str | None:
-        if v and (urlsplit(v).scheme != "https" or not urlsplit(v).hostname):
-            raise ValueError("must be an https:// URL (the issuer's keys are fetched from it)")
+        if v and not trusted_issuer(v):
+            raise ValueError("must be an https:// URL (the issuer's keys are fetched from it); "
+                             "plain http:// only on this machine (127.0.0.1, localhost)")
         return v or None
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _check_scopes(cls, v: str) -> str:
+        if "openid" not in v.split():
+            raise ValueError("must include openid (sign-in needs the ID token)")
+        return " ".join(v.split())
 
     @field_validator("database_url")
     @classmethod
@@ -164,6 +177,17 @@ class Settings(BaseSettings):
         if self.database_url.startswith("sqlite"):
             return self.database_url.replace("{service}", service)
         return self.database_url.replace("{service}", service)
+
+
+def trusted_issuer(url: str) -> bool:
+    """https, or plain http to a loopback address (a development or test provider on this machine)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        return False
+    if not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
 def setting_names() -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,11 @@ class WebConfig:
     idle_timeout_s: float = IDLE_TIMEOUT_S
     # Cookies marked Secure unless the node only listens on loopback (plain http on a developer's machine)
     secure_cookies: bool = False
+    # OIDC sign-in: the token the web app sends must carry the API's audience
+    oidc_audience: str = "lotse"
+    oidc_client_id: str = "lotse"
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_scopes: str = "openid profile email"
 
     @property
     def dev_sign_in(self) -> bool:
@@ -39,10 +44,15 @@ class WebConfig:
         """From the node's Settings; LOTSE_WEB_* settings are used once the node defines them."""
         host = str(getattr(settings, "http_host", "127.0.0.1"))
         secure = getattr(settings, "web_secure_cookies", None)  # None: decide by the listening address
+        secret = getattr(settings, "oidc_client_secret", None)
         return cls(
             node_id=settings.node_id, level=settings.level, tenants=tuple(settings.tenants),
             data_dir=Path(settings.data_dir), oidc_issuer=settings.oidc_issuer,
             api_url=getattr(settings, "web_api_url", None),
             idle_timeout_s=float(getattr(settings, "web_idle_timeout_s", IDLE_TIMEOUT_S)),
             secure_cookies=host not in LOOPBACK if secure is None else bool(secure),
+            oidc_audience=getattr(settings, "oidc_audience", "lotse"),
+            oidc_client_id=getattr(settings, "oidc_client_id", "lotse"),
+            oidc_client_secret=(secret.get_secret_value() or None) if secret is not None else None,
+            oidc_scopes=getattr(settings, "oidc_scopes", "openid profile email"),
         )

@@ -40,6 +40,10 @@ GOAL_STATUS = {
     "dropped": N_("Dropped"),
 }
 PLAN_STATUS = {"draft": N_("Draft"), "active": N_("Active"), "closed": N_("Closed")}
+POSITION_STATUS = {"approved": N_("Approved, not yet filled"), "occupied": N_("Occupied"), "vacant": N_("Vacant")}
+EXTENSION_KINDS = {"extension_24_months": N_("Extension by 24 months"),
+                   "interruption_12_months": N_("Extension by 12 months after an interruption")}
+APPLICATION_STATUS = {"submitted": N_("Waiting for decision"), "approved": N_("Approved"), "rejected": N_("Rejected")}
 NOTIFICATION_KINDS = {
     "extension_decided": N_("Extension decided"),
     "case_opened": N_("Case opened"),
@@ -47,7 +51,9 @@ NOTIFICATION_KINDS = {
     "node_silent": N_("Node silent"),
 }
 GROUPS = {"role": ROLES, "case_status": CASE_STATUS, "mode": MODES, "topic": TOPICS,
-          "goal_status": GOAL_STATUS, "plan_status": PLAN_STATUS, "kind": NOTIFICATION_KINDS}
+          "goal_status": GOAL_STATUS, "plan_status": PLAN_STATUS, "kind": NOTIFICATION_KINDS,
+          "position_status": POSITION_STATUS, "extension_kind": EXTENSION_KINDS,
+          "application_status": APPLICATION_STATUS}
 
 
 def label(group: str, code: str | None) -> str:

@@ -19,6 +19,7 @@ from web.config import WebConfig
 COOKIE = "lotse_session"
 LANG_COOKIE = "lotse_lang"
 REFRESH_S = 60.0  # an active session's cookie is rewritten at most once a minute
+MAX_COOKIE = 4096 - 256  # browsers keep 4096 bytes of name and value; room left for a one-time message
 clock = time.time  # the session clock (tests move it to check the idle timeout)
 
 
@@ -75,6 +76,12 @@ class WebSession:
         del values["changed"], values["expired"]
         return values
 
+    def fits(self) -> bool:
+        """Whether its cookie stays within what browsers keep: a larger one is dropped without a word."""
+        plain = len(json.dumps(self.stored()).encode())
+        fernet = 1 + 8 + 16 + 16 * (plain // 16 + 1) + 32  # version, time, IV, padded ciphertext, HMAC
+        return len(COOKIE) + 1 + 4 * -(-fernet // 3) <= MAX_COOKIE
+
 
 def session_key(path: Path) -> bytes:
     """The node's session key, created once with mode 0600 from its first byte; the first writer wins."""
@@ -123,9 +130,9 @@ class SessionCodec:
         return self.fernet.encrypt(json.dumps(session.stored()).encode()).decode()
 
 
-def cookie_header(name: str, value: str, *, secure: bool, max_age: int | None = None) -> bytes:
-    """A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure off loopback."""
-    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+def cookie_header(name: str, value: str, *, secure: bool, max_age: int | None = None, path: str = "/") -> bytes:
+    """A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/ unless narrower, Secure off loopback."""
+    parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Lax"]
     if max_age is not None:
         parts.append(f"Max-Age={max_age}")
     if secure:

@@ -6,17 +6,18 @@ from collections.abc import Collection
 from datetime import date
 from enum import StrEnum
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from shared.bus import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
+from shared.events.funding import ExtensionApplied, ExtensionKind, PositionOccupancyChanged, PositionRegistered
 from shared.ids import new_id
 
 from .models import FundingExtensionApplication, FundingPosition
-from .terms import EXTENSION_MONTHS, MAX_TERM_MONTHS, add_months
+from .terms import MAX_TERM_MONTHS, MONTHS_BY_KIND, add_months
 
 # Spelled out rather than "any status": a status added later is not extensible by accident.
 EXTENSIBLE = (PositionStatus.approved, PositionStatus.occupied, PositionStatus.vacant)
@@ -73,11 +74,24 @@ def get_position(session: Session, *, position_id: str, for_update: bool = False
     return position
 
 
-def list_positions(session: Session, *, tenants: Collection[str]) -> list[FundingPosition]:
-    """The positions of these tenants, oldest term first."""
-    query = (select(FundingPosition).where(col(FundingPosition.tenant).in_(list(tenants)))
-             .order_by(col(FundingPosition.starts_on), col(FundingPosition.id)))
-    return list(session.exec(query).all())
+def list_positions(
+    session: Session, *, tenants: Collection[str], after: str | None = None, limit: int | None = None,
+) -> tuple[list[FundingPosition], str | None]:
+    """A page of these tenants' positions, oldest term first, after the cursor's; and the next cursor."""
+    query = select(FundingPosition).where(col(FundingPosition.tenant).in_(list(tenants)))
+    if after is not None:
+        last = session.get(FundingPosition, after)
+        if last is None or last.tenant not in tenants:
+            raise InvalidInput("cursor", "not a cursor of this list")
+        query = query.where(or_(col(FundingPosition.starts_on) > last.starts_on,
+                                and_(col(FundingPosition.starts_on) == last.starts_on,
+                                     col(FundingPosition.id) > last.id)))
+    query = query.order_by(col(FundingPosition.starts_on), col(FundingPosition.id))
+    if limit is None:
+        return list(session.exec(query).all()), None
+    found = list(session.exec(query.limit(limit + 1)).all())
+    page = found[:limit]
+    return page, page[-1].id if len(found) > limit else None
 
 
 def change_occupancy(
@@ -109,11 +123,46 @@ def open_application(session: Session, *, position_id: str) -> FundingExtensionA
     return session.exec(query).first()
 
 
+def open_applications(session: Session, *, position_ids: Collection[str]) -> dict[str, str]:
+    """The open application's id of each of these positions that has one."""
+    if not position_ids:
+        return {}
+    query = select(FundingExtensionApplication).where(
+        col(FundingExtensionApplication.position_id).in_(list(position_ids)),
+        FundingExtensionApplication.status == ApplicationStatus.submitted)
+    return {a.position_id: a.id for a in session.exec(query).all()}
+
+
+def check_interruption(
+    *, position: FundingPosition, kind: ExtensionKind, interruption_from: date | None,
+    interruption_to: date | None,
+) -> None:
+    """A 12-month extension names the interruption, within the term, from before to; no other kind does."""
+    if kind != ExtensionKind.interruption_12_months:
+        for field, value in (("interruption_from", interruption_from), ("interruption_to", interruption_to)):
+            if value is not None:
+                raise InvalidInput(field, "only for kind interruption_12_months")
+        return
+    if interruption_from is None:
+        raise InvalidInput("interruption_from", "required for kind interruption_12_months")
+    if interruption_to is None:
+        raise InvalidInput("interruption_to", "required for kind interruption_12_months")
+    if interruption_from < position.starts_on:
+        raise InvalidInput("interruption_from", f"must not be before the position starts ({position.starts_on})")
+    if interruption_to <= interruption_from:
+        raise InvalidInput("interruption_to", "must be after interruption_from")
+    if interruption_to > position.ends_on:
+        raise InvalidInput("interruption_to", f"must not be after the position ends ({position.ends_on})")
+
+
 def apply_for_extension(
-    session: Session, *, position: FundingPosition, justification: str | None, actor: str, today: date,
-    node: str,
+    session: Session, *, position: FundingPosition, justification: str, actor: str, today: date,
+    node: str, kind: ExtensionKind = ExtensionKind.extension_24_months, interruption_from: date | None = None,
+    interruption_to: date | None = None,
 ) -> FundingExtensionApplication:
-    """Apply to extend the position by 24 months (ExtensionApplied); Conflict if it cannot be."""
+    """Apply to extend the position by the kind's months (ExtensionApplied); Conflict if it cannot be."""
+    check_interruption(position=position, kind=kind, interruption_from=interruption_from,
+                       interruption_to=interruption_to)
     if position.ends_on < today:
         raise Conflict(f"position ended on {position.ends_on}")
     if position.status not in EXTENSIBLE:
@@ -124,13 +173,17 @@ def apply_for_extension(
         raise Conflict(f"position already has open application {pending.id}")
     application = FundingExtensionApplication(
         id=new_id(), tenant=position.tenant, position_id=position.id, status=ApplicationStatus.submitted,
-        applied_on=today, current_ends_on=position.ends_on,
-        requested_ends_on=add_months(position.ends_on, EXTENSION_MONTHS),
+        kind=kind, applied_on=today, current_ends_on=position.ends_on,
+        requested_ends_on=add_months(position.ends_on, MONTHS_BY_KIND[kind]),
+        interruption_from=interruption_from, interruption_to=interruption_to,
         justification=justification, applied_by=actor[:255])
     session.add(application)
+    # The justification goes up with the application: the officer deciding it reads it.
     _emit(session, position, ExtensionApplied(
         application_id=application.id, position_id=position.id, applied_on=today,
-        current_ends_on=application.current_ends_on, requested_ends_on=application.requested_ends_on), node)
+        current_ends_on=application.current_ends_on, requested_ends_on=application.requested_ends_on,
+        kind=kind, justification=justification, interruption_from=interruption_from,
+        interruption_to=interruption_to), node)
     return application
 
 
@@ -173,7 +226,7 @@ def decide_extension(
     session.add(application)
     if approved:
         position = get_position(session, position_id=position_id, for_update=True)
-        # = ends_on + 24 months: one open application at a time, and nothing else moves ends_on
+        # = ends_on + the kind's months: one open application at a time, and nothing else moves ends_on
         position.ends_on = application.requested_ends_on
         position.updated_at = utcnow()
         session.add(position)

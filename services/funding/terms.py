@@ -1,13 +1,18 @@
-"""The programme's terms both levels apply: ten-year positions, 24-month extensions, bounded reasons."""
+"""The programme's terms both levels apply: ten-year positions, extensions by kind, bounded texts."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import date
 
+from shared.events.funding import ExtensionKind
+
 MAX_TERM_MONTHS = 120  # a position is registered for at most ten years
 EXTENSION_MONTHS = 24  # an approved extension moves the end of the term by two years
-REASON_MAX = 2000  # a justification or a decision's reason (as ExtensionDecided.reason)
+# How far an approval moves the end of the term, by the kind of application.
+MONTHS_BY_KIND = {ExtensionKind.extension_24_months: EXTENSION_MONTHS, ExtensionKind.interruption_12_months: 12}
+REASON_MAX = 2000  # a decision's reason (as ExtensionDecided.reason)
+JUSTIFICATION_MIN = 20  # a justification says something: more than "bitte verlängern"
 
 
 def add_months(day: date, months: int) -> date:
@@ -15,3 +20,10 @@ def add_months(day: date, months: int) -> date:
     year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
     last = calendar.monthrange(year, month0 + 1)[1]
     return date(year, month0 + 1, min(day.day, last))
+
+
+def control_free(value: str) -> str:
+    """Free text may hold line breaks and tabs, never other control characters (NUL breaks PostgreSQL)."""
+    if any((ord(c) < 32 and c not in "\n\r\t") or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value

@@ -14,7 +14,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, RedisError,
 from shared import VERSION
 from shared.events import DEAD_LETTERS, STREAMS
 from shared.runtime.failures import OperatorError, first_line, unreachable
-from shared.settings import Settings, redact
+from shared.settings import Settings, redact, trusted_issuer
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -87,7 +87,7 @@ def reach_database(url: str) -> str:
 
 
 def fetch_discovery(issuer: str, client: httpx.Client | None = None) -> dict[str, Any]:
-    """The issuer's OpenID configuration; it must name the same issuer and an https JWKS URL."""
+    """The issuer's OpenID configuration; it must name the same issuer and an https (or loopback) JWKS URL."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
         answer = (client or httpx.Client(timeout=5)).get(url)
@@ -98,7 +98,7 @@ def fetch_discovery(issuer: str, client: httpx.Client | None = None) -> dict[str
     if not isinstance(doc, dict) or str(doc.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
         named = doc.get("issuer") if isinstance(doc, dict) else None
         raise OperatorError(f"LOTSE_OIDC_ISSUER: {url} names the issuer {named!r}, not {issuer!r}")
-    if not str(doc.get("jwks_uri", "")).startswith("https://"):
+    if not trusted_issuer(str(doc.get("jwks_uri", ""))):
         raise OperatorError(f"LOTSE_OIDC_ISSUER: {url} has no https jwks_uri")
     return doc
 

@@ -59,7 +59,8 @@ def seed(node: DemoNode, rng: random.Random) -> list[tuple[str, str, str]]:
                 "ends_on": (start + timedelta(days=730)).isoformat()})
             api(node, "POST", f"/api/funding/v1/positions/{pos['id']}/occupancy", lead,
                 {"occupied": True, "since": (start + timedelta(days=30)).isoformat()})
-        api(node, "POST", f"/api/funding/v1/positions/{pos['id']}/extension-applications", lead, {})
+        api(node, "POST", f"/api/funding/v1/positions/{pos['id']}/extension-applications", lead,
+            {"justification": "Die Stelle ist besetzt; der Beratungsbedarf in der Anschlussunterbringung hält an."})
     return cases
 
 

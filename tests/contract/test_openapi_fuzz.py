@@ -26,25 +26,28 @@ def fuzz(node: NodeHandle, level: str) -> list[str]:
     # The document as the node serves it; requests go through the node's own client (its lifespan is running).
     schema = schemathesis.openapi.from_dict(node.client.get("/openapi.json").json())
     failures: list[str] = []
-    tenants = node.settings.tenants
     for sub, roles in CALLERS[level]:
-        headers = node.headers(sub, *roles, tenants=tenants)
+        headers = node.headers(sub, *roles, tenants=node.settings.tenants)
         for result in schema.get_all_operations():
-            operation = result.ok()
-
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
-            @given(case=operation.as_strategy())
-            def run(case: Any, headers: dict[str, str] = headers, sub: str = sub) -> None:
-                kwargs = case.as_transport_kwargs(base_url=str(node.client.base_url), headers=headers)
-                kwargs.pop("verify", None)
-                response = node.client.request(**kwargs)
-                if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path} as {sub}: "
-                                    f"{response.status_code} {response.text[:200]}")
-
-            run()
+            probe(node, result.ok(), sub, headers, failures)
     return failures
+
+
+def probe(node: NodeHandle, operation: Any, sub: str, headers: dict[str, str], failures: list[str]) -> None:
+    """Generated requests for one operation as one caller; a 5xx answer is recorded."""
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def run(case: Any) -> None:
+        kwargs = case.as_transport_kwargs(base_url=str(node.client.base_url), headers=headers)
+        kwargs.pop("verify", None)
+        response = node.client.request(**kwargs)
+        if response.status_code >= 500:
+            failures.append(f"{case.method} {case.formatted_path} as {sub}: "
+                            f"{response.status_code} {response.text[:200]}")
+
+    run()
 
 
 @pytest.mark.slow

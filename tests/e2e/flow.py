@@ -71,7 +71,8 @@ def position_to_extension(url: Url, lead: str, tenant: str, redis_url: str) -> d
         r = call("POST", f"{funding}/positions/{position['id']}/occupancy", lead,
                  {"occupied": occupied, "since": (start + timedelta(days=40 if occupied else 200)).isoformat()})
         assert r.status_code == 200 and r.json()["status"] == ("occupied" if occupied else "vacant"), r.text
-    r = call("POST", f"{funding}/positions/{position['id']}/extension-applications", lead, {})
+    r = call("POST", f"{funding}/positions/{position['id']}/extension-applications", lead,
+             {"justification": "Die Stelle wird nachbesetzt; der Bedarf besteht fort."})
     assert r.status_code == 201 and r.json()["status"] == "submitted", r.text
     application = r.json()
     decision = envelope_for(ExtensionDecided(application_id=application["id"], position_id=position["id"],

@@ -111,7 +111,8 @@ def test_occupancy_reaches_register_and_extension_goes_only_to_its_node(statewid
         ok(node.client.post(f"/api/funding/v1/positions/{pos['id']}/occupancy", headers=lead,
                             json={"occupied": True, "since": (start + timedelta(days=10)).isoformat()}))
         app = ok(node.client.post(f"/api/funding/v1/positions/{pos['id']}/extension-applications",
-                                  headers=lead, json={}), 201)
+                                  headers=lead,
+                                  json={"justification": "Die Stelle ist besetzt; der Bedarf besteht fort."}), 201)
         positions[tenant] = (node, lead, pos, app)
 
     def register_has_both() -> Any:

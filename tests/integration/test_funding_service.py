@@ -25,6 +25,8 @@ STARTS = date(TODAY.year - 1, 3, 1)
 # The next 29 February at least a year ahead: its extension must land on 28 February.
 LEAP_END = next(date(y, 2, 29) for y in range(TODAY.year + 1, TODAY.year + 9) if y % 4 == 0)
 MB = "x" * 1_000_000
+JUSTIFICATION = "Die Stelle wird zum 1. des Monats nachbesetzt."
+NO_BODY: Any = None  # json=None: the request has no body at all
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
@@ -49,7 +51,10 @@ def new_position(node: NodeHandle, tenant: str = STUTTGART, **body: Any) -> dict
 
 
 def apply(node: NodeHandle, position_id: str, as_: dict[str, str], **kw: Any) -> Any:
+    """Apply with a justification unless the test sends its own body (or none: json=NO_BODY)."""
     path = f"{API}/positions/{position_id}/extension-applications"
+    if "json" not in kw and "content" not in kw:
+        kw["json"] = {"justification": JUSTIFICATION}
     return node.client.post(path, headers=as_, **kw)
 
 
@@ -94,10 +99,10 @@ def test_position_lifecycle_and_approved_extension(node: NodeHandle, redis: Redi
     pid = position["id"]
     assert position == {"id": pid, "tenant": STUTTGART, "fte": 0.75,
                         "starts_on": STARTS.isoformat(), "ends_on": LEAP_END.isoformat(),
-                        "status": "approved", "status_since": None, "ended": False}
+                        "status": "approved", "status_since": None, "ended": False, "open_application_id": None}
     get = lambda path: node.client.get(f"{API}{path}", headers=as_lead)  # noqa: E731
     assert get(f"/positions/{pid}").json() == position
-    assert [p["id"] for p in get("/positions").json()] == [pid]
+    assert [p["id"] for p in get("/positions").json()["items"]] == [pid]
 
     occupy = lambda occupied, since: node.client.post(  # noqa: E731
         f"{API}/positions/{pid}/occupancy", headers=as_lead,
@@ -111,16 +116,18 @@ def test_position_lifecycle_and_approved_extension(node: NodeHandle, redis: Redi
     vacated = occupy(False, TODAY)
     assert vacated.status_code == 200 and vacated.json()["status"] == "vacant"
 
-    r = apply(node, pid, as_lead, json={"reason": "Stelle wird zum 1. des Monats nachbesetzt."})
+    r = apply(node, pid, as_lead, json={"justification": f"  {JUSTIFICATION}\n"})  # trimmed
     assert r.status_code == 201, r.text
     application = r.json()
     requested = date(LEAP_END.year + 2, 2, 28)
     assert application == {
         "id": application["id"], "tenant": STUTTGART, "position_id": pid, "status": "submitted",
-        "applied_on": TODAY.isoformat(), "current_ends_on": LEAP_END.isoformat(),
-        "requested_ends_on": requested.isoformat(),
-        "justification": "Stelle wird zum 1. des Monats nachbesetzt.", "decided_on": None,
+        "kind": "extension_24_months", "applied_on": TODAY.isoformat(), "current_ends_on": LEAP_END.isoformat(),
+        "requested_ends_on": requested.isoformat(), "interruption_from": None, "interruption_to": None,
+        "justification": JUSTIFICATION, "decided_on": None,
         "reason": None}
+    assert get(f"/positions/{pid}").json()["open_application_id"] == application["id"]
+    assert get("/positions").json()["items"][0]["open_application_id"] == application["id"]
     r = apply(node, pid, as_lead)
     assert r.status_code == 409
     assert r.json()["detail"] == f"position already has open application {application['id']}"
@@ -140,11 +147,14 @@ def test_position_lifecycle_and_approved_extension(node: NodeHandle, redis: Redi
                                  "since": first_day.isoformat(), "status": "occupied"}
     assert events[2].payload == {"position_id": pid, "occupied": False, "since": TODAY.isoformat(),
                                  "status": "vacant"}
+    # since v2 the justification goes up with the application, for the officer who decides it
     assert events[3].payload == {"application_id": application["id"], "position_id": pid,
                                  "applied_on": TODAY.isoformat(),
                                  "current_ends_on": LEAP_END.isoformat(),
-                                 "requested_ends_on": requested.isoformat()}
-    assert "nachbesetzt" not in json.dumps([e.payload for e in events])  # free text stays home
+                                 "requested_ends_on": requested.isoformat(), "kind": "extension_24_months",
+                                 "justification": JUSTIFICATION, "interruption_from": None,
+                                 "interruption_to": None}
+    assert json.dumps([e.payload for e in events]).count("nachbesetzt") == 1  # nowhere else
 
     # the state approves: the application is decided and the term moves by 24 months
     approval = decide(redis, application, approved=True, reason="bewilligt")
@@ -152,6 +162,7 @@ def test_position_lifecycle_and_approved_extension(node: NodeHandle, redis: Redi
                          and a["status"] == "approved" and a)
     assert decided["decided_on"] == TODAY.isoformat() and decided["reason"] == "bewilligt"
     assert get(f"/positions/{pid}").json()["ends_on"] == requested.isoformat()
+    assert get(f"/positions/{pid}").json()["open_application_id"] is None
 
     # the same envelope delivered again, then a contradicting second decision: both change nothing
     redis.xadd(STREAMS["federation"], {"event": approval.to_json()})
@@ -171,8 +182,12 @@ def test_rejection_leaves_the_term_and_allows_a_new_application(node: NodeHandle
                                                                 redis: Redis) -> None:
     as_lead = lead(node, HEIDELBERG)
     position = new_position(node, HEIDELBERG, ends_on=date(TODAY.year + 2, 8, 31).isoformat())
-    application = apply(node, position["id"], as_lead).json()  # no body at all
-    assert application["justification"] is None
+    # v1 took no body; since v2 the justification is required, and its absence names it
+    for body in (NO_BODY, {}, {"reason": "v1 never had this field"}):
+        r = apply(node, position["id"], as_lead, json=body)
+        assert r.status_code == 422 and "justification" in [d["field"] for d in r.json()["detail"]], r.text
+    application = apply(node, position["id"], as_lead).json()
+    assert application["justification"] == JUSTIFICATION
     decide(redis, application, approved=False, reason="Haushaltsmittel ausgeschöpft")
     url = f"{API}/extension-applications/{application['id']}"
     rejected = eventually(lambda: (a := node.client.get(url, headers=as_lead).json())
@@ -181,7 +196,7 @@ def test_rejection_leaves_the_term_and_allows_a_new_application(node: NodeHandle
     assert rejected["decided_on"] == TODAY.isoformat()
     assert node.client.get(f"{API}/positions/{position['id']}",
                            headers=as_lead).json()["ends_on"] == position["ends_on"]
-    second = apply(node, position["id"], as_lead, json={})
+    second = apply(node, position["id"], as_lead)
     assert second.status_code == 201 and second.json()["status"] == "submitted"
     assert second.json()["requested_ends_on"] == date(TODAY.year + 4, 8, 31).isoformat()
 
@@ -255,7 +270,7 @@ def test_authorisation_matrix(node: NodeHandle) -> None:
     for method, path, body in reads:
         assert call(method, path, body, manager).status_code == 200, path
     assert call("GET", f"/positions/{pid}", None, node.headers(
-        "ops", "node_admin", tenants=[STUTTGART])).json() == position
+        "ops", "node_admin", tenants=[STUTTGART])).json() == {**position, "open_application_id": application["id"]}
 
     # Heidelberg's lead: Stuttgart's objects answer exactly like missing ones
     other = lead(node, HEIDELBERG)
@@ -266,8 +281,8 @@ def test_authorisation_matrix(node: NodeHandle) -> None:
             application["id"], missing_position), body, other)
         assert mine.status_code == gone.status_code == 404, path
         assert mine.json() == gone.json(), path
-    assert call("GET", "/positions", None, other).json() == []
-    assert call("GET", f"/positions?tenant={STUTTGART}", None, other).json() == []
+    assert call("GET", "/positions", None, other).json() == {"items": [], "next_cursor": None}
+    assert call("GET", f"/positions?tenant={STUTTGART}", None, other).json() == {"items": [], "next_cursor": None}
     assert counts(node) == before
 
     # writing for a tenant one may not act for, or without saying which of several
@@ -280,10 +295,10 @@ def test_authorisation_matrix(node: NodeHandle) -> None:
     admin = node.headers("ops", "node_admin", tenants=[STUTTGART, HEIDELBERG])
     r = register(node, admin, tenant=HEIDELBERG)
     assert r.status_code == 201 and r.json()["tenant"] == HEIDELBERG
-    assert {p["tenant"] for p in call("GET", "/positions", None, admin).json()} == {
+    assert {p["tenant"] for p in call("GET", "/positions", None, admin).json()["items"]} == {
         STUTTGART, HEIDELBERG}
     assert [p["tenant"] for p in call("GET", f"/positions?tenant={HEIDELBERG}", None, admin
-                                      ).json()] == [HEIDELBERG]
+                                      ).json()["items"]] == [HEIDELBERG]
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -324,9 +339,26 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(node: NodeHand
         ({"occupied": False, "since": "2026-05-31"}, "since"),  # before the last change
         ({"occupied": False, "since": "2026-07-01", "note": MB}, "note"),
     ]
+    fine = {"justification": JUSTIFICATION}
+    interruption = {**fine, "kind": "interruption_12_months", "interruption_from": "2026-03-01",
+                    "interruption_to": "2026-05-31"}
     extension: list[tuple[Any, str]] = [
-        ({"reason": "x" * 2001}, "reason"), ({"reason": MB}, "reason"), ({"reason": 5}, "reason"),
-        ({"reason": ["a"]}, "reason"), ({"ends_on": "2040-01-01"}, "ends_on"),
+        ({}, "justification"), ({"justification": None}, "justification"),
+        ({"justification": "x" * 19}, "justification"), ({"justification": " " * 10 + "x" * 19 + "\n" * 5},
+                                                         "justification"),
+        ({"justification": "x" * 4001}, "justification"), ({"justification": MB}, "justification"),
+        ({"justification": 5}, "justification"), ({"justification": ["a"]}, "justification"),
+        ({"justification": JUSTIFICATION + "\x00"}, "justification"),
+        ({**fine, "reason": "x"}, "reason"), ({**fine, "ends_on": "2040-01-01"}, "ends_on"),
+        ({**fine, "kind": "forever"}, "kind"), ({**fine, "kind": None}, "kind"),
+        ({**fine, "interruption_from": "2026-03-01"}, "interruption_from"),  # not with 24 months
+        ({**interruption, "interruption_from": None}, "interruption_from"),
+        ({**interruption, "interruption_to": None}, "interruption_to"),
+        ({**interruption, "interruption_from": "soon"}, "interruption_from"),
+        ({**interruption, "interruption_to": 20260531}, "interruption_to"),
+        ({**interruption, "interruption_to": "2026-03-01"}, "interruption_to"),  # not after from
+        ({**interruption, "interruption_from": "2025-12-31"}, "interruption_from"),  # before the term
+        ({**interruption, "interruption_to": "2028-01-01"}, "interruption_to"),  # after the term
     ]
     cases = ([("/positions", b, f) for b, f in positions]
              + [(f"/positions/{pid}/occupancy", b, f) for b, f in occupancy]
@@ -336,9 +368,11 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(node: NodeHand
         r = node.client.post(f"{API}{path}", json=body, headers=as_lead)
         assert r.status_code == 422, (path, body if body is not MB else "1 MB", r.text[:300])
         assert field in [d["field"] for d in r.json()["detail"]], (path, field, r.text[:300])
+    r = apply(node, pid, as_lead, json=NO_BODY)
+    assert (r.status_code, r.json()["detail"]) == (422, [{"field": "justification", "reason": "Field required"}])
     for path in ("/positions", f"/positions/{pid}/occupancy",
                  f"/positions/{pid}/extension-applications"):
-        for raw in (b"[1, 2]", b"{not json", b'"text"'):
+        for raw in (b"[1, 2]", b"{not json", b'"text"', b"null"):
             r = node.client.post(f"{API}{path}", content=raw, headers={
                 **as_lead, "Content-Type": "application/json"})
             assert r.status_code == 422, (path, raw)
@@ -354,3 +388,55 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(node: NodeHand
     assert node.client.get(f"{API}/positions/{unknown}", headers=as_lead).status_code == 404
     assert counts(node) == before
     assert node.client.get(f"{API}/positions/{pid}", headers=as_lead).json()["status"] == "occupied"
+
+
+def test_an_interruption_of_salary_payments_extends_by_12_months(node: NodeHandle, redis: Redis) -> None:
+    position = new_position(node)
+    interruption = {"kind": "interruption_12_months", "justification": "Elternzeit der Stelleninhaberin, ohne Bezüge",
+                    "interruption_from": STARTS.isoformat(),
+                    "interruption_to": (STARTS + timedelta(days=90)).isoformat()}
+    r = apply(node, position["id"], lead(node), json=interruption)
+    assert r.status_code == 201, r.text
+    application = r.json()
+    assert {k: application[k] for k in (*interruption, "requested_ends_on")} == {
+        **interruption, "requested_ends_on": add_months(LEAP_END, 12).isoformat()}
+    event = eventually(lambda: [e for e in funding_events(redis) if e.type == "ExtensionApplied"])[0]
+    assert {k: event.payload[k] for k in interruption} == interruption
+    decide(redis, application, approved=True)
+    eventually(lambda: node.client.get(f"{API}/positions/{position['id']}", headers=lead(node)).json()["ends_on"]
+               == add_months(LEAP_END, 12).isoformat())
+
+
+def test_the_positions_come_in_pages(node: NodeHandle) -> None:
+    made = [new_position(node, starts_on=(STARTS + timedelta(days=n % 3)).isoformat())["id"] for n in range(5)]
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        r = node.client.get(f"{API}/positions", params=params, headers=lead(node))
+        assert r.status_code == 200, r.text
+        seen += [p["id"] for p in r.json()["items"]]
+        assert len(r.json()["items"]) <= 2
+        if (cursor := r.json()["next_cursor"]) is None:
+            break
+    assert sorted(seen) == sorted(made) and len(seen) == 5
+    listed = node.client.get(f"{API}/positions", headers=lead(node)).json()["items"]
+    by_start = {p["id"]: p["starts_on"] for p in listed}
+    assert [by_start[i] for i in seen] == sorted(by_start[i] for i in seen)  # oldest term first, across pages
+    for params, field in [({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"cursor": "x"}, "cursor"),
+                          ({"cursor": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}, "cursor")]:
+        r = node.client.get(f"{API}/positions", params=params, headers=lead(node))
+        assert r.status_code == 422 and [d["field"] for d in r.json()["detail"]] == [field], params
+    # another municipality's position is no cursor of this list either
+    other = new_position(node, HEIDELBERG)["id"]
+    r = node.client.get(f"{API}/positions", params={"cursor": other}, headers=lead(node))
+    assert r.status_code == 422 and r.json()["detail"] == [{"field": "cursor", "reason": "not a cursor of this list"}]
+
+
+def test_the_openapi_document_says_the_application_needs_a_body(node: NodeHandle) -> None:
+    operation = node.client.get("/openapi.json").json()["paths"][
+        f"{API}/positions/{{position_id}}/extension-applications"]["post"]
+    assert operation["requestBody"]["required"] is True
+    schema = node.client.get("/openapi.json").json()["components"]["schemas"]["ExtensionApplicationCreate"]
+    assert schema["required"] == ["justification"]
+    assert (schema["properties"]["justification"]["minLength"], schema["properties"]["justification"]["maxLength"]) == (
+        20, 4000)

@@ -17,7 +17,7 @@ from services.funding.terms import add_months
 from shared.bus import OutboxEvent
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
 from shared.events.codes import PositionStatus
-from shared.events.funding import ExtensionApplied, PositionOccupancyChanged, PositionRegistered
+from shared.events.funding import ExtensionApplied, ExtensionKind, PositionOccupancyChanged, PositionRegistered
 from shared.federation.keys import DOWN_ALL, down_stream
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
@@ -26,6 +26,7 @@ TODAY = date.today()
 STARTS = date(TODAY.year - 1, 1, 1)
 ENDS = date(TODAY.year + 1, 8, 31)
 MB = "x" * 1_000_000
+JUSTIFICATION = "Die Stelle ist seit drei Jahren besetzt; der Bedarf besteht fort."
 
 
 # -- fixtures and helpers ---------------------------------------------------------------------
@@ -55,10 +56,10 @@ def occupancy(position_id: str, occupied: bool, since: date) -> PositionOccupanc
                                     status=PositionStatus.occupied if occupied else PositionStatus.vacant)
 
 
-def applied(application_id: str, position_id: str, ends_on: date = ENDS) -> ExtensionApplied:
+def applied(application_id: str, position_id: str, ends_on: date = ENDS, **v2: Any) -> ExtensionApplied:
     return ExtensionApplied(application_id=application_id, position_id=position_id,
                             applied_on=TODAY, current_ends_on=ends_on,
-                            requested_ends_on=add_months(ends_on, 24))
+                            requested_ends_on=add_months(ends_on, 24), **v2)
 
 
 def settled(redis: Redis) -> bool:
@@ -104,9 +105,9 @@ def two_applications(redis: Redis) -> tuple[str, str]:
     """Node a (Stuttgart) and node b (Heidelberg) each register a position and apply."""
     app_a, app_b = new_event_id(), new_event_id()
     inbound(redis, registered("pos-a", 0.5), node="node-a", tenant=STUTTGART)
-    inbound(redis, applied(app_a, "pos-a"), node="node-a", tenant=STUTTGART)
+    inbound(redis, applied(app_a, "pos-a", justification=JUSTIFICATION), node="node-a", tenant=STUTTGART)
     inbound(redis, registered("pos-b", 1.0), node="node-b", tenant=HEIDELBERG)
-    inbound(redis, applied(app_b, "pos-b"), node="node-b", tenant=HEIDELBERG)
+    inbound(redis, applied(app_b, "pos-b"), node="node-b", tenant=HEIDELBERG)  # as a node before v2 sends it
     eventually(lambda: settled(redis))
     return app_a, app_b
 
@@ -168,18 +169,27 @@ def test_applications_from_two_nodes_and_decisions(state: NodeHandle, redis: Red
     first = get(state, f"/extension-applications/{app_a}", "funding_officer")
     assert first == {
         "id": app_a, "node": "node-a", "tenant": STUTTGART, "position_id": "pos-a",
-        "status": "submitted", "applied_on": TODAY.isoformat(),
+        "status": "submitted", "kind": "extension_24_months", "applied_on": TODAY.isoformat(),
         "current_ends_on": ENDS.isoformat(), "requested_ends_on": add_months(ENDS, 24).isoformat(),
+        "interruption_from": None, "interruption_to": None, "justification": JUSTIFICATION,
         "decided_on": None, "reason": None, "decided_by": None}
+    assert [a["justification"] for a in submitted] == [JUSTIFICATION, None]  # node b applied before v2
     assert get(state, "/extension-applications") == submitted
 
     r = decide(state, app_a, {"approved": True, "reason": "bewilligt"})
     assert r.status_code == 200, r.text
     assert r.json() == {**first, "status": "approved", "decided_on": TODAY.isoformat(),
                         "reason": "bewilligt", "decided_by": "funding_officer-1"}
-    r = decide(state, app_b, {"approved": False})
+    # a rejection needs a reason: refused without one, naming the field, nothing written or sent
+    before = counts(state)
+    for body in ({"approved": False}, {"approved": False, "reason": None}, {"approved": False, "reason": " \n "}):
+        r = decide(state, app_b, body)
+        assert (r.status_code, r.json()["detail"]) == (
+            422, [{"field": "reason", "reason": "required for a rejection"}]), body
+    assert counts(state) == before
+    r = decide(state, app_b, {"approved": False, "reason": " Haushaltsmittel ausgeschöpft "})
     assert r.status_code == 200 and r.json()["status"] == "rejected"
-    assert r.json()["reason"] is None
+    assert r.json()["reason"] == "Haushaltsmittel ausgeschöpft"
 
     # the decisions go down to the applying node only, through the outbox
     down_a = eventually(lambda: stream_events(redis, down_stream("node-a")))
@@ -191,8 +201,8 @@ def test_applications_from_two_nodes_and_decisions(state: NodeHandle, redis: Red
                                    "pos-a")
     assert to_a.payload == {"application_id": app_a, "position_id": "pos-a", "approved": True,
                             "decided_on": TODAY.isoformat(), "reason": "bewilligt"}
-    assert (to_b.target_node, to_b.tenant, to_b.payload["approved"]) == (
-        "node-b", HEIDELBERG, False)
+    assert (to_b.target_node, to_b.tenant, to_b.payload["approved"], to_b.payload["reason"]) == (
+        "node-b", HEIDELBERG, False, "Haushaltsmittel ausgeschöpft")
     assert redis.xlen(DOWN_ALL) == 0
     for stream in STREAMS.values():
         assert all(e.type != "ExtensionDecided" for e in stream_events(redis, stream)), stream
@@ -273,6 +283,8 @@ def test_bad_input_names_the_field_writes_and_sends_nothing(state: NodeHandle,
         ({"approved": True, "reason": "x" * 2001}, "reason"),
         ({"approved": True, "reason": MB}, "reason"), ({"approved": True, "reason": 5}, "reason"),
         ({"approved": True, "reason": ["a"]}, "reason"),
+        ({"approved": True, "reason": "ok\x00"}, "reason"),
+        ({"approved": False}, "reason"), ({"approved": False, "reason": ""}, "reason"),
         ({"approved": True, "ends_on": "2040-01-01"}, "ends_on"),
         ({"approved": True, "decided_on": "2020-01-01"}, "decided_on"),
     ]
@@ -314,3 +326,19 @@ def test_malformed_inbound_ids_go_to_the_dead_letters(state: NodeHandle, redis: 
     inbound(redis, registered("fine", 0.5), node="node-a", tenant=STUTTGART)
     eventually(lambda: redis.xlen(DEAD_LETTERS) == 1, timeout=20)
     assert [p["position_id"] for p in get(state, "/positions")["items"]] == ["fine"]
+
+
+def test_an_interruption_is_shown_to_the_officer_and_moves_the_register_by_12_months(
+        state: NodeHandle, redis: Redis) -> None:
+    app = new_event_id()
+    inbound(redis, registered("pos-i", 0.5), node="node-a", tenant=STUTTGART)
+    inbound(redis, applied(app, "pos-i", kind=ExtensionKind.interruption_12_months, justification=JUSTIFICATION,
+                           interruption_from=STARTS, interruption_to=STARTS + timedelta(days=60)),
+            node="node-a", tenant=STUTTGART)
+    eventually(lambda: settled(redis))
+    shown = get(state, f"/extension-applications/{app}", "funding_officer")
+    assert (shown["kind"], shown["justification"], shown["interruption_from"], shown["interruption_to"]) == (
+        "interruption_12_months", JUSTIFICATION, STARTS.isoformat(), (STARTS + timedelta(days=60)).isoformat())
+    r = decide(state, app, {"approved": True})
+    assert r.status_code == 200 and r.json()["reason"] is None
+    assert [p["ends_on"] for p in get(state, "/positions")["items"]] == [add_months(ENDS, 12).isoformat()]

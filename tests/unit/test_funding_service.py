@@ -19,6 +19,7 @@ from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope
 from shared.events.codes import ApplicationStatus, PositionStatus
+from shared.events.funding import ExtensionKind
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 STARTS, ENDS = date(2026, 1, 1), date(2028, 2, 29)
@@ -40,9 +41,9 @@ def position(session: Session, tenant: str = STUTTGART, *, starts_on: date = STA
                                      actor="lead-1", node="node-a")
 
 
-def apply(session: Session, p: FundingPosition, today: date = TODAY) -> FundingExtensionApplication:
+def apply(session: Session, p: FundingPosition, today: date = TODAY, **kind: object) -> FundingExtensionApplication:
     return service.apply_for_extension(session, position=p, justification="nachbesetzt", actor="lead-1",
-                                       today=today, node="node-a")
+                                       today=today, node="node-a", **kind)  # type: ignore[arg-type]
 
 
 def decide(session: Session, application: FundingExtensionApplication, *, approved: bool, event_id: str = "e1",
@@ -112,11 +113,30 @@ def test_positions_are_listed_per_tenant_oldest_term_first(session: Session) -> 
     later = position(session, starts_on=date(2026, 3, 1))
     earlier = position(session, starts_on=date(2026, 2, 1))
     other = position(session, HEIDELBERG)
-    assert [p.id for p in service.list_positions(session, tenants={STUTTGART})] == [earlier.id, later.id]
-    assert [p.id for p in service.list_positions(session, tenants=[HEIDELBERG])] == [other.id]
-    assert service.list_positions(session, tenants=set()) == []
+    assert [p.id for p in service.list_positions(session, tenants={STUTTGART})[0]] == [earlier.id, later.id]
+    assert [p.id for p in service.list_positions(session, tenants=[HEIDELBERG])[0]] == [other.id]
+    assert service.list_positions(session, tenants=set()) == ([], None)
     with pytest.raises(NotFound, match="position not found"):
         service.get_position(session, position_id="01JZZZZZZZZZZZZZZZZZZZZZZZ")
+
+
+def test_positions_come_in_pages_in_the_same_order(session: Session) -> None:
+    made = [position(session, starts_on=date(2026, 1, day)) for day in (5, 1, 5, 3, 2)]
+    position(session, HEIDELBERG)
+    expected = [p.id for p in sorted(made, key=lambda p: (p.starts_on, p.id))]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page, cursor = service.list_positions(session, tenants={STUTTGART}, after=cursor, limit=2)
+        seen += [p.id for p in page]
+        pages += 1
+        if cursor is None:
+            break
+    assert (seen, pages) == (expected, 3)
+    # a cursor that is not one of this list's positions is refused, naming it
+    for cursor in ("01JZZZZZZZZZZZZZZZZZZZZZZZ", service.list_positions(session, tenants={HEIDELBERG})[0][0].id):
+        with pytest.raises(InvalidInput) as err:
+            service.list_positions(session, tenants={STUTTGART}, after=cursor, limit=2)
+        assert (err.value.field, err.value.reason) == ("cursor", "not a cursor of this list")
 
 
 # -- occupancy --------------------------------------------------------------------------------
@@ -170,11 +190,65 @@ def test_approved_occupied_and_vacant_positions_can_be_extended(session: Session
             application.current_ends_on, application.requested_ends_on, application.justification,
             application.applied_by) == (STUTTGART, p.id, ApplicationStatus.submitted, TODAY, ENDS,
                                         date(2030, 2, 28), "nachbesetzt", "lead-1")
+    assert (application.kind, application.interruption_from, application.interruption_to) == (
+        ExtensionKind.extension_24_months, None, None)
     event = sent(session)[-1]
     assert (event.type, event.aggregate_id) == ("ExtensionApplied", p.id)
+    # Since v2 the justification goes up with the application: the officer who decides reads it.
     assert event.payload == {"application_id": application.id, "position_id": p.id, "applied_on": "2026-06-01",
-                             "current_ends_on": "2028-02-29", "requested_ends_on": "2030-02-28"}
-    assert "nachbesetzt" not in event.to_json()  # the justification stays home
+                             "current_ends_on": "2028-02-29", "requested_ends_on": "2030-02-28",
+                             "kind": "extension_24_months", "justification": "nachbesetzt",
+                             "interruption_from": None, "interruption_to": None}
+
+
+def test_an_interruption_of_salary_payments_asks_for_12_months(session: Session) -> None:
+    p = position(session)
+    application = apply(session, p, kind=ExtensionKind.interruption_12_months,
+                        interruption_from=date(2026, 2, 1), interruption_to=date(2026, 4, 30))
+    assert (application.kind, application.requested_ends_on, application.interruption_from,
+            application.interruption_to) == (ExtensionKind.interruption_12_months, date(2029, 2, 28),
+                                             date(2026, 2, 1), date(2026, 4, 30))
+    event = sent(session)[-1]
+    assert {k: event.payload[k] for k in ("kind", "requested_ends_on", "interruption_from", "interruption_to")} == {
+        "kind": "interruption_12_months", "requested_ends_on": "2029-02-28",
+        "interruption_from": "2026-02-01", "interruption_to": "2026-04-30"}
+    assert decide(session, application, approved=True) == DecisionOutcome.approved
+    assert p.ends_on == date(2029, 2, 28) == add_months(ENDS, 12)
+
+
+@pytest.mark.parametrize(("kind", "starts", "ends", "field", "reason"), [
+    (ExtensionKind.interruption_12_months, None, date(2026, 4, 30), "interruption_from",
+     "required for kind interruption_12_months"),
+    (ExtensionKind.interruption_12_months, date(2026, 2, 1), None, "interruption_to",
+     "required for kind interruption_12_months"),
+    (ExtensionKind.interruption_12_months, date(2026, 4, 30), date(2026, 4, 30), "interruption_to",
+     "must be after interruption_from"),
+    (ExtensionKind.interruption_12_months, date(2026, 5, 1), date(2026, 4, 30), "interruption_to",
+     "must be after interruption_from"),
+    (ExtensionKind.interruption_12_months, date(2025, 12, 31), date(2026, 4, 30), "interruption_from",
+     "must not be before the position starts (2026-01-01)"),
+    (ExtensionKind.interruption_12_months, date(2026, 2, 1), date(2028, 3, 1), "interruption_to",
+     "must not be after the position ends (2028-02-29)"),
+    (ExtensionKind.extension_24_months, date(2026, 2, 1), None, "interruption_from",
+     "only for kind interruption_12_months"),
+    (ExtensionKind.extension_24_months, None, date(2026, 2, 1), "interruption_to",
+     "only for kind interruption_12_months"),
+])
+def test_the_interruption_lies_within_the_term_and_only_with_its_kind(
+        session: Session, kind: ExtensionKind, starts: date | None, ends: date | None, field: str,
+        reason: str) -> None:
+    p = position(session)
+    with pytest.raises(InvalidInput) as err:
+        apply(session, p, kind=kind, interruption_from=starts, interruption_to=ends)
+    assert (err.value.field, err.value.reason) == (field, reason)
+    assert [e.type for e in sent(session)] == ["PositionRegistered"]
+    assert session.exec(select(FundingExtensionApplication)).all() == []
+
+
+def test_the_first_and_last_day_of_the_term_may_bound_the_interruption(session: Session) -> None:
+    application = apply(session, position(session), kind=ExtensionKind.interruption_12_months,
+                        interruption_from=STARTS, interruption_to=ENDS)
+    assert application.requested_ends_on == add_months(ENDS, 12)
 
 
 def test_a_position_of_any_other_status_cannot_be_extended(session: Session) -> None:
@@ -198,6 +272,9 @@ def test_one_open_application_per_position(session: Session) -> None:
         apply(session, p)
     assert apply(session, q).position_id == q.id  # another position is not held up
     assert service.open_application(session, position_id=p.id) == first
+    assert service.open_applications(session, position_ids=[p.id, q.id, "nope"]) == {
+        p.id: first.id, q.id: service.list_applications(session, position_id=q.id)[0].id}
+    assert service.open_applications(session, position_ids=[]) == {}
     assert [a.id for a in service.list_applications(session, position_id=p.id)] == [first.id]
     with pytest.raises(NotFound, match="extension application not found"):
         service.get_application(session, application_id="01JZZZZZZZZZZZZZZZZZZZZZZZ")

@@ -15,9 +15,10 @@ from services.funding.terms import add_months
 from shared.bus import OutboxEvent
 from shared.bus.tables import BUS_TABLES
 from shared.db import Database
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
 from shared.events.codes import ApplicationStatus, PositionStatus
+from shared.events.funding import ExtensionKind
 from shared.federation.keys import down_stream
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
@@ -41,13 +42,15 @@ def registered(session: Session, position_id: str = "p1", *, node: str = "node-a
 
 
 def received(session: Session, application_id: str = "a1", position_id: str = "p1", *, node: str = "node-a",
-             tenant: str = STUTTGART, applied_on: date = TODAY) -> bool:
+             tenant: str = STUTTGART, applied_on: date = TODAY, **extra: object) -> bool:
     return service.receive_application(
         session, node=node, tenant=tenant, application_id=application_id, position_id=position_id,
-        applied_on=applied_on, current_ends_on=ENDS, requested_ends_on=add_months(ENDS, 24))
+        applied_on=applied_on, current_ends_on=ENDS, requested_ends_on=add_months(ENDS, 24),
+        **extra)  # type: ignore[arg-type]
 
 
-def decide(session: Session, application_id: str = "a1", *, approved: bool, reason: str | None = None) -> Envelope:
+def decide(session: Session, application_id: str = "a1", *, approved: bool,
+           reason: str | None = "Haushaltsmittel ausgeschöpft") -> Envelope:
     application = service.get_application(session, application_id=application_id, for_update=True)
     return service.decide(session, application=application, approved=approved, reason=reason, actor="officer-1",
                           today=TODAY, node="state")
@@ -137,6 +140,18 @@ def test_an_application_is_received_once(session: Session) -> None:
             application.decided_on, application.reason, application.decided_by) == (
         "a1", "node-a", STUTTGART, "p1", ApplicationStatus.submitted, TODAY, ENDS, date(2029, 8, 31),
         None, None, None)
+    # an application from before v2: a 24-month extension without a justification
+    assert (application.kind, application.justification, application.interruption_from,
+            application.interruption_to) == (ExtensionKind.extension_24_months, None, None, None)
+
+
+def test_the_justification_and_the_interruption_are_kept_for_the_officer(session: Session) -> None:
+    received(session, kind=ExtensionKind.interruption_12_months, justification="Elternzeit der Stelleninhaberin",
+             interruption_from=date(2026, 2, 1), interruption_to=date(2026, 9, 30))
+    application = service.get_application(session, application_id="a1")
+    assert (application.kind, application.justification, application.interruption_from,
+            application.interruption_to) == (ExtensionKind.interruption_12_months, "Elternzeit der Stelleninhaberin",
+                                             date(2026, 2, 1), date(2026, 9, 30))
 
 
 def test_applications_by_status_oldest_first(session: Session) -> None:
@@ -177,8 +192,38 @@ def test_a_rejection_keeps_the_register(session: Session) -> None:
     registered(session)
     received(session)
     env = decide(session, approved=False)
-    assert (env.payload["approved"], env.payload["reason"], env.target_node) == (False, None, "node-a")
+    assert (env.payload["approved"], env.payload["reason"], env.target_node) == (
+        False, "Haushaltsmittel ausgeschöpft", "node-a")
     assert [p.ends_on for p in service.register(session, tenant=None)] == [ENDS]
+
+
+@pytest.mark.parametrize("reason", [None, "", "   \n\t "])
+def test_a_rejection_without_a_reason_is_refused(session: Session, reason: str | None) -> None:
+    registered(session)
+    received(session)
+    session.commit()
+    with pytest.raises(InvalidInput) as refused:
+        decide(session, approved=False, reason=reason)
+    assert (refused.value.field, refused.value.reason) == ("reason", "required for a rejection")
+    session.rollback()
+    assert service.get_application(session, application_id="a1").status == ApplicationStatus.submitted
+    assert outbox(session) == []
+
+
+def test_a_reason_is_trimmed_and_a_blank_one_on_approval_is_none(session: Session) -> None:
+    registered(session)
+    received(session)
+    received(session, "a2", "p1")
+    assert decide(session, approved=False, reason="  zu spät beantragt \n").payload["reason"] == "zu spät beantragt"
+    assert decide(session, "a2", approved=True, reason="  ").payload["reason"] is None
+
+
+def test_an_approved_interruption_moves_the_register_by_12_months(session: Session) -> None:
+    registered(session)
+    received(session, kind=ExtensionKind.interruption_12_months, justification="Krankheit",
+             interruption_from=date(2026, 2, 1), interruption_to=date(2026, 3, 31))
+    decide(session, approved=True, reason=None)
+    assert [p.ends_on for p in service.register(session, tenant=None)] == [add_months(ENDS, 12)]
 
 
 def test_an_application_is_decided_once(session: Session) -> None:
@@ -200,7 +245,7 @@ def test_an_application_is_decided_once(session: Session) -> None:
 
 def test_an_approval_for_a_position_missing_from_the_register_is_still_sent(session: Session) -> None:
     received(session)
-    env = decide(session, approved=True)
+    env = decide(session, approved=True, reason=None)
     assert env.target_node == "node-a"
     assert service.register(session, tenant=None) == []
     assert [r.stream for r in outbox(session)] == [down_stream("node-a")]

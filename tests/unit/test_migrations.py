@@ -219,13 +219,17 @@ def test_db_commands_upgrade_and_report_the_sqlite_default(cli: CliRunner, tmp_p
         ["empty", "->", head_of(history_for(s, "municipal"))] for s in ALL_SERVICES]
     assert {p.name for p in node.glob("*.db")} == {f"{s}.db" for s in ALL_SERVICES}
     again = cli.invoke(app, ["db", "upgrade", "--node", str(node), "--service", "plans"])
-    assert again.exit_code == 0 and again.output.split() == ["plans", "already", "at", "0001"]
+    assert again.exit_code == 0 and again.output.split() == ["plans", "already", "at",
+                                                             head_of(history_for("plans", "municipal"))]
     current = cli.invoke(app, ["db", "current", "--node", str(node), "--service", "cases"])
     assert current.output.split()[:3] == ["cases", head_of(history_for("cases", "municipal")), "(head)"]
     history = cli.invoke(app, ["db", "history", "--node", str(node), "--service", "funding"])
     assert history.exit_code == 0
-    assert history.output.splitlines()[0] == "funding (lotse_version_funding): 0001 (head)"
-    assert history.output.splitlines()[-1].split() == ["0001", "initial", "schema", "head,", "current"]
+    head = head_of(history_for("funding", "municipal"))
+    assert history.output.splitlines()[0] == f"funding (lotse_version_funding): {head} (head)"
+    assert history.output.splitlines()[1].split()[0] == head
+    assert history.output.splitlines()[1].split()[-2:] == ["head,", "current"]
+    assert history.output.splitlines()[-1].split()[:3] == ["0001", "initial", "schema"]
 
 
 def test_db_commands_use_the_state_level_of_a_state_node(cli: CliRunner, tmp_path: Path) -> None:

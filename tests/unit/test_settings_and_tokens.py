@@ -137,6 +137,22 @@ def test_the_oidc_issuer_must_be_an_https_url() -> None:
     assert load_settings(oidc_issuer="https://login.example/realms/lotse").oidc_issuer
 
 
+def test_plain_http_is_trusted_only_for_an_issuer_on_this_machine() -> None:
+    """A development or test provider on loopback needs no TLS; anything reachable from elsewhere does."""
+    for local in ("http://127.0.0.1:5000", "http://localhost:8080/realms/lotse", "http://[::1]:9000"):
+        assert load_settings(oidc_issuer=local).oidc_issuer == local
+    for bad in ("http://127.0.0.1.example.org", "http://localhost@evil.example", "http://10.0.0.1:8080",
+                "http://[::1", "ftp://localhost"):
+        with pytest.raises(SettingsError, match="LOTSE_OIDC_ISSUER: must be an https:// URL"):
+            load_settings(oidc_issuer=bad)
+    with pytest.raises(SettingsError, match="LOTSE_OIDC_SCOPES: must include openid"):
+        load_settings(oidc_scopes="profile email")
+    settings = load_settings()
+    assert (settings.oidc_client_id, settings.oidc_client_secret, settings.oidc_scopes) == (
+        "lotse", None, "openid profile email")
+    assert "s3cret" not in repr(load_settings(oidc_client_secret="s3cret"))
+
+
 def test_a_bad_url_value_is_shown_without_its_password() -> None:
     with pytest.raises(SettingsError) as exc:
         load_settings(redis_url="http://app:s3cret@redis:6379/0")

@@ -18,7 +18,7 @@ from web.client import Missing
 from web.deps import User, Web
 from web.forms import text
 from web.i18n import N_
-from web.pages.statewide_format import age_text, sorted_rows, sort_links
+from web.pages.operator_tables import Column, age_text, chosen, sort_headers, sorted_rows
 from web.render import gettext_for, is_htmx, page, partial
 from web.users import municipality
 
@@ -26,15 +26,15 @@ router = APIRouter()
 OPS = "/api/node/v1"
 PAGE_SIZE = 25
 DEAD_LETTER_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a stream entry id, as the API accepts it
-GROUP_SORTS = {"stream": ("stream", False), "pending": ("pending", True), "lag": ("lag", True),
-               "consumers": ("consumers", True)}
+GROUP_COLUMNS = [Column("stream", N_("Stream")), Column("consumers", N_("Consumers"), descending=True),
+                 Column("pending", N_("Pending"), descending=True), Column("lag", N_("Lag"), descending=True)]
 
 
 def _attention(status: dict[str, Any]) -> dict[str, bool]:
     """Which parts of the node need a look: the glance's verdict per card."""
     groups = [g for s in status["streams"] for g in s["groups"]]
     fed = status["federation"]
-    link_down = fed["level"] == "municipal" and fed["configured"] and fed["link_up"] is not True
+    link_down = fed["level"] == "municipal" and fed["configured"] and fed["link_up"] is False
     return {
         "dead_letters": status["dead_letters"] > 0,
         "groups": any(g["pending"] or g["lag"] for g in groups),
@@ -56,14 +56,13 @@ async def node_health(request: Request, web: Web, user: User) -> Response:
     assert user.token is not None
     status = await web.api.fetch("GET", f"{OPS}/status", user.token)
     groups = [g for s in status["streams"] for g in s["groups"]]
-    gettext = gettext_for(request)
     sent_age = _heartbeat_age(status["federation"].get("last_heartbeat_sent_at"))
     return await page(
         request, "operations/node.html", status=status, attention=_attention(status),
         group_count=len(groups), pending=sum(g["pending"] for g in groups),
         lag=sum(g["lag"] or 0 for g in groups), lag_unknown=any(g["lag"] is None for g in groups),
         places=[municipality(t) for t in status["tenants"]],
-        sent_age=age_text(sent_age, gettext) if sent_age is not None else None,
+        sent_age=age_text(sent_age, gettext_for(request)) if sent_age is not None else None,
         checked_at=datetime.now(UTC))
 
 
@@ -75,14 +74,10 @@ async def node_streams(request: Request, web: Web, user: User, sort: str = "stre
     rows = [{"stream": s["name"], "length": s["length"], "group": g["name"], "consumers": g["consumers"],
              "pending": g["pending"], "lag": g["lag"], "last_delivered_id": g["last_delivered_id"]}
             for s in status["streams"] for g in s["groups"]]
-    sort = sort if sort in GROUP_SORTS else "stream"
-    key, descending = GROUP_SORTS[sort]
-    rows = sorted_rows(rows, key, descending, then=("stream", "group"))
+    column = chosen(GROUP_COLUMNS, sort)
+    rows = sorted_rows(rows, column, then=("stream", "group"))
     without = [s for s in status["streams"] if not s["groups"]]
-    gettext = gettext_for(request).gettext
-    headers = sort_links("/node/streams", {}, sort, {
-        "stream": gettext("Stream"), "consumers": gettext("Consumers"), "pending": gettext("Pending"),
-        "lag": gettext("Lag")})
+    headers = sort_headers("/node/streams", {}, column, GROUP_COLUMNS, gettext_for(request).gettext)
     return await page(request, "operations/streams.html", status=status, rows=rows, without=without,
                       headers=headers, checked_at=datetime.now(UTC))
 

@@ -13,9 +13,13 @@ router = APIRouter()
 
 @router.get("/")
 async def start(request: Request, visitor: Visitor) -> Response:
-    """Managers and leads start at the caseload; everyone else at their start page; strangers sign in."""
+    """Managers start at their caseload; leads and funding officers at the start page's links; strangers sign in."""
     if not visitor.signed_in:
         return RedirectResponse("/login", status_code=303)
-    if visitor.has("manager", "lead"):
+    if visitor.has("manager") and not visitor.has("lead"):
         return RedirectResponse("/cases", status_code=303)
+    if visitor.has("state_operator"):
+        return RedirectResponse("/state/nodes", status_code=303)
+    if visitor.has("node_admin"):
+        return RedirectResponse("/node", status_code=303)
     return await page(request, "start.html")

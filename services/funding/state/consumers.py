@@ -29,7 +29,9 @@ def on_extension_applied(session: Session, env: Envelope, p: ExtensionApplied) -
     """A municipality applied for an extension: keep the state's copy to decide."""
     service.receive_application(
         session, node=env.node, tenant=env.tenant, application_id=p.application_id, position_id=p.position_id,
-        applied_on=p.applied_on, current_ends_on=p.current_ends_on, requested_ends_on=p.requested_ends_on)
+        applied_on=p.applied_on, current_ends_on=p.current_ends_on, requested_ends_on=p.requested_ends_on,
+        kind=p.kind, justification=p.justification, interruption_from=p.interruption_from,
+        interruption_to=p.interruption_to)
 
 
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
+from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind
 
-from ..terms import REASON_MAX
+from ..terms import REASON_MAX, control_free
 
 ID_MAX = 100  # ids from other nodes: the envelope's aggregate ids allow 100
 
@@ -29,7 +31,7 @@ class FundingStatePosition(SQLModel, table=True):
     status: PositionStatus = Field(sa_type=String(20))
     status_since: date | None = None
     starts_on: date
-    ends_on: date  # moved by 24 months when the state approves an extension
+    ends_on: date  # moved by the kind's months when the state approves an extension
     registered_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -44,9 +46,15 @@ class FundingStateApplication(SQLModel, table=True):
     tenant: str = Field(index=True, max_length=8)
     position_id: str = Field(max_length=ID_MAX)
     status: ApplicationStatus = Field(index=True, sa_type=String(20))
+    # Applications received before kinds existed asked for 24 months.
+    kind: ExtensionKind = Field(default=ExtensionKind.extension_24_months, sa_type=String(30),
+                                sa_column_kwargs={"server_default": ExtensionKind.extension_24_months.value})
     applied_on: date
     current_ends_on: date
     requested_ends_on: date
+    interruption_from: date | None = None
+    interruption_to: date | None = None
+    justification: str | None = Field(default=None, max_length=JUSTIFICATION_MAX)  # the municipality's
     decided_on: date | None = None
     reason: str | None = Field(default=None, max_length=REASON_MAX)
     decided_by: str | None = Field(default=None, max_length=255)
@@ -127,19 +135,26 @@ class StateApplicationPublic(BaseModel):
     tenant: str
     position_id: str
     status: ApplicationStatus
+    kind: ExtensionKind
     applied_on: date
     current_ends_on: date
     requested_ends_on: date
+    interruption_from: date | None
+    interruption_to: date | None
+    justification: str | None
     decided_on: date | None
     reason: str | None
     decided_by: str | None
 
 
+Reason = Annotated[str, pydantic.Field(max_length=REASON_MAX, strict=True), AfterValidator(control_free)]
+
+
 class DecisionCreate(BaseModel):
-    """Body of POST /extension-applications/{id}/decision."""
+    """Body of POST /extension-applications/{id}/decision; `reason` is required for a rejection."""
 
     model_config = ConfigDict(extra="forbid")
 
     approved: bool = pydantic.Field(strict=True)
-    reason: str | None = pydantic.Field(default=None, max_length=REASON_MAX, strict=True)
+    reason: Reason | None = None
 

@@ -8,13 +8,13 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from shared.bus import emit
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope, utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import ExtensionDecided
+from shared.events.funding import ExtensionDecided, ExtensionKind
 from shared.federation.keys import down_stream
 
-from ..terms import EXTENSION_MONTHS, add_months
+from ..terms import MONTHS_BY_KIND, add_months
 from .models import ID_MAX, FundingStateApplication, FundingStatePosition
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ def record_occupancy(
 def receive_application(
     session: Session, *, node: str, tenant: str, application_id: str, position_id: str,
     applied_on: date, current_ends_on: date, requested_ends_on: date,
+    kind: ExtensionKind = ExtensionKind.extension_24_months, justification: str | None = None,
+    interruption_from: date | None = None, interruption_to: date | None = None,
 ) -> bool:
     """Keep the state's copy of an application, status submitted; False when already received."""
     _check_ids(application_id=application_id, position_id=position_id)
@@ -81,8 +83,9 @@ def receive_application(
         return False
     session.add(FundingStateApplication(
         id=application_id, node=node, tenant=tenant, position_id=position_id,
-        status=ApplicationStatus.submitted, applied_on=applied_on, current_ends_on=current_ends_on,
-        requested_ends_on=requested_ends_on))
+        status=ApplicationStatus.submitted, kind=kind, applied_on=applied_on, current_ends_on=current_ends_on,
+        requested_ends_on=requested_ends_on, interruption_from=interruption_from,
+        interruption_to=interruption_to, justification=justification))
     session.flush()
     return True
 
@@ -124,8 +127,12 @@ def decide(
 ) -> Envelope:
     """Decide a submitted application and send ExtensionDecided down to the applying node.
 
-    On approval the register's term moves by 24 months, as the applying node moves its own.
+    A rejection needs a reason. On approval the register's term moves by the kind's months (24, or 12
+    after an interruption), as the applying node moves its own.
     """
+    reason = (reason or "").strip() or None
+    if not approved and reason is None:
+        raise InvalidInput("reason", "required for a rejection")
     if application.status != ApplicationStatus.submitted:
         raise Conflict(f"extension application already {application.status} on {application.decided_on}")
     application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
@@ -139,7 +146,7 @@ def decide(
             log.warning("approved application %s for position %s/%s missing from the register",
                         application.id, application.node, application.position_id)
         else:
-            position.ends_on = add_months(position.ends_on, EXTENSION_MONTHS)
+            position.ends_on = add_months(position.ends_on, MONTHS_BY_KIND[ExtensionKind(application.kind)])
             position.updated_at = utcnow()
             session.add(position)
     return emit(session, ExtensionDecided(

@@ -1,0 +1,117 @@
+"""The funding officer's pages (state node): the queue of extension applications, deciding one, decided ones."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from web.client import ApiError, Missing
+from web.deps import User, Web, WebState
+from web.forms import FormErrors, add_api_errors, text
+from web.i18n import N_
+from web.render import gettext_for, page
+from web.session import WebSession
+from web.users import municipality
+
+router = APIRouter()
+APPLICATIONS = "/api/funding/v1/extension-applications"
+# Application ids come from the municipal nodes: the state stores up to 100 characters.
+APPLICATION_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
+PAGE_SIZE = 25
+EXCERPT = 240  # the queue shows the justification's beginning; the decision page shows all of it
+FIELDS = ["approved", "reason"]
+LABELS = {"approved": N_("Decision"), "reason": N_("Reason")}
+API_REASONS = (N_("required for a rejection"),)  # the API's own, so it reaches the catalogue
+
+
+def _token(user: WebSession) -> str:
+    assert user.token is not None
+    return user.token
+
+
+def application_id(value: str) -> str:
+    """An application id from the page's path; anything else is as missing as an unknown one."""
+    if not APPLICATION_ID.fullmatch(value):
+        raise Missing(404, "not found")
+    return value
+
+
+def _shown(application: dict[str, Any]) -> dict[str, Any]:
+    """The application with its municipality's name, its excerpt and its page's address."""
+    justification = application.get("justification") or ""
+    excerpt = justification if len(justification) <= EXCERPT else justification[:EXCERPT].rstrip() + " …"
+    return {**application, "place": municipality(application["tenant"]), "excerpt": excerpt,
+            "url": f"/applications/{quote(application['id'], safe='')}"}
+
+
+def _paged(rows: list[dict[str, Any]], page_no: str) -> tuple[list[dict[str, Any]], int, int]:
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    current = min(int(page_no) if page_no.isdigit() and len(page_no) < 6 else 0, pages - 1)
+    return rows[current * PAGE_SIZE:(current + 1) * PAGE_SIZE], current, pages
+
+
+@router.get("/applications")
+async def queue(request: Request, web: Web, user: User, page_no: str = Query("", alias="page")) -> Response:
+    """The applications waiting for a decision, oldest first (first come, first decided)."""
+    found = await web.api.fetch("GET", APPLICATIONS, _token(user), params={"status": "submitted"})
+    rows, current, pages = _paged([_shown(a) for a in found], page_no)
+    return await page(request, "funding/queue.html", applications=rows, total=len(found), page_no=current,
+                      pages=pages)
+
+
+@router.get("/applications/decided")
+async def decided(request: Request, web: Web, user: User, page_no: str = Query("", alias="page")) -> Response:
+    """The decided applications, latest decision first."""
+    found = [a for a in await web.api.fetch("GET", APPLICATIONS, _token(user)) if a["status"] != "submitted"]
+    found.sort(key=lambda a: (a["decided_on"] or "", a["id"]), reverse=True)
+    rows, current, pages = _paged([_shown(a) for a in found], page_no)
+    return await page(request, "funding/decided.html", applications=rows, total=len(found), page_no=current,
+                      pages=pages)
+
+
+async def _decision_page(request: Request, web: WebState, user: WebSession, app_id: str, values: dict[str, str],
+                         errors: FormErrors, status_code: int = 200) -> Response:
+    found = await web.api.fetch("GET", f"{APPLICATIONS}/{application_id(app_id)}", _token(user))
+    return await page(request, "funding/application.html", status_code=status_code, application=_shown(found),
+                      values=values, errors=errors)
+
+
+@router.get("/applications/{app_id}")
+async def application_page(request: Request, app_id: str, web: Web, user: User) -> Response:
+    """One application with the municipality's justification; the decision form while it waits."""
+    return await _decision_page(request, web, user, app_id, {}, FormErrors())
+
+
+@router.post("/applications/{app_id}/decision")
+async def decide(request: Request, app_id: str, web: Web, user: User) -> Response:
+    """Approve, or reject with a reason; the decision goes down to the applying node."""
+    application_id(app_id)
+    form = await request.form()
+    values = {name: text(form, name) for name in FIELDS}
+    gettext = gettext_for(request).gettext
+    errors = FormErrors()
+    if values["approved"] not in ("yes", "no"):
+        errors.add("approved", gettext("Choose whether to approve or reject the application"))
+    elif values["approved"] == "no" and not values["reason"]:
+        errors.add("reason", gettext("Enter the reason for the rejection: the municipality reads it"))
+    if not errors:
+        approved = values["approved"] == "yes"
+        try:
+            await web.api.fetch("POST", f"{APPLICATIONS}/{app_id}/decision", _token(user),
+                                json={"approved": approved, "reason": values["reason"] or None})
+        except ApiError as exc:
+            if exc.status == 409:
+                errors.add("", gettext("The application has already been decided."))
+            elif exc.status == 422:
+                add_api_errors(errors, exc, gettext, LABELS, FIELDS)
+            else:
+                raise
+        else:
+            user.say(N_("The application has been approved. The municipality is told.") if approved
+                     else N_("The application has been rejected. The municipality is told."))
+            return RedirectResponse("/applications", status_code=303)
+    return await _decision_page(request, web, user, app_id, values, errors, status_code=422)

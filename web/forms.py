@@ -20,7 +20,7 @@ API_REASONS = (
     N_("must be an ISO 639 language code (2 or 3 small letters)"),
     N_("must not name a language twice"), N_("must not name a topic twice"),
     N_("not a tenant the caller may act for"), N_("must not contain control characters"),
-    N_("Field required"),
+    N_("Field required"), N_("must not be before from"),
 )
 # pydantic's messages that our forms can still meet, with the number they name.
 PYDANTIC = [

@@ -18,6 +18,7 @@ from web.config import WebConfig
 
 COOKIE = "lotse_session"
 LANG_COOKIE = "lotse_lang"
+POLL_HEADER = b"x-lotse-poll"  # sent by self-refreshing parts of a page (hx-headers)
 REFRESH_S = 60.0  # an active session's cookie is rewritten at most once a minute
 MAX_COOKIE = 4096 - 256  # browsers keep 4096 bytes of name and value; room left for a one-time message
 clock = time.time  # the session clock (tests move it to check the idle timeout)
@@ -163,10 +164,12 @@ class SessionMiddleware:
         scope["lotse.session"] = session
         scope["lotse.lang"] = cookies.get(LANG_COOKIE)
         secure = self.config.secure_cookies or scope.get("scheme") == "https"
+        polled = any(name == POLL_HEADER for name, _ in scope.get("headers", []))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if session.signed_in and now - session.last_seen > REFRESH_S:
+                # A page refreshing itself is not the user at work: it must not hold the session open.
+                if session.signed_in and now - session.last_seen > REFRESH_S and not polled:
                     session.last_seen, session.changed = now, True
                 if session.changed:
                     headers = list(message.get("headers", []))

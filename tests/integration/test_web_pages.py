@@ -283,3 +283,16 @@ def test_a_manager_opens_cases_in_their_own_municipality(start_node: Callable[..
     case = node.call("GET", f"/api/cases/v1/cases/{case_id}",
                      as_=node.headers("manager-heidelberg-1", "manager", tenants=[HEIDELBERG]))
     assert case.json()["tenant"] == HEIDELBERG
+
+
+def test_a_page_refreshing_itself_does_not_hold_the_session_open(
+        node: NodeHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.session
+
+    sign_in(node.client, "manager-stuttgart-1")
+    start = web.session.clock()
+    for minutes in (10, 20, 29):  # a poll every now and then, the user away
+        monkeypatch.setattr(web.session, "clock", lambda m=minutes: start + m * 60)
+        assert node.client.get("/inbox", headers={"X-Lotse-Poll": "1"}).status_code == 200
+    monkeypatch.setattr(web.session, "clock", lambda: start + 31 * 60)
+    assert node.client.get("/inbox", follow_redirects=False).headers["location"] == "/login"

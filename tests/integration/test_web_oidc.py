@@ -254,21 +254,27 @@ def test_the_access_token_is_sent_when_it_is_for_the_apis_audience(tmp_path: Pat
     assert result.principal.tenants == {STUTTGART} and calls.count("/realms/lotse/certs") == 2
 
 
+# Tokens are made when the test runs (not at collection): they expire five minutes after signing.
 @pytest.mark.parametrize(("tokens", "problem"), [
-    ({"access_token": "opaque", "id_token": signed(IDENTITY)}, Problem.INVALID),  # nothing for audience "lotse"
-    ({"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "nonce": "replayed"})}, Problem.INVALID),
-    ({"access_token": signed(ACCESS), "id_token": signed(IDENTITY, key=OTHER_KEY)}, Problem.INVALID),
-    ({"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "iss": "https://evil.example"})},
+    # nothing for audience "lotse"
+    (lambda: {"access_token": "opaque", "id_token": signed(IDENTITY)}, Problem.INVALID),
+    (lambda: {"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "nonce": "replayed"})},
      Problem.INVALID),
-    ({"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "aud": "another-client"})}, Problem.INVALID),
-    ({"access_token": signed({**ACCESS, "sub": "someone-else"}), "id_token": signed(IDENTITY)}, Problem.INVALID),
-    ({"access_token": signed(ACCESS)}, Problem.INVALID),  # no ID token at all
-    ({"access_token": signed({**ACCESS, "realm_access": {"roles": ["uma_authorization"]}}),
+    (lambda: {"access_token": signed(ACCESS), "id_token": signed(IDENTITY, key=OTHER_KEY)}, Problem.INVALID),
+    (lambda: {"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "iss": "https://evil.example"})},
+     Problem.INVALID),
+    (lambda: {"access_token": signed(ACCESS), "id_token": signed({**IDENTITY, "aud": "another-client"})},
+     Problem.INVALID),
+    (lambda: {"access_token": signed({**ACCESS, "sub": "someone-else"}), "id_token": signed(IDENTITY)},
+     Problem.INVALID),
+    (lambda: {"access_token": signed(ACCESS)}, Problem.INVALID),  # no ID token at all
+    (lambda: {"access_token": signed({**ACCESS, "realm_access": {"roles": ["uma_authorization"]}}),
       "id_token": signed(IDENTITY)}, Problem.NO_ROLE),
 ], ids=["no-token-for-the-api", "nonce", "signature", "issuer", "audience", "two-subjects", "no-id-token",
         "no-role"])
-def test_tokens_failing_a_check_are_refused(tmp_path: Path, tokens: dict[str, Any], problem: Problem) -> None:
-    provider, _ = fake_provider(tmp_path, tokens)
+def test_tokens_failing_a_check_are_refused(tmp_path: Path, tokens: Callable[[], dict[str, Any]],
+                                            problem: Problem) -> None:
+    provider, _ = fake_provider(tmp_path, tokens())
     with pytest.raises(SignInFailed) as failed:
         finish(provider)
     assert failed.value.problem == problem

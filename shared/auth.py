@@ -12,6 +12,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 from shared.keyfile import read_or_create
 
@@ -127,8 +128,12 @@ def principal_of(claims: dict[str, Any]) -> Principal:
                      tenants=frozenset(str(t) for t in tenants))
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller; 401 without a valid bearer token (deny by default)."""
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller; 401 without a valid bearer token (deny by default).
+
+    A dev token is checked on the event loop (a signature check, no I/O); an OIDC token in a worker
+    thread, since its issuer's keys may have to be fetched.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -136,7 +141,10 @@ def current_principal(request: Request) -> Principal:
                             headers={"WWW-Authenticate": "Bearer"})
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        principal = authenticator.verify(token)
+        if authenticator.oidc_issuer:
+            principal = await run_in_threadpool(authenticator.verify, token)
+        else:
+            principal = authenticator.verify(token)
     except TokenError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
                             headers={"WWW-Authenticate": "Bearer"}) from None

@@ -77,7 +77,6 @@ class Database:
         """Create the tables directly, without a migration history: for tests and scratch databases."""
         SQLModel.metadata.create_all(self.engine, tables=list(self.tables))
 
-
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:

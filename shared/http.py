@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -43,20 +47,46 @@ def context_of(service: str) -> Callable[[Request], ServiceContext]:
     return context
 
 
-def unit_of_work(service: str) -> Callable[[Request], Iterator[Session]]:
+def work_slots(request: Request) -> asyncio.Semaphore:
+    """The process's slots for units of work: one fewer than its worker threads.
+
+    A unit of work runs its dependencies, its route and its commit in several worker-thread hops, and a
+    hop may wait for SQLite's writer lock (or a pooled connection) while holding its thread. With fewer
+    units of work under way than threads, the one holding the lock always finds a thread for its next hop.
+    """
+    slots: asyncio.Semaphore | None = getattr(request.app.state, "work_slots", None)
+    if slots is None:
+        threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+        slots = request.app.state.work_slots = asyncio.Semaphore(max(1, threads - 1))
+    return slots
+
+
+def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
     """A dependency: the service's session, committed once after the route returned, else rolled back."""
 
-    def session(request: Request) -> Iterator[Session]:
+    async def session(request: Request) -> AsyncIterator[Session]:
         ctx: ServiceContext = request.app.state.contexts[service]
-        with ctx.database.session() as db_session:
+        async with work_slots(request):
+            db_session = Session(ctx.database.engine, expire_on_commit=False)
             try:
                 yield db_session
             except BaseException:
-                db_session.rollback()
+                # Rolls back what was not committed and frees the connection (and SQLite's writer lock).
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(db_session.close)
                 raise
-            db_session.commit()
+            with anyio.CancelScope(shield=True):  # a commit is never left half-way by a cancellation
+                await run_in_threadpool(commit_and_close, db_session)
 
     return session
+
+
+def commit_and_close(db_session: Session) -> None:
+    """Commit, then free the connection; closing after a failed commit rolls back (one worker-thread hop)."""
+    try:
+        db_session.commit()
+    finally:
+        db_session.close()
 
 
 def session_dependency(service: str) -> Any:
@@ -67,7 +97,7 @@ def session_dependency(service: str) -> Any:
 def requires(*roles: str) -> Any:
     """A dependency answering 403 before the body or any object is even looked at."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:  # no I/O: no worker thread needed
         require_roles(principal, *roles)
         return principal
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from shared.auth import issue_dev_token
 from shared.runtime.app import build_app
+from shared.runtime.logging import UVICORN_LOGGING
 from shared.runtime.node import Node
 from shared.settings import WEB, Settings
 
@@ -68,3 +71,21 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout}s (last: {value!r})")
         time.sleep(interval)
+
+
+@contextmanager
+def serving_node(settings: Settings) -> Iterator[str]:
+    """A node serving HTTP on its port (uvicorn in a thread), as browsers and concurrent clients reach it."""
+    server = uvicorn.Server(uvicorn.Config(build_app(Node(settings)), host="127.0.0.1", port=settings.http_port,
+                                           lifespan="on", **UVICORN_LOGGING))
+    thread = threading.Thread(target=server.run, name=f"node-{settings.node_id}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.http_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

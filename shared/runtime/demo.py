@@ -160,22 +160,30 @@ def run_demo(base: Path, ports: tuple[int, int, int] | None, seed_only: bool, fr
 
 
 def print_banner(state: DemoNode, municipal: list[DemoNode]) -> None:
-    lines = ["", "Lotse demo is running.", "",
-             f"state node          {state.url}   (docs {state.url}/docs)",
-             f"  try: curl -H 'Authorization: Bearer <token>' {state.url}/api/cases/v1/statistics/consultations",
-             ""]
+    lines = ["", "Lotse demo is running. Open a node's web app and sign in by picking a demo user:", ""]
+    lines.append(f"  web app   {municipal[0].url}/   ({', '.join(NAMES[t] for t in municipal[0].tenants)}; "
+                 f"start here as manager-{NAMES[municipal[0].tenants[0]].lower()}-1)")
+    for node in municipal[1:]:
+        lines.append(f"            {node.url}/   ({', '.join(NAMES[t] for t in node.tenants)})")
+    lines.append(f"            {state.url}/   (state node: funding officer, state operator)")
+    lines += ["", "APIs and their documentation:",
+              f"  state node          {state.url}/api   (docs {state.url}/docs)"]
     for node in municipal:
-        lines.append(f"municipal node {node.node_id:<14} {node.url}   (docs {node.url}/docs; "
+        lines.append(f"  municipal node {node.node_id:<14} {node.url}/api   (docs {node.url}/docs; "
                      f"{', '.join(NAMES[t] + ' ' + t for t in node.tenants)})")
-    lines += ["", "demo users (user  role  municipality: bearer token, valid 7 days)"]
+    lines += ["", "demo users (the web app's sign-in page lists them; for curl: bearer token, valid 7 days)"]
     users = [(state, "state-operator", "state_operator", STATE_TENANT),
-             (state, "funding-officer", "funding_officer", STATE_TENANT)]
+             (state, "funding-officer", "funding_officer", STATE_TENANT),
+             (state, f"node-admin-{state.node_id}", "node_admin", STATE_TENANT)]
     for node in municipal:
         for tenant in node.tenants:
             name = NAMES[tenant].lower()
             users += [(node, f"lead-{name}", "lead", tenant), (node, f"manager-{name}-1", "manager", tenant)]
+        users.append((node, f"node-admin-{node.node_id}", "node_admin", node.tenants[0]))
     for node, sub, role, tenant in users:
-        where = NAMES.get(tenant, "state")
-        lines.append(f"  {sub:<22} {role:<16} {where:<11} {node.token(sub, role, [tenant])}")
+        where = NAMES.get(tenant, "state") if role != "node_admin" else node.node_id
+        lines.append(f"  {sub:<22} {role:<16} {where:<15} {node.token(sub, role, [tenant])}")
+    lines.append(f"  try: curl -H 'Authorization: Bearer <state-operator token>' "
+                 f"{state.url}/api/cases/v1/statistics/consultations")
     lines.append("")
     print("\n".join(lines), flush=True)

@@ -47,6 +47,7 @@ def test_demo_seeds_three_linked_nodes(tmp_path: Path) -> None:
     out = result.stdout
     assert "Lotse demo is running." in out and "funding_officer" in out and "Mannheim" in out
     assert "demo users" in out and "manager-heidelberg-1" in out and "lead-stuttgart" in out
+    assert "web app" in out and "node-admin-stuttgart" in out
     # the municipal nodes hold the cases; the state holds pseudonymous statistics and the register
     assert cases_per_tenant(base) == {"08221000": 8, "08222000": 8}
     with closing(sqlite3.connect(base / "state" / "funding.db")) as conn:

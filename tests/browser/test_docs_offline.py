@@ -2,80 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
-from playwright.sync_api import ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import Page
 
-from shared.runtime.app import build_app
-from shared.runtime.embedded import EmbeddedServer, free_port
-from shared.runtime.logging import UVICORN_LOGGING
-from shared.runtime.node import Node
-from tests.nodes import node_settings
+from tests.browser.conftest import Watch, chromium, needs_chromium
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def origin(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[str]:
-    """A node serving HTTP on a free port (uvicorn in a thread), as a browser reaches it."""
-    port = free_port()
-    settings = node_settings(tmp_path, valkey.url, services=["cases", "funding"], http_port=port)
-    server = uvicorn.Server(uvicorn.Config(build_app(Node(settings)), host="127.0.0.1", port=port,
-                                           lifespan="on", **UVICORN_LOGGING))
-    thread = threading.Thread(target=server.run, name="docs-node", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=60)
+def origin(serve: Callable[..., str]) -> str:
+    """A node serving HTTP, as a browser reaches it."""
+    return serve(services=["cases", "funding"])
 
 
 @pytest.fixture
 def page(origin: str) -> Iterator[Page]:
     """A page that may only talk to the node: anything else is blocked and remembered."""
-    foreign: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context()
-
-        def guard(route: Route) -> None:
-            if route.request.url.startswith(origin + "/"):
-                route.continue_()
-            else:
-                foreign.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        def attempted(request: Request) -> None:
-            # Requests the router never sees (refused by the page's CSP, say) still count as attempts.
-            if not request.url.startswith((origin + "/", "data:", "blob:")):
-                foreign.append(request.url)
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                problems.append(message.text)
-
-        page.on("request", attempted)
-        page.on("console", console)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield page
-        browser.close()
-    assert not foreign, f"the docs asked other origins: {sorted(set(foreign))}"
-    assert not problems, f"errors in the page: {problems}"
+    watch = Watch(origin + "/", also=("data:", "blob:"))
+    with chromium() as browser:
+        yield watch.page(browser.new_context())
+    watch.assert_clean("the docs", tolerated=None)
 
 
 def test_swagger_ui_lists_the_operations(origin: str, page: Page) -> None:

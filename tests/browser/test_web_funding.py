@@ -7,7 +7,6 @@ position's new end date show it. axe-core finds nothing on any page; no request 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -19,21 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from services.funding.terms import add_months
 from shared.auth import issue_dev_token
-from shared.runtime.app import build_app
 from shared.runtime.embedded import EmbeddedServer, find_server, free_port
-from shared.runtime.logging import UVICORN_LOGGING
 from shared.runtime.node import Node
 from shared.settings import Settings
-from tests.browser.test_web_manager import ARGS, CHROMIUM, Visit
+from tests.browser.conftest import Visit, Watch, chromium, needs_chromium
 from tests.e2e.test_federation_link import register_node
-from tests.nodes import STUTTGART, node_settings
+from tests.nodes import STUTTGART, node_settings, serving_node
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
+pytestmark = needs_chromium
 STATE_TENANT = "08000000"
 TODAY = date.today()
 STARTS, ENDS = TODAY - timedelta(days=400), TODAY + timedelta(days=300)
@@ -62,20 +58,8 @@ class Served:
 @contextmanager
 def serve(settings: Settings) -> Iterator[Served]:
     """The node in a thread (uvicorn), stopped cleanly afterwards."""
-    node = Node(settings)
-    server = uvicorn.Server(uvicorn.Config(build_app(node), host="127.0.0.1", port=settings.http_port,
-                                           lifespan="on", **UVICORN_LOGGING))
-    thread = threading.Thread(target=server.run, name=f"web-{settings.node_id}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, f"{settings.node_id} did not start"
-        time.sleep(0.05)
-    try:
-        yield Served(node, f"http://127.0.0.1:{settings.http_port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with serving_node(settings) as origin:
+        yield Served(Node(settings), origin)  # a Node of the same settings: its databases and tokens
 
 
 @pytest.fixture
@@ -99,44 +83,17 @@ def federated(tmp_path: Path) -> Iterator[tuple[Served, Served]]:
 
 
 @pytest.fixture
-def browser(federated: tuple[Served, Served]) -> Iterator[tuple[Browser, list[str], list[str]]]:
+def browser(federated: tuple[Served, Served]) -> Iterator[tuple[Browser, Watch]]:
     """Chromium whose pages may talk only to 127.0.0.1: anything else is blocked and remembered."""
-    foreign: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium, foreign, problems
-        chromium.close()
-    assert not foreign, f"the web app asked other origins: {sorted(set(foreign))}"
-    # 422 answers carry a form's errors (the browser logs them as failed loads); nothing else may fail.
-    assert [p for p in problems if "422" not in p] == [], f"errors in the page: {problems}"
+    watch = Watch("http://127.0.0.1:")
+    with chromium() as browser:
+        yield browser, watch
+    watch.assert_clean()
 
 
-def person(chromium: Browser, origin: str, foreign: list[str], problems: list[str]) -> Visit:
+def person(chromium: Browser, origin: str, watch: Watch) -> Visit:
     """A German browser of one person (its own cookies): only 127.0.0.1's two nodes may be asked."""
-    context = chromium.new_context(locale="de-DE")
-
-    def guard(route: Route) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            foreign.append(route.request.url)
-            route.abort()
-
-    def attempted(request: Request) -> None:
-        if not request.url.startswith(("http://127.0.0.1:", "data:")):
-            foreign.append(request.url)
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(message.text)
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.on("request", attempted)
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return Visit(page, origin)
+    return Visit(watch.page(chromium.new_context(locale="de-DE")), origin)
 
 
 def sign_in(visit: Visit, choice: str) -> None:
@@ -156,9 +113,9 @@ def reload_until(page: Page, check: Any, what: str, timeout: float = 30) -> None
 
 
 def test_a_lead_applies_and_the_officer_decides_across_the_federation(
-        federated: tuple[Served, Served], browser: tuple[Browser, list[str], list[str]]) -> None:
+        federated: tuple[Served, Served], browser: tuple[Browser, Watch]) -> None:
     town, state = federated
-    chromium, foreign, problems = browser
+    chromium, watch = browser
     lead_token = town.token("lead-stuttgart", "lead", [STUTTGART])
     position = town.api("POST", "/api/funding/v1/positions", lead_token,
                         {"fte": 0.5, "starts_on": STARTS.isoformat(), "ends_on": ENDS.isoformat()})
@@ -178,7 +135,7 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
         consultation()
 
     # the lead: start page, team figures (which change with the manager's next consultation)
-    lead = person(chromium, town.origin, foreign, problems)
+    lead = person(chromium, town.origin, watch)
     page = lead.page
     sign_in(lead, "Teamleitung – Stuttgart (lead-stuttgart)")
     expect(page.get_by_role("heading", level=1)).to_have_text("Willkommen bei Lotse")
@@ -215,7 +172,7 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     lead.accessible("position, applied")
 
     # the funding officer on the state node: the justification, a rejection refused, an approval
-    officer = person(chromium, state.origin, foreign, problems)
+    officer = person(chromium, state.origin, watch)
     desk = officer.page
     sign_in(officer, "Förderreferent/in – state (funding-officer)")
     officer.accessible("officer's start page")

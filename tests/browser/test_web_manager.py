@@ -6,98 +6,22 @@ Once with the mouse and once by keyboard alone; axe-core finds nothing on any pa
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
-from shared.runtime.app import build_app
-from shared.runtime.embedded import EmbeddedServer, free_port
-from shared.runtime.logging import UVICORN_LOGGING
-from shared.runtime.node import Node
-from tests.nodes import node_settings
+from tests.browser.conftest import Visit, needs_chromium, visiting
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-AXE = Axe()
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def origin(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[str]:
-    """A node with cases, plans and notifications serving HTTP on a free port (uvicorn in a thread)."""
-    port = free_port()
-    settings = node_settings(tmp_path, valkey.url, services=["cases", "plans", "notifications"], http_port=port)
-    server = uvicorn.Server(uvicorn.Config(build_app(Node(settings)), host="127.0.0.1", port=port,
-                                           lifespan="on", **UVICORN_LOGGING))
-    thread = threading.Thread(target=server.run, name="web-node", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=60)
-
-
-class Visit:
-    """The browser's page, checking each page it shows with axe-core and remembering every request."""
-
-    def __init__(self, page: Page, origin: str) -> None:
-        self.page = page
-        self.origin = origin
-        self.checked: list[str] = []
-
-    def accessible(self, what: str) -> None:
-        """axe-core on the page as it is now (after a load or an HTMX swap): 0 violations."""
-        results = AXE.run(self.page)
-        assert results.violations_count == 0, f"{what}: {results.generate_report()}"
-        self.checked.append(what)
-
-
-@pytest.fixture
-def visit(origin: str) -> Iterator[Visit]:
-    """A German browser that may only talk to the node: anything else is blocked and remembered."""
-    foreign: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="de-DE")
-
-        def guard(route: Route) -> None:
-            if route.request.url.startswith(origin + "/"):
-                route.continue_()
-            else:
-                foreign.append(route.request.url)
-                route.abort()
-
-        def attempted(request: Request) -> None:
-            # Requests the router never sees (refused by the CSP, say) still count as attempts.
-            if not request.url.startswith((origin + "/", "data:")):
-                foreign.append(request.url)
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                problems.append(message.text)
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        page.on("request", attempted)
-        page.on("console", console)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield Visit(page, origin)
-        browser.close()
-    assert not foreign, f"the web app asked other origins: {sorted(set(foreign))}"
-    # 422 answers carry a form's errors (the browser logs them as failed loads); nothing else may fail.
-    assert [p for p in problems if "422" not in p] == [], f"errors in the page: {problems}"
+def visit(serve: Callable[..., str]) -> Iterator[Visit]:
+    """A node with cases, plans and notifications, and a German browser that may only talk to it."""
+    with visiting(serve(services=["cases", "plans", "notifications"])) as visit:
+        yield visit
 
 
 def version(page: Page) -> int:

@@ -6,26 +6,17 @@ axe-core finds nothing on Lotse's pages; every request goes to 127.0.0.1 (the pr
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
-from axe_playwright_python.sync_playwright import Axe
 from oidc_provider_mock import User, run_server_in_thread
 from playwright.sync_api import ConsoleMessage, Page, Request, Route, expect, sync_playwright
 
-from shared.runtime.app import build_app
-from shared.runtime.embedded import EmbeddedServer, free_port
-from shared.runtime.logging import UVICORN_LOGGING
-from shared.runtime.node import Node
-from tests.browser.test_web_manager import ARGS, CHROMIUM
-from tests.nodes import STUTTGART, node_settings
+from tests.browser.conftest import ARGS, CHROMIUM, needs_chromium
+from tests.browser.conftest import accessible as axe_finds_nothing
+from tests.nodes import STUTTGART
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
-AXE = Axe()
+pytestmark = needs_chromium
 CLIENT = "lotse-web"
 LOCAL = "http://127.0.0.1:"
 # The provider's own page asks a CDN for its stylesheet: blocked like everything else off this machine.
@@ -41,29 +32,15 @@ def issuer() -> Iterator[str]:
 
 
 @pytest.fixture
-def origin(valkey: EmbeddedServer, tmp_path: Path, issuer: str) -> Iterator[str]:
-    """A node signing its web users in at the provider, serving HTTP on a free port (uvicorn in a thread)."""
-    port = free_port()
-    settings = node_settings(tmp_path, valkey.url, services=["cases", "notifications"], http_port=port,
-                             oidc_issuer=issuer, oidc_client_id=CLIENT, oidc_client_secret="test-secret",
-                             oidc_audience=CLIENT)
-    server = uvicorn.Server(uvicorn.Config(build_app(Node(settings)), host="127.0.0.1", port=port,
-                                           lifespan="on", **UVICORN_LOGGING))
-    thread = threading.Thread(target=server.run, name="web-node", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=60)
+def origin(serve: Callable[..., str], issuer: str) -> str:
+    """A node signing its web users in at the provider, serving HTTP."""
+    return serve(services=["cases", "notifications"], oidc_issuer=issuer, oidc_client_id=CLIENT,
+                 oidc_client_secret="test-secret", oidc_audience=CLIENT)
 
 
 def accessible(page: Page, origin: str, what: str) -> None:
     assert page.url.startswith(origin + "/"), f"{what}: not one of Lotse's pages ({page.url})"
-    results = AXE.run(page)
-    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+    axe_finds_nothing(page, what)
 
 
 def test_a_manager_signs_in_at_the_provider_and_out_again(origin: str, issuer: str) -> None:

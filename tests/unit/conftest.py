@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Table
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from shared.bus import BUS_TABLES
 from shared.db import Database
@@ -29,3 +30,17 @@ def database(tmp_path: Path) -> Iterator[Callable[[Sequence[Table]], Database]]:
     yield make
     for db in made:
         db.dispose()
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, database: Callable[[Sequence[Table]], Database]) -> Database:
+    """A database holding the tables the test module names as its TABLES."""
+    return database(request.module.TABLES)
+
+
+@contextmanager
+def unit(db: Database) -> Iterator[Session]:
+    """One unit of work, as a request or a consumed event has: committed once at the end."""
+    with db.session() as s:
+        yield s
+        s.commit()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Enum, String, Table, text
+from sqlalchemy import Enum, String, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -35,6 +34,7 @@ from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope
 from shared.events.codes import CloseReason, Mode, Topic
+from tests.unit.conftest import unit
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 NODE = "node-a"
@@ -42,19 +42,6 @@ TODAY = date.today()
 PERSON: dict[str, Any] = {"given_name": "Amina", "family_name": "Haddad", "birth_date": date(1990, 5, 17),
                           "nationality": "SYR", "languages": ["ar", "en"], "household_size": 4,
                           "accommodation_since": date(2023, 2, 1)}
-
-
-@pytest.fixture
-def db(database: Callable[[Sequence[Table]], Database]) -> Database:
-    return database(TABLES)
-
-
-@contextmanager
-def unit(db: Database) -> Iterator[Session]:
-    """One unit of work, as a request has: committed once at the end, rolled back on an error."""
-    with db.session() as s:
-        yield s
-        s.commit()
 
 
 def opened(db: Database, manager: str = "m1", tenant: str = STUTTGART) -> Case:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import date
 from itertools import count
 from typing import Any
 
 import pytest
-from sqlalchemy import Enum, String, Table
-from sqlmodel import Session, func, select
+from sqlalchemy import Enum, String
+from sqlmodel import func, select
 
 from services.cases.state import service
 from services.cases.state.models import TABLES, StateCase, StateConsultation, StateConsultationTopic
@@ -19,6 +17,7 @@ from services.cases.statistics import MIN_CELL, Cell, masked, publish, small
 from shared.db import Database
 from shared.errors import InvalidInput
 from shared.events.codes import CloseReason, Mode, Topic
+from tests.unit.conftest import unit
 
 STUTTGART, HEIDELBERG, MANNHEIM = "08111000", "08221000", "08222000"
 EVENT_IDS = (f"01J{n:023d}" for n in count())
@@ -26,19 +25,6 @@ EVENT_IDS = (f"01J{n:023d}" for n in count())
 
 def pseudonym(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-@pytest.fixture
-def db(database: Callable[[Sequence[Table]], Database]) -> Database:
-    return database(TABLES)
-
-
-@contextmanager
-def unit(db: Database) -> Iterator[Session]:
-    """One unit of work, as a consumed event has: committed once at the end."""
-    with db.session() as s:
-        yield s
-        s.commit()
 
 
 def held(db: Database, client: str, held_on: str, mode: str = "office",

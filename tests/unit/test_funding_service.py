@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import Table
+from sqlmodel import Session, select
 
 from services.funding import service
 from services.funding.models import TABLES, FundingExtensionApplication, FundingPosition
 from services.funding.service import DecisionOutcome
 from services.funding.terms import add_months
 from shared.bus import OutboxEvent
-from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope
@@ -27,12 +26,9 @@ TODAY = date(2026, 6, 1)
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    db = Database(f"sqlite:///{tmp_path / 'funding.db'}", [*TABLES, *BUS_TABLES])
-    SQLModel.metadata.create_all(db.engine, tables=[*TABLES, *BUS_TABLES])
-    with db.session() as s:
+def session(database: Callable[[Sequence[Table]], Database]) -> Iterator[Session]:
+    with database(TABLES).session() as s:
         yield s
-    db.dispose()
 
 
 def position(session: Session, tenant: str = STUTTGART, *, starts_on: date = STARTS,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from pathlib import Path
 
 import pytest
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy import Table
+from sqlmodel import Session, select
 
 from services.funding.state import service
 from services.funding.state.models import TABLES, FundingStateApplication, FundingStatePosition, PositionRegister
 from services.funding.terms import add_months
 from shared.bus import OutboxEvent
-from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
@@ -27,12 +26,9 @@ TODAY = date(2026, 6, 1)
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    db = Database(f"sqlite:///{tmp_path / 'funding-state.db'}", [*TABLES, *BUS_TABLES])
-    SQLModel.metadata.create_all(db.engine, tables=[*TABLES, *BUS_TABLES])
-    with db.session() as s:
+def session(database: Callable[[Sequence[Table]], Database]) -> Iterator[Session]:
+    with database(TABLES).session() as s:
         yield s
-    db.dispose()
 
 
 def registered(session: Session, position_id: str = "p1", *, node: str = "node-a", tenant: str = STUTTGART,

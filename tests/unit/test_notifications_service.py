@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import smtplib
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import String, Table, text, update
-from sqlmodel import Session, select
+from sqlalchemy import String, text, update
+from sqlmodel import select
 
 from services.notifications import mailer, scheduler
 from services.notifications import service as domain
@@ -30,25 +28,13 @@ from shared.auth import Principal
 from shared.db import Database
 from shared.errors import InvalidInput
 from shared.events.codes import GoalStatus, Topic
+from tests.unit.conftest import unit
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 TODAY = date(2026, 11, 2)
 LEAD_MAILBOX = "lead@stuttgart.example"
 CONFIG = MailConfig(node="n1", host="127.0.0.1", port=1,
                     mailboxes={f"{STUTTGART}:lead": LEAD_MAILBOX})
-
-
-@pytest.fixture
-def db(database: Callable[[Sequence[Table]], Database]) -> Database:
-    return database(TABLES)
-
-
-@contextmanager
-def unit(db: Database) -> Iterator[Session]:
-    """One unit of work, as a request or a consumed event has: committed once at the end."""
-    with db.session() as s:
-        yield s
-        s.commit()
 
 
 def reader(sub: str, *roles: str, tenants: tuple[str, ...] = (STUTTGART,)) -> Principal:

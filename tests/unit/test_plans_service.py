@@ -16,6 +16,7 @@ from services.plans import service
 from services.plans.models import (
     TABLES,
     Goal,
+    GoalChange,
     GoalCreate,
     GoalWritten,
     Plan,
@@ -180,6 +181,76 @@ def test_the_same_status_again_changes_nothing(db: Database) -> None:
     assert (same_plan.version, unchanged.status, unchanged.updated_at) == (
         2, GoalStatus.open, work.updated_at)
     assert (plan_of(db, plan.id).version, len(events(db))) == (2, 1)
+
+
+def edit(db: Database, plan_id: str, goal_id: str, **changes: object) -> tuple[bool, Goal, Plan]:
+    with unit(db) as s:
+        plan = service.get_plan(s, plan_id=plan_id, for_update=True)
+        edited = service.get_goal(s, plan=plan, goal_id=goal_id)
+        changed = service.change_goal(s, plan=plan, goal=edited, node=NODE, **changes)  # type: ignore[arg-type]
+        return changed, edited, plan
+
+
+def test_editing_title_and_target_date_moves_the_version_once_and_emits_nothing(db: Database) -> None:
+    plan = opened(db)
+    work, _ = goal(db, plan.id, target_date=date(2027, 6, 30))
+    changed, edited, after = edit(db, plan.id, work.id, title="Ausbildung beginnen",
+                                  target_date=date(2028, 1, 31))
+    assert (changed, edited.title, edited.target_date, edited.status, after.version) == (
+        True, "Ausbildung beginnen", date(2028, 1, 31), GoalStatus.open, 3)
+    assert [e.type for e in events(db)] == ["PlanGoalAdded"]  # the title never leaves here
+    changed, edited, after = edit(db, plan.id, work.id, target_date=None)  # None clears the date
+    assert (changed, edited.title, edited.target_date, after.version) == (
+        True, "Ausbildung beginnen", None, 4)
+    changed, _, after = edit(db, plan.id, work.id)  # the date is kept unless given
+    assert (changed, after.version) == (False, 4)
+
+
+def test_editing_to_the_same_values_changes_nothing(db: Database) -> None:
+    plan = opened(db)
+    work, _ = goal(db, plan.id, target_date=date(2027, 6, 30))
+    changed, same, after = edit(db, plan.id, work.id, title="Ausbildung",
+                                target_date=date(2027, 6, 30), status=GoalStatus.open)
+    assert (changed, same.updated_at, after.version, len(events(db))) == (
+        False, work.updated_at, 2, 1)
+
+
+def test_a_change_of_title_and_status_is_one_version_and_one_status_event(db: Database) -> None:
+    plan = opened(db)
+    work, _ = goal(db, plan.id)
+    changed, edited, after = edit(db, plan.id, work.id, title="Neu", status=GoalStatus.achieved)
+    assert (changed, edited.title, edited.status, after.version) == (
+        True, "Neu", GoalStatus.achieved, 3)
+    last = events(db)[-1]
+    assert (last.type, last.payload["status"], last.payload["plan_version"]) == (
+        "PlanGoalStatusChanged", "achieved", 3)
+    assert "title" not in last.payload and "Neu" not in last.model_dump_json()
+
+
+def test_a_closed_plans_goals_cannot_be_edited(db: Database) -> None:
+    plan = opened(db)
+    work, _ = goal(db, plan.id)
+    with unit(db) as s:
+        service.close_plan(s, case_id=plan.case_id, tenant=STUTTGART, closed_on=date(2026, 1, 2))
+    with pytest.raises(Conflict):
+        edit(db, plan.id, work.id, title="Neu")
+
+
+def test_goal_changes_check_their_fields_and_need_one() -> None:
+    body = GoalChange.model_validate({"title": "  Neu  ", "target_date": None})
+    assert (body.title, body.target_date, body.model_fields_set) == ("Neu", None, {"title", "target_date"})
+    assert GoalChange.model_validate({"status": "achieved"}).model_fields_set == {"status"}
+    latest = years_ahead(date.today(), 10)
+    for body_in, field in [({}, None), ({"title": None}, "title"), ({"title": "  "}, "title"),
+                           ({"title": "x" * 201}, "title"), ({"status": None}, "status"),
+                           ({"target_date": "1999-12-31"}, "target_date"),
+                           ({"target_date": date.fromordinal(latest.toordinal() + 1).isoformat()},
+                            "target_date"),
+                           ({"area": "work"}, "area")]:
+        with pytest.raises(ValidationError) as caught:
+            GoalChange.model_validate(body_in)
+        locs = [e["loc"][0] if e["loc"] else None for e in caught.value.errors()]
+        assert locs == [field], (body_in, locs)
 
 
 # -- the case's life --------------------------------------------------------------------------

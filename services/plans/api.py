@@ -15,7 +15,7 @@ from .deps import (
     PlanToChange,
     SessionDep,
 )
-from .models import GoalCreate, GoalStatusChange, GoalWritten, PlanPublic
+from .models import GoalChange, GoalCreate, GoalWritten, PlanPublic
 from .statistics import GoalStatistics
 
 router = APIRouter(prefix="/api/plans/v1", tags=["plans"])
@@ -43,10 +43,13 @@ def add_goal(body: GoalCreate, plan: PlanToChange, principal: Caller, session: S
 
 
 @router.patch("/plans/{plan_id}/goals/{goal_id}", response_model=GoalWritten)
-def change_goal_status(body: GoalStatusChange, plan: PlanToChange, goal: CurrentGoal,
-                       session: SessionDep, ctx: ContextDep) -> GoalWritten:
-    """Set a goal's status; the same status again changes nothing (200, same version)."""
-    service.change_goal_status(session, plan=plan, goal=goal, status=body.status, node=ctx.node)
+def change_goal(body: GoalChange, plan: PlanToChange, goal: CurrentGoal,
+                session: SessionDep, ctx: ContextDep) -> GoalWritten:
+    """Change any of a goal's title, target date and status; the same values again change nothing."""
+    # An absent target date stays; a null one clears it.
+    target = body.target_date if "target_date" in body.model_fields_set else service.KEEP
+    service.change_goal(session, plan=plan, goal=goal, node=ctx.node, title=body.title,
+                        target_date=target, status=body.status)
     return GoalWritten.of(goal, plan)
 
 

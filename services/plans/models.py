@@ -96,12 +96,28 @@ class GoalCreate(BaseModel):
     target_date: TargetDate | None = None
 
 
-class GoalStatusChange(BaseModel):
-    """Body of PATCH /plans/{id}/goals/{goal_id}."""
+class GoalChange(BaseModel):
+    """Body of PATCH /plans/{id}/goals/{goal_id}: any of title, target_date (null clears it), status."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: GoalStatus
+    title: Title | None = None
+    target_date: TargetDate | None = None
+    status: GoalStatus | None = None
+
+    @pydantic.field_validator("title", "status", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Only the target date can be cleared; a goal always has a title and a status.
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+    @pydantic.model_validator(mode="after")
+    def _something(self) -> GoalChange:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of title, target_date, status")
+        return self
 
 
 class GoalPublic(BaseModel):

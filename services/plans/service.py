@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from enum import Enum
 
 from sqlmodel import Session, col, func, select
 
@@ -95,25 +96,58 @@ def add_goal(
     return goal
 
 
-def change_goal_status(
-    session: Session, *, plan: Plan, goal: Goal, status: GoalStatus, node: str,
-) -> bool:
-    """Set the goal's status (PlanGoalStatusChanged); False when it already had it.
+class Keep(Enum):
+    """The target date a change leaves as it is (None clears it)."""
 
-    The same status again is a no-op answered 200 without a version bump or an event, so a
-    retried PATCH is harmless and the plan's version counts only real changes.
+    keep = "keep"
+
+
+KEEP = Keep.keep
+
+
+def change_goal(
+    session: Session, *, plan: Plan, goal: Goal, node: str, title: str | None = None,
+    target_date: date | None | Keep = KEEP, status: GoalStatus | None = None,
+) -> bool:
+    """Change a goal's title, target date and/or status; False when nothing differed.
+
+    One change moves the plan's version once, however many fields it touched; the same values
+    again are a no-op answered 200 without a bump or an event, so a retried PATCH is harmless.
+    Only a new status is an event (PlanGoalStatusChanged): the title is free text and never
+    leaves here.
     """
     _writable(plan)
     previous = GoalStatus(goal.status)
-    if status == previous:
+    new_status = status is not None and status != previous
+    new_title = title is not None and title != goal.title
+    new_date = not isinstance(target_date, Keep) and target_date != goal.target_date
+    if not (new_status or new_title or new_date):
         return False
-    goal.status, goal.updated_at = status, utcnow()
+    if status is not None:
+        goal.status = status
+    if title is not None:
+        goal.title = title
+    if not isinstance(target_date, Keep):
+        goal.target_date = target_date
+    goal.updated_at = utcnow()
     _bump(plan)
     session.add_all([goal, plan])
-    _emit(session, plan, PlanGoalStatusChanged(
-        plan_id=plan.id, case_id=plan.case_id, goal_id=goal.id, manager=plan.manager,
-        area=goal.area, previous_status=previous, status=status, plan_version=plan.version), node)
+    # No event for a new target date yet: notifications' overdue watch keeps the date that
+    # PlanGoalAdded announced (a PlanGoalRescheduled contract would carry the new one).
+    if new_status:
+        assert status is not None
+        _emit(session, plan, PlanGoalStatusChanged(
+            plan_id=plan.id, case_id=plan.case_id, goal_id=goal.id, manager=plan.manager,
+            area=goal.area, previous_status=previous, status=status, plan_version=plan.version),
+            node)
     return True
+
+
+def change_goal_status(
+    session: Session, *, plan: Plan, goal: Goal, status: GoalStatus, node: str,
+) -> bool:
+    """Set the goal's status (PlanGoalStatusChanged); False when it already had it."""
+    return change_goal(session, plan=plan, goal=goal, status=status, node=node)
 
 
 # -- the case's life (events from the cases service) ------------------------------------------

@@ -238,6 +238,28 @@ def test_status_changes_go_any_way_and_each_counts(node: NodeHandle, redis: Redi
     assert all(e.tenant == HEIDELBERG and e.payload["manager"] == "m7" for e in events)
 
 
+def test_a_goals_title_and_target_date_change_without_leaving_the_plans_database(
+        node: NodeHandle, redis: Redis, cases: CasesOutbox) -> None:
+    as_m1 = manager(node)
+    plan = plan_for(node, cases.open("m1"), as_m1)
+    goal = add_goal(node, plan["id"], as_m1, target_date="2027-06-30").json()
+    path = f"{API}/plans/{plan['id']}/goals/{goal['id']}"
+    r = node.client.patch(path, headers=as_m1, json={"title": "  Pflegeausbildung  ",
+                                                     "target_date": "2028-01-31"})
+    assert (r.status_code, r.json()["title"], r.json()["target_date"], r.json()["status"],
+            r.json()["plan_version"]) == (200, "Pflegeausbildung", "2028-01-31", "open", 3)
+    r = node.client.patch(path, headers=as_m1, json={"title": "Pflegeausbildung"})
+    assert (r.status_code, r.json()["plan_version"]) == (200, 3)  # nothing changed
+    r = node.client.patch(path, headers=as_m1, json={"target_date": None, "status": "in_progress"})
+    assert (r.json()["target_date"], r.json()["status"], r.json()["plan_version"]) == (
+        None, "in_progress", 4)
+    shown = get_plan(node, plan["id"], as_m1)
+    assert (shown["version"], shown["goals"][0]["title"]) == (4, "Pflegeausbildung")
+    events = eventually(lambda: (e := plans_events(redis)) and len(e) == 2 and e)
+    assert [e.type for e in events] == ["PlanGoalAdded", "PlanGoalStatusChanged"]
+    assert all("Pflege" not in e.model_dump_json() for e in events)
+
+
 def test_case_events_out_of_order_and_for_other_tenants(node: NodeHandle, redis: Redis,
                                                         cases: CasesOutbox) -> None:
     case_id = new_event_id()
@@ -352,10 +374,15 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
         ({**ok, "note": MB}, "note"),
     ]
     patches: list[tuple[Any, str]] = [
-        ({}, "status"), ({"status": "done"}, "status"), ({"status": "OPEN"}, "status"),
+        ({}, "body"), ({"status": "done"}, "status"), ({"status": "OPEN"}, "status"),
         ({"status": 1}, "status"), ({"status": None}, "status"), ({"status": MB}, "status"),
         ({"status": ["open"]}, "status"),
-        ({"status": "achieved", "title": "renamed"}, "title"),
+        ({"status": "achieved", "title": ""}, "title"), ({"title": None}, "title"),
+        ({"title": "   "}, "title"), ({"title": "x" * 201}, "title"), ({"title": 42}, "title"),
+        ({"title": "ok", "target_date": "1999-12-31"}, "target_date"),
+        ({"target_date": date.fromordinal(too_late).isoformat()}, "target_date"),
+        ({"target_date": "2027-02-30"}, "target_date"), ({"target_date": MB}, "target_date"),
+        ({"status": "achieved", "area": "housing"}, "area"),
         ({"status": "achieved", "plan_version": 9}, "plan_version"),
     ]
     requests = ([("POST", f"/plans/{pid}/goals", b, f) for b, f in goals]

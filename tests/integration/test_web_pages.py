@@ -296,3 +296,40 @@ def test_a_page_refreshing_itself_does_not_hold_the_session_open(
         assert node.client.get("/inbox", headers={"X-Lotse-Poll": "1"}).status_code == 200
     monkeypatch.setattr(web.session, "clock", lambda: start + 31 * 60)
     assert node.client.get("/inbox", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_a_manager_edits_a_goals_title_and_target_date(node: NodeHandle) -> None:
+    csrf = sign_in(node.client, "manager-stuttgart-1")
+    case_id = open_case(node.client, csrf)
+    plan_id = plan_id_of(node, case_id)
+    htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+    part = partial_of(node.client.post(f"/plans/{plan_id}/goals", headers=htmx, data={
+        "area": "language", "title": "Sprachkurs A2", "target_date": "30.06.2027"}))
+    goal_id = re.search(r'id="edit-([0-9A-Z]{26})"', part).group(1)  # type: ignore[union-attr]
+    edit = f"/plans/{plan_id}/goals/{goal_id}"
+    # HTMX swaps just the goal's row for its form, filled with what the goal says now.
+    row = partial_of(node.client.get(f"{edit}/edit", headers=htmx))
+    assert row.startswith(f'<tr id="goal-{goal_id}">') and f'action="{edit}"' in row
+    assert 'value="Sprachkurs A2"' in row and 'value="30.06.2027"' in row and "Ziel bearbeiten" in row
+    part = partial_of(node.client.post(edit, headers=htmx, data={"title": " Deutschkurs C1 ",
+                                                                  "target_date": "31.12.2027"}))
+    assert 'id="plan-version">3<' in part and "Deutschkurs C1" in part and "31.12.2027" in part
+    assert "Das Ziel wurde geändert." in part and "Sprachkurs A2" not in part
+    # Errors at their fields, in the row's form; nothing changes.
+    refused = node.client.post(edit, headers=htmx, data={"title": "", "target_date": "bald"})
+    assert refused.status_code == 422 and 'href="#f-e-title">Geben Sie das Ziel ein' in refused.text
+    assert 'href="#f-e-target_date"' in refused.text and 'id="plan-version">3<' in refused.text
+    too_far = node.client.post(edit, headers=htmx, data={"title": "x", "target_date": "01.01.2099"})
+    assert too_far.status_code == 422 and 'href="#f-e-target_date">Zieldatum' in too_far.text
+    # Without JavaScript: the link opens the case page with the form, the form posts, the page comes back.
+    page = node.client.get(f"{edit}/edit")
+    assert page.status_code == 200 and "<html" in page.text and f'action="{edit}"' in page.text
+    posted = node.client.post(edit, data={"title": "Deutschkurs C1", "target_date": "", "csrf_token": csrf},
+                              follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == f"/cases/{case_id}#plan"
+    shown = node.client.get(f"/cases/{case_id}").text
+    assert 'id="plan-version">4<' in shown and "Das Ziel wurde geändert." in shown and "31.12.2027" not in shown
+    empty = node.client.post(edit, data={"title": "  ", "csrf_token": csrf})
+    assert empty.status_code == 422 and "<html" in empty.text and 'href="#f-e-title"' in empty.text
+    assert node.client.post(edit, data={"title": "x"}).status_code in (400, 403)  # no CSRF token
+    assert node.client.get(f"/plans/{plan_id}/goals/{MISSING}/edit", headers=htmx).status_code == 404

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo apt-get || echo "sudo apt-get")
 
-.PHONY: demo node test system-packages lint typecheck events-docs bench clean
+.PHONY: demo node test system-packages lint typecheck events-docs bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian ships venv separately; as root with apt, install it when missing.
@@ -47,6 +47,9 @@ events-docs: $(STAMP)  ## regenerate docs/events (AsyncAPI + JSON Schemas)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bus.py
+
+screenshots: $(STAMP) system-packages  ## refresh docs/screenshots (the README's): a fresh demo, each role in Chromium
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) var

@@ -65,3 +65,33 @@ class CaseClosed(Contract):
     manager: str | None = None  # local only
     closed_on: date
     reason: CloseReason
+
+
+@contract
+class CounsellingPeriodSet(Contract):
+    """A case's counselling clock was set or moved: counselling ends on `ends_on` (local only)."""
+
+    event_type = "CounsellingPeriodSet"
+    version = 1
+    scope = "local"
+    stream = CASES
+
+    case_id: str
+    manager: str
+    ends_on: date
+    extended: bool = False
+
+
+@contract
+class CaseReassigned(Contract):
+    """A lead handed a case to another manager of the same municipality (local only)."""
+
+    event_type = "CaseReassigned"
+    version = 1
+    scope = "local"
+    stream = CASES
+
+    case_id: str
+    previous_manager: str
+    manager: str
+    reassigned_on: date

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import Scope
@@ -69,4 +71,23 @@ def standalone(settings: Any) -> FastAPI:
         yield
         await api.aclose()
 
-    return build_web(config, api, lifespan=lifespan)
+    app = build_web(config, api, lifespan=lifespan)
+    add_probes(app, api)
+    return app
+
+
+def add_probes(app: FastAPI, api: Api) -> None:
+    """/healthz (the process answers) and /readyz (the API it serves pages from answers) when alone."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("alive\n")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            answer = await api.client.get("/healthz", timeout=3)
+            reachable = answer.status_code == 200
+        except httpx.HTTPError:
+            reachable = False
+        return JSONResponse({"api": "ok" if reachable else "unreachable"}, status_code=200 if reachable else 503)

@@ -29,7 +29,7 @@ from redis.retry import Retry
 from shared.federation.registry import acl_file_line
 from shared.runtime.cli import app as cli_app
 from shared.runtime.embedded import free_port
-from shared.settings import ALL_SERVICES, Settings, load_settings
+from shared.settings import ALL_SERVICES, WEB, Settings, load_settings
 from tests.conftest import server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def check_runnable(command: list[str]) -> set[str]:
     if "--services" not in rest:
         return set(ALL_SERVICES)
     services = set(rest[rest.index("--services") + 1].split(","))
-    assert services <= set(ALL_SERVICES), f"--services {services - set(ALL_SERVICES)} unknown"
+    assert services <= {*ALL_SERVICES, WEB}, f"--services {services - {*ALL_SERVICES, WEB}} unknown"
     return services
 
 
@@ -256,12 +256,16 @@ def test_split_compose_runs_a_container_per_service_one_relay_and_routes_each_pr
     assert len(relays) == 1, "exactly one relay per node"
     per_service = {name: services for name, services in runs.items() if name not in relays}
     assert all(len(s) == 1 for s in per_service.values())
-    assert set().union(*per_service.values()) == HTTP_SERVICES
+    assert set().union(*per_service.values()) == HTTP_SERVICES | {WEB}
     nginx = (COMPOSE_DIR / "nginx.conf").read_text()
     routes = dict(re.findall(r"location /api/(\w+)/ \{\s*set \$\w+ http://([\w-]+):8000;", nginx))
     assert routes.keys() == HTTP_SERVICES
     for prefix, target in routes.items():
         assert per_service.get(target) == {prefix}, f"/api/{prefix}/ goes to {target}"
+    (web_target,) = re.findall(r"location / \{\s*set \$\w+ http://([\w-]+):8000;", nginx)
+    assert per_service.get(web_target) == {WEB}, "every other path goes to the web app"
+    web = doc["services"][web_target]
+    assert web["environment"]["LOTSE_WEB_API_URL"] == "http://proxy:80", "the web app calls the API through the proxy"
     proxy = doc["services"]["proxy"]
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
 
@@ -322,7 +326,7 @@ def test_k8s_deployments_probe_health_take_config_and_run_one_relay() -> None:
     relays = [n for n, s in runs.items() if s == {"federation"}]
     assert len(relays) == 1
     others = [s for n, s in runs.items() if n not in relays]
-    assert all(len(s) == 1 for s in others) and set().union(*others) == HTTP_SERVICES
+    assert all(len(s) == 1 for s in others) and set().union(*others) == HTTP_SERVICES | {WEB}
 
 
 def test_k8s_services_select_deployments_and_the_ingress_routes_each_prefix() -> None:
@@ -343,7 +347,7 @@ def test_k8s_services_select_deployments_and_the_ingress_routes_each_prefix() ->
             assert backend["name"] in services
             assert backend["port"]["name"] in {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
             routed[path["path"]] = serves[backend["name"]]
-    assert routed == {f"/api/{s}": {s} for s in HTTP_SERVICES}
+    assert routed == {**{f"/api/{s}": {s} for s in HTTP_SERVICES}, "/": {WEB}}
 
 
 def test_k8s_config_and_secrets_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -371,6 +375,8 @@ def test_k8s_job_upgrades_the_schemas_with_the_pods_settings() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     refs = {json.dumps(r, sort_keys=True) for r in container["envFrom"]}
     for dep in of_kind("Deployment"):  # the same database URLs and level as every pod
+        if check_runnable(deployment_command(dep)) == {WEB}:
+            continue  # the web app has no database: it calls the APIs
         (pod_container,) = dep["spec"]["template"]["spec"]["containers"]
         assert {json.dumps(r, sort_keys=True) for r in pod_container["envFrom"]} == refs
 

@@ -1,0 +1,114 @@
+"""Crypto-shredding: one data key per subject (a case), kept apart from the service databases.
+
+Personal fields are encrypted with their case's key (AES-256-GCM). Erasing a case destroys its key,
+so a backup of a service database taken before the erasure no longer reveals the person. The key
+store is its own database (`keys` in LOTSE_DATABASE_URL's `{service}`, or `keys/subjects.db`), so
+backing up a service database never copies the keys with it.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import LargeBinary
+from sqlmodel import Field, Session, SQLModel, select
+
+from shared.db import Database
+
+PREFIX = "enc1:"  # a sealed value: version, then base64(nonce + ciphertext + tag)
+NONCE_BYTES = 12
+
+
+class Shredded(LookupError):
+    """The subject's key was destroyed: its sealed values can never be read again, nor new ones written."""
+
+
+class SubjectKey(SQLModel, table=True):
+    """A subject's data key; after erasure only the tombstone (no key) remains, so it is never re-created."""
+
+    __tablename__ = "subject_key"
+
+    subject_id: str = Field(primary_key=True, max_length=64)
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)  # type: ignore[call-overload]
+    created_at: datetime
+    shredded_at: datetime | None = None
+
+
+class KeyStore:
+    """Data keys per subject, cached briefly in memory (a destroyed key leaves the cache at once)."""
+
+    def __init__(self, url: str, *, cache_size: int = 4096) -> None:
+        self.database = Database(url, [SubjectKey.__table__])  # type: ignore[list-item]
+        self.database.create_all()  # one table that never changes shape: no migration history
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def key(self, subject_id: str, *, create: bool = True) -> bytes | None:
+        """The subject's key (made on first use when `create`); Shredded once it was destroyed."""
+        with self._lock:
+            if subject_id in self._cache:
+                self._cache.move_to_end(subject_id)
+                return self._cache[subject_id]
+        with self.database.session() as session:
+            row = session.get(SubjectKey, subject_id)
+            if row is None and create:
+                row = SubjectKey(subject_id=subject_id, key=AESGCM.generate_key(bit_length=256),
+                                 created_at=datetime.now(UTC))
+                session.add(row)
+                session.commit()
+        if row is None:
+            return None
+        if row.key is None:
+            raise Shredded(subject_id)
+        with self._lock:
+            self._cache[subject_id] = row.key
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return row.key
+
+    def shred(self, subject_id: str, *, session: Session | None = None) -> bool:
+        """Destroy the subject's key (keeping a tombstone); True when there was one to destroy."""
+        with self._lock:
+            self._cache.pop(subject_id, None)
+        with self.database.session() as own:
+            row = own.get(SubjectKey, subject_id)
+            had_key = row is not None and row.key is not None
+            if row is None:
+                row = SubjectKey(subject_id=subject_id, created_at=datetime.now(UTC))
+            row.key, row.shredded_at = None, datetime.now(UTC)
+            own.add(row)
+            own.commit()
+        return had_key
+
+    def shredded(self) -> list[str]:
+        """Subjects whose keys were destroyed."""
+        with self.database.session() as session:
+            return list(session.exec(select(SubjectKey.subject_id).where(SubjectKey.key.is_(None))))  # type: ignore[union-attr]
+
+    def seal(self, subject_id: str, context: str, plaintext: str) -> str:
+        """Encrypt with the subject's key; `context` (table.column) binds the value to its place."""
+        key = self.key(subject_id)
+        assert key is not None
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), f"{subject_id}|{context}".encode())
+        return PREFIX + base64.b64encode(nonce + sealed).decode()
+
+    def open(self, subject_id: str, context: str, token: str) -> str:
+        """Decrypt a sealed value; Shredded when the subject's key is gone."""
+        key = self.key(subject_id, create=False)
+        if key is None:
+            raise Shredded(subject_id)
+        raw = base64.b64decode(token[len(PREFIX):])
+        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{subject_id}|{context}".encode()).decode()
+
+    def dispose(self) -> None:
+        self.database.dispose()
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from shared.auth import tenant_for_write
+from shared.http import CursorQuery, TenantQuery
 from shared.ids import ULID_PATTERN
 
-from . import service
+from . import search, service
+from .changes import CaseUpdate, CounsellingExtension, Reassignment
 from .deps import (
     AuditedCase,
     Auditor,
@@ -18,7 +20,10 @@ from .deps import (
     ContextDep,
     CurrentCase,
     FiguresTenant,
+    Lead,
+    LeadsCase,
     QueryDate,
+    SearchTerm,
     SessionDep,
 )
 from .models import (
@@ -27,6 +32,7 @@ from .models import (
     Case,
     CaseClose,
     CaseCreate,
+    Caseload,
     CasePage,
     CasePublic,
     CaseStatus,
@@ -48,28 +54,57 @@ def open_case(body: CaseCreate, principal: Caller, session: SessionDep, ctx: Con
         session, tenant=tenant, manager=principal.sub, given_name=body.given_name,
         family_name=body.family_name, birth_date=body.birth_date, nationality=body.nationality,
         languages=body.languages, household_size=body.household_size,
-        accommodation_since=body.accommodation_since, node=ctx.node)
+        household_members=body.household_members, eligibility=body.eligibility,
+        eligible_since=body.eligible_since, accommodation_since=body.accommodation_since,
+        node=ctx.node)
 
 
 @router.get("/cases", response_model=CasePage)
 def list_cases(
     principal: Caller, session: SessionDep, ctx: ContextDep,
     status: CaseStatus | None = None,
+    manager: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    q: SearchTerm = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=26, pattern=ULID_PATTERN)] = None,
 ) -> CasePage:
-    """The caller's cases: a lead's tenants' cases, a manager's own caseload; oldest first."""
-    page, next_cursor = service.list_cases(
-        session, tenants=principal.tenants.intersection(ctx.settings.tenants),
-        manager=None if principal.has("lead") else principal.sub, status=status,
-        after=cursor, limit=limit, actor=principal.sub)
+    """The caller's cases: a lead's tenants' (`manager` narrows them), a manager's own; `q` searches them by name
+    or birth date (the search is logged for the audit); oldest first."""
+    tenants = principal.tenants.intersection(ctx.settings.tenants)
+    narrowed = manager if principal.has("lead") else principal.sub
+    if q is not None:
+        page, next_cursor = search.search_cases(session, term=q, tenants=tenants, manager=narrowed, status=status,
+                                                after=cursor, limit=limit, actor=principal.sub)
+    else:
+        page, next_cursor = service.list_cases(session, tenants=tenants, manager=narrowed, status=status,
+                                               after=cursor, limit=limit, actor=principal.sub)
     return CasePage(items=[CasePublic.model_validate(c) for c in page], next_cursor=next_cursor)
+
+
+@router.get("/caseloads", response_model=list[Caseload])
+def caseloads(principal: Lead, session: SessionDep, ctx: ContextDep, tenant: TenantQuery = None) -> list[Caseload]:
+    """Each manager's open and closed cases in the lead's municipalities, or in `tenant` (counts only, not audited)."""
+    tenants = principal.tenants.intersection(ctx.settings.tenants)
+    return service.caseloads(session, tenants=tenants if tenant is None else tenants.intersection({tenant}))
 
 
 @router.get("/cases/{case_id}", response_model=CasePublic)
 def read_case(case: CurrentCase, principal: Caller, session: SessionDep) -> Case:
     """One case file."""
     return service.read_case(session, case=case, actor=principal.sub)
+
+
+@router.patch("/cases/{case_id}", response_model=CasePublic)
+def change_case(body: CaseUpdate, case: CaseToChange, principal: Caller, session: SessionDep) -> Case:
+    """Correct the client's personal data (any of the fields; audited, never announced)."""
+    return service.change_case(session, case=case, changes=body.changes(), actor=principal.sub)
+
+
+@router.post("/cases/{case_id}/reassign", response_model=CasePublic)
+def reassign_case(body: Reassignment, case: LeadsCase, principal: Caller, session: SessionDep,
+                  ctx: ContextDep) -> Case:
+    """A lead hands an open case to another manager of the municipality."""
+    return service.reassign(session, case=case, manager=body.manager, actor=principal.sub, node=ctx.node)
 
 
 @router.post("/cases/{case_id}/consultations", status_code=201, response_model=ConsultationPublic)
@@ -96,11 +131,19 @@ def close_case(body: CaseClose, case: CaseToChange, principal: Caller, session: 
                               node=ctx.node)
 
 
+@router.post("/cases/{case_id}/counselling-extension", response_model=CasePublic)
+def extend_counselling(body: CounsellingExtension, case: LeadsCase, principal: Caller,
+                       session: SessionDep, ctx: ContextDep) -> Case:
+    """A lead extends the counselling clock once, to four years after the first consultation."""
+    return service.extend_counselling(session, case=case, justification=body.justification,
+                                      actor=principal.sub, node=ctx.node)
+
+
 @router.get("/cases/{case_id}/audit", response_model=AuditPage)
 def read_audit(
     case: AuditedCase, principal: Auditor, session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: CursorQuery = None,
 ) -> AuditPage:
     """A page of the case's audit trail, oldest first (this reading included)."""
     rows, next_cursor = service.read_audit(session, case=case, actor=principal.sub, after=cursor,

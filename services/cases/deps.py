@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends
-from pydantic import BeforeValidator
+from fastapi import Depends, Query
+from pydantic import AfterValidator, BeforeValidator
 from sqlmodel import Session
 
 from shared.auth import Principal, can_see, tenant_for_write
@@ -16,7 +16,17 @@ from shared.http import TenantQuery, context_of, requires, session_dependency
 from shared.service import ServiceContext
 
 from . import service
-from .models import Case
+from .models import SEARCH_MAX, Case
+
+
+def search_term(value: str | None) -> str | None:
+    """The term with its spaces tidied; at least two characters, no control characters."""
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if len(value) < 2 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be at least 2 characters of a name or a birth date")
+    return value
 
 SessionDep = Annotated[Session, session_dependency("cases")]
 ContextDep = Annotated[ServiceContext, Depends(context_of("cases"))]
@@ -26,6 +36,8 @@ Lead = Annotated[Principal, requires("lead")]
 Auditor = Lead  # a case's audit trail is for the lead
 # A query date that may be absent; when given, only YYYY-MM-DD (not a Unix timestamp).
 QueryDate = Annotated[date | None, BeforeValidator(iso_date_only)]
+# A search term: part of a name, or a birth date; personal data, so it goes to the search log only.
+SearchTerm = Annotated[str | None, Query(min_length=2, max_length=SEARCH_MAX), AfterValidator(search_term)]
 
 
 def may_see(principal: Principal, case: Case) -> bool:
@@ -57,9 +69,15 @@ def audited_case(case_id: str, principal: Auditor, session: SessionDep) -> Case:
     return _visible(session, principal, case_id, for_update=False)
 
 
+def leads_case(case_id: str, principal: Lead, session: SessionDep) -> Case:
+    """A case only a lead changes (extension, reassignment): the role first (403), then visibility (404)."""
+    return _visible(session, principal, case_id, for_update=True)
+
+
 CurrentCase = Annotated[Case, Depends(current_case)]
 CaseToChange = Annotated[Case, Depends(case_to_change)]
 AuditedCase = Annotated[Case, Depends(audited_case)]
+LeadsCase = Annotated[Case, Depends(leads_case)]
 
 
 def figures_tenant(principal: Lead, ctx: ContextDep, tenant: TenantQuery = None) -> str:

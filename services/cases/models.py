@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlalchemy import DDL, JSON, Column, Index, String, event
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
-from shared.events.codes import CloseReason, Mode, Topic
-from shared.fields import Ags, IsoDate
+from shared.events.codes import CloseReason, Eligibility, Mode, Relation, Topic
+from shared.fields import Ags
 
-NAME_MAX = 100
+from .fields import NAME_MAX, Language, Name, Nationality, PastDate, unique
+
 NOTE_MAX = 4000
+JUSTIFICATION_MAX = 1000
+SEARCH_MAX = 100
 EARLIEST_BIRTH = date(1900, 1, 1)
 EARLIEST_CONSULTATION = date(2000, 1, 1)
 
@@ -40,6 +41,10 @@ class AuditAction(StrEnum):
     read_consultations = "read_consultations"
     close = "close"
     read_audit = "read_audit"
+    extend_counselling = "extend_counselling"
+    change = "change"
+    reassign = "reassign"
+    search = "search"
 
 
 class Case(SQLModel, table=True):
@@ -58,8 +63,18 @@ class Case(SQLModel, table=True):
     nationality: str = Field(max_length=3)
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     household_size: int
-    accommodation_since: date
+    # Household members counselled alongside: [{relation, birth_year}], never a name.
+    household_members: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False))
+    eligibility: Eligibility = Field(sa_type=String(30))
+    eligible_since: date
+    accommodation_since: date | None = None  # required for follow-up accommodation only
     opened_on: date
+    # The counselling clock: three years from the first consultation, four once extended.
+    first_consultation_on: date | None = None
+    counselling_ends_on: date | None = None
+    counselling_extended_on: date | None = None
+    extension_justification: str | None = Field(default=None, max_length=JUSTIFICATION_MAX)
     closed_on: date | None = None
     close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
     created_at: datetime = Field(default_factory=utcnow)
@@ -96,76 +111,61 @@ class AuditEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=100)  # a consultation id, a close reason
 
 
-TABLES = [Case.__table__, Consultation.__table__, AuditEntry.__table__]  # type: ignore[attr-defined]
+class SearchEntry(SQLModel, table=True):
+    """One search for a case by name or birth date: who, when, the term, how many were shown. Append-only.
 
-# The audit trail refuses UPDATE and DELETE in the database itself, not only in this code.
-_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
-_REFUSAL = "cases_audit is append-only"
-for _op in ("UPDATE", "DELETE"):
-    event.listen(_AUDIT, "after_create", DDL(
-        f"CREATE TRIGGER IF NOT EXISTS cases_audit_no_{_op.lower()} BEFORE {_op} ON cases_audit "
-        f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END").execute_if(dialect="sqlite"))
-for _ddl in (
-    "CREATE OR REPLACE FUNCTION cases_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-    f"$$ BEGIN RAISE EXCEPTION '{_REFUSAL}'; END $$",
-    "CREATE TRIGGER cases_audit_no_change BEFORE UPDATE OR DELETE ON cases_audit "
-    "FOR EACH ROW EXECUTE FUNCTION cases_audit_append_only()",
-    "CREATE TRIGGER cases_audit_no_truncate BEFORE TRUNCATE ON cases_audit "
-    "FOR EACH STATEMENT EXECUTE FUNCTION cases_audit_append_only()",
-):
-    event.listen(_AUDIT, "after_create", DDL(_ddl).execute_if(dialect="postgresql"))
+    The term is personal data: it is kept here, in the audit, and never in an event or a log line.
+    """
+
+    __tablename__ = "cases_search"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=255)
+    tenants: str = Field(max_length=255)  # the municipalities searched (AGS, comma-separated)
+    term: str = Field(max_length=SEARCH_MAX)
+    found: int  # cases shown on the page this search answered
 
 
-# -- validators -------------------------------------------------------------------------------
-T = TypeVar("T")
+TABLES = [Case.__table__, Consultation.__table__, AuditEntry.__table__,  # type: ignore[attr-defined]
+          SearchEntry.__table__]  # type: ignore[attr-defined]
 
 
-def _not_future(value: date) -> date:
-    if value > date.today():
-        raise ValueError("must not be in the future")
-    return value
+def _append_only(table: Any) -> None:
+    """The table refuses UPDATE and DELETE (and TRUNCATE) in the database itself, not only in this code."""
+    name, refusal = table.name, f"{table.name} is append-only"
+    for op in ("UPDATE", "DELETE"):
+        event.listen(table, "after_create", DDL(
+            f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
+            f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END").execute_if(dialect="sqlite"))
+    for ddl in (
+        f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{refusal}'; END $$",
+        f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()",
+        f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_append_only()",
+    ):
+        event.listen(table, "after_create", DDL(ddl).execute_if(dialect="postgresql"))
 
 
-def _printable(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _matching(pattern: str, reason: str) -> Callable[[str], str]:
-    regex = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not regex.fullmatch(value):
-            raise ValueError(reason)
-        return value
-
-    return check
-
-
-def _unique(what: str) -> Callable[[list[T]], list[T]]:
-    def check(values: list[T]) -> list[T]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"must not name a {what} twice")
-        return values
-
-    return check
-
-
-PastDate = Annotated[IsoDate, AfterValidator(_not_future)]
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
-    pydantic.Field(strict=True), AfterValidator(_printable),
-]
-Nationality = Annotated[str, pydantic.Field(strict=True, max_length=3), AfterValidator(_matching(
-    "[A-Z]{3}", "must be an ISO 3166-1 alpha-3 code (3 capital letters), or XXX if unknown"))]
-Language = Annotated[str, pydantic.Field(strict=True, max_length=3), AfterValidator(_matching(
-    "[a-z]{2,3}", "must be an ISO 639 language code (2 or 3 small letters)"))]
+_append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
+_append_only(SearchEntry.__table__)  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------
+class HouseholdMember(BaseModel):
+    """A household member counselled alongside the client: the relation and a birth year, no name."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    relation: Relation
+    birth_year: int | None = pydantic.Field(default=None, strict=True, ge=EARLIEST_BIRTH.year,
+                                            le=date.today().year)
+
+
 class CaseCreate(BaseModel):
-    """Body of POST /cases."""
+    """Body of POST /cases; without `eligibility` the client is in follow-up accommodation (v1)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -173,17 +173,20 @@ class CaseCreate(BaseModel):
     family_name: Name
     birth_date: Annotated[PastDate, pydantic.Field(gt=EARLIEST_BIRTH)]
     nationality: Nationality
-    languages: Annotated[list[Language], pydantic.Field(max_length=10),
-                         AfterValidator(_unique("language"))]
+    languages: Annotated[list[Language], pydantic.Field(max_length=10, json_schema_extra={"uniqueItems": True}),
+                         AfterValidator(unique("language"))]
     household_size: int = pydantic.Field(strict=True, ge=1, le=30)
-    accommodation_since: PastDate
+    household_members: list[HouseholdMember] = pydantic.Field(default_factory=list, max_length=29)
+    eligibility: Eligibility = Eligibility.follow_up_accommodation
+    eligible_since: PastDate | None = None
+    accommodation_since: PastDate | None = None
     tenant: Ags | None = None
 
-    @pydantic.field_validator("accommodation_since")
+    @pydantic.field_validator("accommodation_since", "eligible_since")
     @classmethod
-    def _after_birth(cls, value: date, info: pydantic.ValidationInfo) -> date:
+    def _after_birth(cls, value: date | None, info: pydantic.ValidationInfo) -> date | None:
         born = info.data.get("birth_date")
-        if born is not None and value < born:
+        if value is not None and born is not None and value < born:
             raise ValueError("must not be before birth_date")
         return value
 
@@ -196,8 +199,8 @@ class ConsultationCreate(BaseModel):
     held_on: Annotated[PastDate, pydantic.Field(ge=EARLIEST_CONSULTATION)]
     duration_minutes: int = pydantic.Field(strict=True, ge=1, le=600)
     mode: Mode
-    topics: Annotated[list[Topic], pydantic.Field(min_length=1, max_length=10),
-                      AfterValidator(_unique("topic"))]
+    topics: Annotated[list[Topic], pydantic.Field(min_length=1, max_length=10, json_schema_extra={"uniqueItems": True}),
+                      AfterValidator(unique("topic"))]
     note: str | None = pydantic.Field(default=None, strict=True, max_length=NOTE_MAX)
 
 
@@ -224,12 +227,27 @@ class CasePublic(BaseModel):
     nationality: str
     languages: list[str]
     household_size: int
-    accommodation_since: date
+    household_members: list[HouseholdMember]
+    eligibility: Eligibility
+    eligible_since: date
+    accommodation_since: date | None
     opened_on: date
+    first_consultation_on: date | None
+    counselling_ends_on: date | None
+    counselling_extended_on: date | None
+    extension_justification: str | None
     closed_on: date | None
     close_reason: CloseReason | None
     created_at: datetime
     updated_at: datetime
+
+
+class Caseload(BaseModel):
+    """How many cases a manager holds, for the lead."""
+
+    manager: str
+    open_cases: int
+    closed_cases: int
 
 
 class CasePage(BaseModel):

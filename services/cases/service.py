@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from shared.bus import emit
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Contract, utcnow
-from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
-from shared.events.codes import CloseReason, Mode, Topic
+from shared.events.cases import (
+    CaseClosed,
+    CaseOpened,
+    CaseReassigned,
+    ConsultationRecorded,
+    CounsellingExtended,
+    CounsellingPeriodSet,
+)
+from shared.events.codes import CloseReason, Eligibility, Mode, Topic
 from shared.ids import new_id
 
-from .models import AuditAction, AuditEntry, Case, CaseStatus, Consultation
+from . import counselling
+from .models import AuditAction, AuditEntry, Case, Caseload, CaseStatus, Consultation, HouseholdMember
+from .search import caseload_query
 from .statistics import ConsultationStatistics, Tally, check_window
 
 
@@ -57,18 +68,23 @@ def list_cases(
     """A page of these tenants' cases (of this manager's caseload), oldest first, and the next cursor."""
     if not tenants:
         return [], None
-    query = select(Case).where(col(Case.tenant).in_(sorted(tenants)))
-    if manager is not None:
-        query = query.where(Case.manager == manager)
-    if status is not None:
-        query = query.where(Case.status == status)
-    if after is not None:
-        query = query.where(Case.id > after)
-    found = list(session.exec(query.order_by(col(Case.id)).limit(limit + 1)).all())
+    found = list(session.exec(caseload_query(tenants=tenants, manager=manager, status=status, after=after,
+                                             limit=limit)).all())
     page = found[:limit]
     for case in page:  # only the cases shown are audited, not the one that tells a next page exists
         audit(session, actor=actor, action=AuditAction.list, case=case)
     return page, page[-1].id if len(found) > limit else None
+
+
+def caseloads(session: Session, *, tenants: Collection[str]) -> list[Caseload]:
+    """Per manager of these tenants: how many open and closed cases they hold."""
+    if not tenants:
+        return []
+    is_open = sa.case((col(Case.status) == CaseStatus.open, 1), else_=0)
+    rows = session.execute(
+        sa.select(col(Case.manager), func.sum(is_open), func.count())
+        .where(col(Case.tenant).in_(sorted(tenants))).group_by(col(Case.manager)).order_by(col(Case.manager)))
+    return [Caseload(manager=m, open_cases=int(o or 0), closed_cases=int(n) - int(o or 0)) for m, o, n in rows]
 
 
 def consultations_of(session: Session, *, case: Case, actor: str) -> list[Consultation]:
@@ -98,19 +114,26 @@ def read_audit(session: Session, *, case: Case, actor: str, after: int | None,
 def open_case(
     session: Session, *, tenant: str, manager: str, given_name: str, family_name: str,
     birth_date: date, nationality: str, languages: list[str], household_size: int,
-    accommodation_since: date, node: str,
+    accommodation_since: date | None, node: str,
+    eligibility: Eligibility = Eligibility.follow_up_accommodation, eligible_since: date | None = None,
+    household_members: Sequence[HouseholdMember] = (),
 ) -> Case:
-    """Open a case file in the manager's caseload and announce it (CaseOpened, no personal data)."""
+    """Open an eligible client's case file in the manager's caseload (CaseOpened: codes and counts only)."""
+    since = counselling.eligible_since(eligibility=eligibility, eligible_since=eligible_since,
+                                       accommodation_since=accommodation_since)
+    counselling.check_household(household_members, household_size)
     today = date.today()
     case = Case(id=new_id(), tenant=tenant, manager=manager[:255], status=CaseStatus.open,
                 given_name=given_name, family_name=family_name, birth_date=birth_date,
                 nationality=nationality, languages=list(languages),
                 household_size=household_size, accommodation_since=accommodation_since,
-                opened_on=today)
+                household_members=[m.model_dump(mode="json") for m in household_members],
+                eligibility=eligibility, eligible_since=since, opened_on=today)
     session.add(case)
     audit(session, actor=manager, action=AuditAction.open, case=case)
-    _emit(session, case, CaseOpened(case_id=case.id, manager=case.manager, opened_on=today,
-                                    household_size=household_size), node)
+    _emit(session, case, CaseOpened(
+        case_id=case.id, manager=case.manager, opened_on=today, household_size=household_size,
+        eligibility=eligibility, household_members=Counter(m.relation for m in household_members)), node)
     return case
 
 
@@ -125,6 +148,7 @@ def record_consultation(
 ) -> Consultation:
     """Record a consultation; ConsultationRecorded carries codes and minutes, never the note."""
     _still_open(case)
+    ends = counselling.moved_clock(case, held_on)
     consultation = Consultation(
         id=new_id(), case_id=case.id, held_on=held_on, duration_minutes=duration_minutes,
         mode=mode, topics=list(topics), note=note, recorded_by=actor[:255])
@@ -135,7 +159,30 @@ def record_consultation(
     _emit(session, case, ConsultationRecorded(
         case_id=case.id, consultation_id=consultation.id, manager=case.manager, held_on=held_on,
         duration_minutes=duration_minutes, mode=mode, topics=topics), node)
+    if ends is not None:  # the first consultation starts the clock (a back-dated one moves it)
+        _announce_clock(session, case, node)
     return consultation
+
+
+def _announce_clock(session: Session, case: Case, node: str) -> None:
+    assert case.counselling_ends_on is not None
+    _emit(session, case, CounsellingPeriodSet(
+        case_id=case.id, manager=case.manager, ends_on=case.counselling_ends_on,
+        extended=case.counselling_extended_on is not None), node)
+
+
+def extend_counselling(session: Session, *, case: Case, justification: str, actor: str,
+                       node: str) -> Case:
+    """A lead extends the clock once, to four years; the justification stays in the case file."""
+    _still_open(case)
+    ends = counselling.extend(case, justification=justification, today=date.today())
+    case.updated_at = utcnow()
+    session.add(case)
+    audit(session, actor=actor, action=AuditAction.extend_counselling, case=case,
+          detail=f"ends_on {ends.isoformat()}")
+    _announce_clock(session, case, node)
+    _emit(session, case, CounsellingExtended(case_id=case.id, extended_on=date.today()), node)
+    return case
 
 
 def close_case(session: Session, *, case: Case, reason: CloseReason, actor: str,
@@ -149,6 +196,43 @@ def close_case(session: Session, *, case: Case, reason: CloseReason, actor: str,
     audit(session, actor=actor, action=AuditAction.close, case=case, detail=reason)
     _emit(session, case, CaseClosed(case_id=case.id, manager=case.manager, closed_on=today,
                                     reason=reason), node)
+    return case
+
+
+def change_case(session: Session, *, case: Case, changes: dict[str, Any], actor: str) -> Case:
+    """Correct the client's personal data; the audit names the fields changed, never a value (no event)."""
+    new = {name: value for name, value in changes.items() if getattr(case, name) != value}
+    born = new.get("birth_date", case.birth_date)
+    since = new.get("accommodation_since", case.accommodation_since)
+    if "accommodation_since" in new or "birth_date" in new:
+        if since is None and case.eligibility == Eligibility.follow_up_accommodation:
+            raise InvalidInput("accommodation_since", "required when eligibility is follow_up_accommodation")
+        if since is not None and since < born:
+            raise InvalidInput("accommodation_since" if "accommodation_since" in new else "birth_date",
+                               "accommodation_since must not be before birth_date")
+    if "household_size" in new:
+        counselling.check_household_size(case, new["household_size"])
+    for name, value in new.items():
+        setattr(case, name, list(value) if isinstance(value, list) else value)
+    if new:
+        case.updated_at = utcnow()
+        session.add(case)
+    audit(session, actor=actor, action=AuditAction.change, case=case,
+          detail=("changed: " + ",".join(new))[:100] if new else "nothing changed")
+    return case
+
+
+def reassign(session: Session, *, case: Case, manager: str, actor: str, node: str) -> Case:
+    """A lead hands an open case to another manager: it leaves one caseload for the other (CaseReassigned)."""
+    _still_open(case)
+    if manager == case.manager:
+        raise InvalidInput("manager", "is already the case's manager")
+    previous, today = case.manager, date.today()
+    case.manager, case.updated_at = manager, utcnow()
+    session.add(case)
+    audit(session, actor=actor, action=AuditAction.reassign, case=case, detail=f"{previous} -> {manager}"[:100])
+    _emit(session, case, CaseReassigned(case_id=case.id, previous_manager=previous, manager=manager,
+                                        reassigned_on=today), node)
     return case
 
 

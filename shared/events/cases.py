@@ -1,10 +1,11 @@
 """Contracts produced by the cases service. Thin: ids, codes, dates, minutes — no names or notes."""
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import Field
 
-from .codes import CloseReason, Mode, Topic
+from .codes import CloseReason, Eligibility, Mode, Relation, Topic
 from .envelope import Contract
 from .registry import contract
 from .streams import CASES
@@ -26,6 +27,10 @@ class CaseOpened(Contract):
     manager: str | None = None  # local only: never reaches the state
     opened_on: date
     household_size: int = Field(ge=1, le=30)
+    # Optional (v1 stays): the programme's eligibility basis and the household members counselled
+    # alongside, counted by relation (codes and counts, never a name or a birth year).
+    eligibility: Eligibility | None = None
+    household_members: dict[Relation, Annotated[int, Field(ge=1, le=29)]] = Field(default_factory=dict)
 
 
 @contract
@@ -95,3 +100,18 @@ class CaseReassigned(Contract):
     previous_manager: str
     manager: str
     reassigned_on: date
+
+
+@contract
+class CounsellingExtended(Contract):
+    """A lead extended a case's counselling to four years (the state counts cases reaching the clock's end)."""
+
+    event_type = "CounsellingExtended"
+    version = 1
+    scope = "up"
+    stream = CASES
+    pseudonymised_fields = ("case_id",)
+    pseudonymised_aggregate = True
+
+    case_id: str
+    extended_on: date

@@ -146,12 +146,20 @@ def test_a_manager_works_a_case_by_keyboard_alone(visit: Visit) -> None:
     keys.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Fall eröffnen")
     tab_to(page, page.get_by_label("Vorname"))
-    for value in ("Olena", "Kovalenko", "14.08.1985", "UKR", "uk, ru", "2", "15.04.2024"):
+    for value in ("Olena", "Kovalenko", "14.08.1985", "UKR", "uk, ru", "2"):
         keys.type(value)
         keys.press("Tab")
-    expect(page.get_by_role("button", name="Fall eröffnen")).to_be_focused()
+    expect(page.get_by_label("Anschlussunterbringung", exact=True)).to_be_focused()  # the checked radio
+    keys.press("ArrowDown")
+    expect(page.get_by_label("Vorübergehender Schutz (Ukraine)")).to_be_checked()
+    tab_to(page, page.get_by_label("Vorübergehender Schutz erteilt am"))
+    keys.type("15.04.2024")
+    tab_to(page, page.get_by_label("Kind", exact=True))
+    keys.type("1")
+    tab_to(page, page.get_by_role("button", name="Fall eröffnen"))
     keys.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Olena Kovalenko")
+    expect(page.locator("dl.summary").first).to_contain_text("Vorübergehender Schutz (Ukraine), seit 15.04.2024")
     expect(page.locator("#plan-version")).to_have_text("1")
     visit.accessible("case page")
 
@@ -201,3 +209,73 @@ def test_a_manager_works_a_case_by_keyboard_alone(visit: Visit) -> None:
     keys.press("Enter")
     expect(page.locator("#flash")).to_contain_text("Sie haben sich abgemeldet.")
     visit.accessible("signed out")
+
+
+def test_a_lead_extends_the_counselling_period_once(visit: Visit) -> None:
+    page, origin = visit.page, visit.origin
+    page.goto(origin + "/login")
+    page.get_by_label("Integrationsmanager/in – Stuttgart (manager-stuttgart-1)").check()
+    page.get_by_role("button", name="Anmelden").click()
+    page.get_by_role("link", name="Fall eröffnen").click()
+    for label, value in (("Vorname", "Yusuf"), ("Familienname", "Demir"), ("Geburtsdatum", "02.02.1980"),
+                         ("Staatsangehörigkeit", "SYR"), ("Personen im Haushalt", "2"),
+                         ("In der Anschlussunterbringung seit", "01.09.2023"), ("Partner/in", "1")):
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Fall eröffnen").click()
+    expect(page.locator("#counselling")).to_contain_text("sobald die erste Beratung erfasst ist")
+    page.get_by_label("Datum", exact=True).fill("02.03.2024")
+    page.get_by_label("Dauer in Minuten").fill("60")
+    page.get_by_label("Im Büro").check()
+    page.get_by_label("Wohnen").check()
+    page.get_by_role("button", name="Beratung erfassen").click()
+    expect(page.locator("#counselling-ends")).to_have_text("02.03.2027")  # swapped in with the consultation
+    case_url = page.url
+    page.get_by_role("button", name="Abmelden").click()
+
+    page.get_by_label("Teamleitung – Stuttgart (lead-stuttgart)").check()
+    page.get_by_role("button", name="Anmelden").click()
+    page.goto(case_url)
+    visit.accessible("case page, lead, counselling period")
+    page.get_by_role("button", name="Beratung verlängern").click()  # no justification
+    expect(page.locator("#counselling .error-summary")).to_be_focused()
+    visit.accessible("case page, extension with errors")
+    page.get_by_label("Begründung").fill("Ausbildung zur Pflegefachkraft beginnt erst im Herbst")
+    page.get_by_role("button", name="Beratung verlängern").click()
+    expect(page.locator("#flash")).to_contain_text("Die Beratung wurde auf vier Jahre verlängert.")
+    expect(page.locator("#counselling-ends")).to_have_text("02.03.2028")
+    expect(page.get_by_role("button", name="Beratung verlängern")).to_have_count(0)
+    visit.accessible("case page, counselling extended")
+
+    page.get_by_role("link", name="Persönliche Daten ändern").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Persönliche Daten ändern")
+    visit.accessible("change the personal data")
+    page.get_by_label("Geburtsdatum").fill("31.02.1980")
+    page.get_by_role("button", name="Änderungen speichern").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    visit.accessible("change the personal data, with errors")
+    page.get_by_label("Geburtsdatum").fill("03.02.1980")
+    page.get_by_role("button", name="Änderungen speichern").click()
+    expect(page.locator("#flash")).to_contain_text("Die persönlichen Daten wurden geändert.")
+    expect(page.locator("dl.summary").first).to_contain_text("03.02.1980")
+
+    page.get_by_label("Integrationsmanager/in", exact=True).fill("manager-stuttgart-2")
+    page.get_by_role("button", name="Fall übergeben").click()
+    expect(page.locator("#flash")).to_contain_text("Der Fall wurde übergeben.")
+    expect(page.locator("dl.summary").first).to_contain_text("manager-stuttgart-2")
+    visit.accessible("case page, handed over")
+
+    page.get_by_role("link", name="Zurück zu den Fällen").click()
+    page.get_by_label("Name oder Geburtsdatum").fill("D")
+    page.get_by_role("button", name="Fälle anzeigen").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    visit.accessible("caseload search, too short")
+    page.get_by_label("Name oder Geburtsdatum").fill("03.02.1980")
+    page.get_by_label("Integrationsmanager/in", exact=True).select_option("manager-stuttgart-2")
+    page.get_by_role("button", name="Fälle anzeigen").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody")).to_contain_text("Demir, Yusuf")
+    visit.accessible("caseload searched by birth date and manager")
+
+    page.goto(origin + "/team")
+    expect(page.locator("table[aria-labelledby=caseloads-title]")).to_contain_text("manager-stuttgart-2")
+    visit.accessible("team figures with caseloads")

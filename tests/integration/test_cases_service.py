@@ -13,6 +13,7 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from services.cases.counselling import years_after
 from services.cases.models import TABLES, AuditEntry, Case, Consultation
 from shared.bus import OutboxEvent
 from shared.db import Database
@@ -26,7 +27,7 @@ API = "/api/cases/v1"
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)
 TOMORROW = TODAY + timedelta(days=1)
-MB = "x" * 1_000_000
+MB = "x" * 60_000  # past every field's limit, within the 64 KB body limit (past it: 413, test_hardening_bodies)
 UNKNOWN = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
 CASE = {"given_name": "Amina", "family_name": "Haddad", "birth_date": "1990-05-17",
         "nationality": "SYR", "languages": ["ar", "en"], "household_size": 4,
@@ -85,6 +86,9 @@ def test_case_lifecycle_and_its_thin_events(node: NodeHandle, redis: Redis) -> N
         "id": cid, "tenant": STUTTGART, "status": "open", "manager": "m1"}
     assert case == {**CASE, "id": cid, "tenant": STUTTGART, "status": "open", "manager": "m1",
                     "opened_on": TODAY.isoformat(), "closed_on": None, "close_reason": None,
+                    "eligibility": "follow_up_accommodation", "eligible_since": CASE["accommodation_since"],
+                    "household_members": [], "first_consultation_on": None, "counselling_ends_on": None,
+                    "counselling_extended_on": None, "extension_justification": None,
                     "created_at": case["created_at"], "updated_at": case["updated_at"]}
     assert node.client.get(f"{API}/cases/{cid}", headers=as_m1).json() == case
 
@@ -115,13 +119,19 @@ def test_case_lifecycle_and_its_thin_events(node: NodeHandle, redis: Redis) -> N
     # closed cases stay readable: the record of the work done
     assert node.client.get(f"{API}/cases/{cid}", headers=as_m1).json()["status"] == "closed"
 
-    events = eventually(lambda: (e := case_events(redis)) and len(e) == 4 and e)
+    # each consultation that starts or moves the counselling clock announces it (local only)
+    everything = eventually(lambda: (e := case_events(redis)) and len(e) == 6 and e)
+    clock = [e for e in everything if e.type == "CounsellingPeriodSet"]
+    assert [(e.scope, e.payload["ends_on"]) for e in clock] == [
+        ("local", years_after(YESTERDAY, 3).isoformat()), ("local", "2027-06-03")]
+    events = [e for e in everything if e.type != "CounsellingPeriodSet"]
     assert [e.type for e in events] == [
         "CaseOpened", "ConsultationRecorded", "ConsultationRecorded", "CaseClosed"]
     assert all(e.tenant == STUTTGART and e.aggregate_id == cid and e.node == "test-node"
                and e.scope == "up" and e.version == 1 for e in events)
-    assert events[0].payload == {"case_id": cid, "manager": "m1",
-                                 "opened_on": TODAY.isoformat(), "household_size": 4}
+    assert events[0].payload == {"case_id": cid, "manager": "m1", "opened_on": TODAY.isoformat(),
+                                 "household_size": 4, "eligibility": "follow_up_accommodation",
+                                 "household_members": {}}
     assert events[1].payload == {"case_id": cid, "consultation_id": first["id"], "manager": "m1",
                                  "held_on": YESTERDAY.isoformat(), "duration_minutes": 45,
                                  "mode": "outreach", "topics": ["work", "language"]}
@@ -224,7 +234,7 @@ def test_canary_personal_data_reaches_no_stream_and_no_aof(
     assert node.client.get(f"{API}/cases/{cid}", headers=as_m1).status_code == 200
     assert node.client.post(f"{API}/cases/{cid}/close", headers=as_m1,
                             json={"reason": "transferred"}).status_code == 200
-    eventually(lambda: len(case_events(redis)) == 3 and settled(redis))
+    eventually(lambda: len(case_events(redis)) == 4 and settled(redis))
     with node.node.contexts["cases"].database.session() as s:
         stored = s.get(Case, cid)
         assert stored is not None and stored.given_name == "Zyxwvu-Canary"  # it is kept here
@@ -290,7 +300,8 @@ def test_authorisation_matrix(node: NodeHandle) -> None:
     for headers, cid in allowed:
         answers = [call(m, p, b, headers).status_code for m, p, b in endpoints(cid)]
         assert answers == [200, 201, 200, 200], cid
-    assert counts(node)[:3] == (before[0], before[1] + 3, before[2] + 6)
+    # each consultation and its audit row; each first one also starts the clock (CounsellingPeriodSet)
+    assert counts(node)[:3] == (before[0], before[1] + 3, before[2] + 9)
     assert call("GET", f"/cases/{heidelberg}", None,
                 manager(node, "m1", HEIDELBERG)).status_code == 200
     assert call("GET", f"/cases/{colleague}/audit", None, lead(node)).status_code == 200

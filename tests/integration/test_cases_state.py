@@ -20,7 +20,7 @@ from services.cases.state.models import TABLES, StateCase, StateConsultation, St
 from services.cases.statistics import Cell, masked
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
-from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
+from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded, CounsellingExtended
 from shared.events.codes import Mode, Topic
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
@@ -376,3 +376,29 @@ def test_state_roles_get_no_statistics_from_a_municipal_node(start_node: Callabl
     # a municipal node does not consume its own case events
     groups = redis.xinfo_groups(STREAMS["cases"]) if redis.exists(STREAMS["cases"]) else []
     assert b"cases" not in {g["name"] for g in groups}
+
+
+def test_case_outcomes_per_year_from_the_nodes_events(state: NodeHandle, redis: Redis) -> None:
+    operator = officer(state)
+    for n in range(6):
+        cid = f"mannheim-case-{n}"
+        inbound(redis, CaseOpened(case_id=cid, opened_on=date(2022, 2, 1), household_size=2,
+                                  eligibility="temporary_protection_ukraine", household_members={"child": 1}), MANNHEIM)
+        inbound(redis, ConsultationRecorded(case_id=cid, held_on=date(2022, 2, 1), duration_minutes=30,
+                                            mode="office", topics=["work"]), MANNHEIM)
+        if n < 5:
+            inbound(redis, CaseClosed(case_id=cid, closed_on=date(2024, 2, 1), reason="independent"), MANNHEIM)
+        else:
+            inbound(redis, CounsellingExtended(case_id=cid, extended_on=date(2024, 12, 1)), MANNHEIM)
+    eventually(lambda: state.client.get(f"{API}/statistics/outcomes", headers=operator, params={
+        "year": 2024}).json()["time_to_independence"]["closed_independent"]["count"] == 5)
+    answer = state.client.get(f"{API}/statistics/outcomes", headers=operator,
+                              params={"year": 2024, "tenant": MANNHEIM}).json()
+    assert answer["time_to_independence"] == {"closed_independent": {"count": 5, "withheld": False},
+                                              "median_months": 24.0}
+    opened = state.client.get(f"{API}/statistics/outcomes", headers=operator, params={"year": 2022}).json()
+    assert opened["opened_by_eligibility"]["temporary_protection_ukraine"] == {"count": 6, "withheld": False}
+    assert opened["household_members_opened"] == {"count": 6, "withheld": False}
+    assert state.client.get(f"{API}/statistics/outcomes", headers=operator).status_code == 422  # a year is needed
+    assert state.client.get(f"{API}/statistics/outcomes", params={"year": 2024},
+                            headers=state.headers("m1", "node_admin", tenants=["08000000"])).status_code == 403

@@ -88,7 +88,8 @@ def test_opening_a_case_keeps_the_person_and_announces_only_codes(db: Database) 
     assert (event.type, event.tenant, event.node, event.aggregate_id) == (
         "CaseOpened", STUTTGART, NODE, case.id)
     assert event.payload == {"case_id": case.id, "manager": "m1", "opened_on": TODAY.isoformat(),
-                             "household_size": 4}
+                             "household_size": 4, "eligibility": "follow_up_accommodation",
+                             "household_members": {}}
 
 
 def test_case_ids_follow_creation_order(db: Database) -> None:
@@ -106,12 +107,12 @@ def test_a_consultation_is_recorded_audited_and_announced_without_its_note(db: D
         case.id, "m1", "Bewerbung besprochen")
     assert updated.updated_at >= case.updated_at
     assert trail(db, case.id)[-1] == ("record_consultation", "m1", consultation.id)
-    event = events(db)[-1]
-    assert event.type == "ConsultationRecorded"
+    event = events(db)[-2]  # the first consultation starts the counselling clock: announced last
+    assert (event.type, events(db)[-1].type) == ("ConsultationRecorded", "CounsellingPeriodSet")
     assert event.payload == {"case_id": case.id, "consultation_id": consultation.id, "manager": "m1",
                              "held_on": (TODAY - timedelta(days=1)).isoformat(),
                              "duration_minutes": 45, "mode": "outreach", "topics": ["work", "language"]}
-    assert "Bewerbung" not in events(db)[-1].to_json()
+    assert "Bewerbung" not in event.to_json()
 
 
 def test_closing_a_case_and_what_a_closed_case_refuses(db: Database) -> None:
@@ -233,7 +234,8 @@ def test_statuses_and_codes_are_string_columns() -> None:
         kind = next(t for t in TABLES if t.name == table).c[column].type
         assert isinstance(kind, String) and not isinstance(kind, Enum), (table, column)
     assert [a.value for a in AuditAction] == ["open", "read", "list", "record_consultation",
-                                              "read_consultations", "close", "read_audit"]
+                                              "read_consultations", "close", "read_audit",
+                                              "extend_counselling", "change", "reassign", "search"]
 
 
 # -- who may see a case -----------------------------------------------------------------------

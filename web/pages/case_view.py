@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from fastapi import Request
 
 from shared.ids import ULID_PATTERN
-from web.client import Missing
+from web.client import ApiError, Missing
 from web.deps import WebState
-from web.forms import FormErrors
+from web.forms import FormErrors, add_api_errors
 from web.labels import options
 from web.render import format_date, gettext_for
 from web.session import WebSession
@@ -19,6 +20,7 @@ from web.session import WebSession
 ULID = re.compile(ULID_PATTERN)
 CASES = "/api/cases/v1/cases"
 PLANS = "/api/plans/v1/plans"
+CASELOADS = "/api/cases/v1/caseloads"
 
 
 def ident(value: str) -> str:
@@ -26,6 +28,20 @@ def ident(value: str) -> str:
     if not ULID.match(value):
         raise Missing(404, "not found")
     return value
+
+
+async def submitted(web: WebState, user: WebSession, method: str, path: str, body: dict[str, Any],
+                    errors: FormErrors, gettext: Callable[[str], str], labels: dict[str, str],
+                    order: list[str]) -> Any:
+    """The API's answer to a form's request; None when it refused (409/422): its reasons are in `errors`."""
+    assert user.token is not None
+    try:
+        return await web.api.fetch(method, path, user.token, json=body)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        add_api_errors(errors, exc, gettext, labels, order)
+        return None
 
 
 def choice_lists(request: Request) -> dict[str, Any]:
@@ -53,10 +69,13 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
     case = await web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token)
     consultations = await web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token)
     plan = await plan_of(web, user, case_id)
+    # The lead's hand-over form suggests the managers who hold cases here (counts only, not audited per case).
+    managers = await web.api.fetch("GET", CASELOADS, user.token) if user.has("lead") else []
     view: dict[str, Any] = {
         "case": case, "consultations": list(reversed(consultations)), "plan": plan, "attempt": 0,
         "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())},
-        "g_errors": FormErrors(), "g_values": {},
+        "g_errors": FormErrors(), "g_values": {}, "x_errors": FormErrors(), "x_values": {},
+        "r_errors": FormErrors(), "r_values": {}, "managers": managers,
         **choice_lists(request)}
     view.update(parts)
     return view

@@ -18,6 +18,7 @@ from web.users import municipality
 router = APIRouter()
 CONSULTATIONS = "/api/cases/v1/statistics/consultations"
 GOALS = "/api/plans/v1/statistics/goals"
+CASELOADS = "/api/cases/v1/caseloads"
 FIELDS = {"tenant": N_("Municipality"), "from": N_("From"), "to": N_("To")}
 
 
@@ -84,11 +85,13 @@ async def team(request: Request, web: Web, user: User) -> Response:
         else:
             # One call after the other: see case_view (the in-process API's SQLite writer lock).
             goals = await web.api.fetch("GET", GOALS, user.token, params={"tenant": values["tenant"]})
+    caseloads = await web.api.fetch("GET", CASELOADS, user.token, params={"tenant": values["tenant"]}) \
+        if values["tenant"] in tenants else []
     for name in ("from", "to"):  # shown as typed when wrong, else as 31.12.2026
         if window[name]:
             values[name] = format_date(window[name])
     return await page(
         request, "lead/team.html", status_code=422 if errors else 200, errors=errors, values=values,
         tenants=[(t, municipality(t)) for t in tenants], place=municipality(values["tenant"]),
-        consultations=consultations, goals=goals,
+        consultations=consultations, goals=goals, caseloads=caseloads,
         charts=figures_charts(request, consultations, goals) if consultations and goals else None)

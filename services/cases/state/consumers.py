@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from shared.bus import Subscription
 from shared.events import STREAMS, Envelope
-from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
+from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded, CounsellingExtended
 from shared.service import ServiceContext
 
 from . import service
@@ -22,7 +22,13 @@ def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRec
 
 def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
     service.note_case_opened(session, node=env.node, tenant=env.tenant, client=p.case_id,
-                             opened_on=p.opened_on)
+                             opened_on=p.opened_on, eligibility=p.eligibility,
+                             household_members=sum(p.household_members.values()))
+
+
+def on_counselling_extended(session: Session, env: Envelope, p: CounsellingExtended) -> None:
+    service.note_counselling_extended(session, node=env.node, tenant=env.tenant, client=p.case_id,
+                                      extended_on=p.extended_on)
 
 
 def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
@@ -36,5 +42,6 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         STREAMS["cases"], GROUP,
         {ConsultationRecorded.event_type: on_consultation_recorded,
          CaseOpened.event_type: on_case_opened,
-         CaseClosed.event_type: on_case_closed},
+         CaseClosed.event_type: on_case_closed,
+         CounsellingExtended.event_type: on_counselling_extended},
         description="the statewide consultation table and open cases for consultation statistics")]

@@ -8,7 +8,7 @@ from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
-from shared.events.codes import CloseReason, Mode, Topic
+from shared.events.codes import CloseReason, Eligibility, Mode, Topic
 
 # No names, no notes, no managers: a case is known only by its node's pseudonym.
 PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"  # HMAC-SHA256 hex under the sending node's key
@@ -54,6 +54,9 @@ class StateCase(SQLModel, table=True):
     opened_on: date | None = None  # None until CaseOpened is seen
     closed_on: date | None = None
     close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
+    eligibility: Eligibility | None = Field(default=None, sa_type=String(30))  # None: opened before it was sent
+    household_members: int = 0  # members counselled alongside (the programme counts them apart from cases)
+    counselling_extended_on: date | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 

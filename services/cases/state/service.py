@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, func, select
 
 from shared.events import utcnow
-from shared.events.codes import CloseReason, Mode, Topic
+from shared.events.codes import CloseReason, Eligibility, Mode, Topic
 
 from ..statistics import ConsultationStatistics, Tally, check_window
 from .models import PSEUDONYM_PATTERN, StateCase, StateConsultation, StateConsultationTopic
@@ -65,11 +65,19 @@ def _state_case(session: Session, *, node: str, client: str, tenant: str) -> Sta
     return case
 
 
-def note_case_opened(session: Session, *, node: str, tenant: str, client: str,
-                     opened_on: date) -> None:
+def note_case_opened(session: Session, *, node: str, tenant: str, client: str, opened_on: date,
+                     eligibility: Eligibility | None = None, household_members: int = 0) -> None:
     """Remember that a node's case is open (it may already be known closed: then it stays so)."""
     case = _state_case(session, node=node, client=client, tenant=tenant)
     case.opened_on, case.updated_at = opened_on, utcnow()
+    case.eligibility, case.household_members = eligibility, household_members
+    session.add(case)
+
+
+def note_counselling_extended(session: Session, *, node: str, tenant: str, client: str, extended_on: date) -> None:
+    """Remember that a node's case was counselled into a fourth year."""
+    case = _state_case(session, node=node, client=client, tenant=tenant)
+    case.counselling_extended_on, case.updated_at = extended_on, utcnow()
     session.add(case)
 
 

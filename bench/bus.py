@@ -4,7 +4,7 @@ Topology as in split mode: a producer process commits events to its outbox (100 
 and runs its relay; this process runs the consumer group (effect row + inbox in one transaction per
 batch, XACK after commit). Guarantees are the full ones: nothing is skipped for speed.
 
-Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey]
+Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey] [--synchronous FULL|NORMAL]
 Both runs use the same fresh server in the same process run; the ratio is what to compare.
 """
 
@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import shared.db  # noqa: E402
 from shared.bus import Consumer, ConsumerOptions, OutboxRelay, Subscription, ensure_group  # noqa: E402
 from shared.events import Envelope  # noqa: E402
 from shared.runtime.embedded import EmbeddedServer, find_server  # noqa: E402
@@ -112,7 +113,7 @@ async def lotse_end_to_end(url: str, n: int, tmp: Path, per_txn: int) -> float:
     await broker.start()
     proc = subprocess.Popen([sys.executable, __file__, "--role", "producer", "--url", url,
                              "--db", str(tmp / "producer.db"), "--events", str(n),
-                             "--per-txn", str(per_txn)],
+                             "--per-txn", str(per_txn), "--synchronous", shared.db.SQLITE_SYNCHRONOUS],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin and proc.stdout and proc.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -135,7 +136,10 @@ async def main() -> None:
     ap.add_argument("--role", choices=["bench", "producer"], default="bench")
     ap.add_argument("--url")
     ap.add_argument("--db")
+    ap.add_argument("--synchronous", choices=["FULL", "NORMAL"], default=shared.db.SQLITE_SYNCHRONOUS,
+                    help="SQLite's synchronous pragma for both databases (the node uses FULL)")
     args = ap.parse_args()
+    shared.db.SQLITE_SYNCHRONOUS = args.synchronous
     if args.role == "producer":
         await produce(args.url, Path(args.db), args.events, args.per_txn)
         return
@@ -148,7 +152,8 @@ async def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"server: {args.server} ({binary}), events: {args.events}, producer txn: {args.per_txn} events")
+    print(f"server: {args.server} ({binary}), events: {args.events}, producer txn: {args.per_txn} events, "
+          f"SQLite synchronous={args.synchronous}")
     print(f"raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
     print(f"lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
     print(f"ratio lotse/raw: {lotse / raw:.2f}x  (target >= 0.35x)")

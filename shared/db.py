@@ -10,9 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 BUSY_TIMEOUT_S = 30
+# FULL: a commit is on disk before it is acknowledged, also across a power loss (NORMAL in WAL mode may
+# roll back the last commits then). Its cost, measured with bench/bus.py, is in docs/benchmarks.md.
+SQLITE_SYNCHRONOUS = "FULL"
+# The database itself failed, not the statement: SQLite's messages, PostgreSQL's SQLSTATE classes
+# (08 connection, 53 insufficient resources such as a full disk, 57P shut down, 25006 read-only).
+SQLITE_INFRA = ("database is locked", "database or disk is full", "readonly database", "unable to open",
+                "disk i/o error", "database table is locked")
+PG_INFRA = ("08", "53", "57P", "25006")
 _WRITER = "lotse_writer"  # connection info: this transaction holds the process's SQLite writer lock
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
 
@@ -34,7 +43,7 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -65,13 +74,59 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def is_infrastructure(exc: BaseException) -> bool:
+    """Did the database fail (unreachable, locked, full, read-only) rather than the statement or handler?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        orig = getattr(current, "orig", None) or current
+        if isinstance(orig, sqlite3.OperationalError) and any(m in str(orig).lower() for m in SQLITE_INFRA):
+            return True
+        state = getattr(orig, "sqlstate", None)
+        if type(orig).__module__.startswith("psycopg") and (
+                state is None and type(orig).__name__ == "OperationalError"
+                or state is not None and state.startswith(PG_INFRA)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class Database:
-    """One service's database: engine, schema, sessions."""
+    """One service's database: engine, schema, sessions; remembers whether its last commit could be made."""
 
     def __init__(self, url: str, tables: Sequence[Table]) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.tables = tables
+        self.failing = False  # the last transaction failed for infrastructure reasons
+        event.listen(self.engine, "handle_error", self._on_error)
+        event.listen(self.engine, "commit", self._on_commit)
+
+    def _on_error(self, context: Any) -> None:
+        if is_infrastructure(context.original_exception) or context.is_disconnect:
+            self.failing = True
+
+    def _on_commit(self, _: Any) -> None:
+        self.failing = False
+
+    def writable(self) -> bool:
+        """Can a transaction commit now? The last one's outcome; after a failure, a write-lock probe."""
+        if not self.failing:
+            return self.ping()
+        try:
+            with self.engine.connect() as conn:
+                if self.url.startswith("sqlite"):
+                    conn.exec_driver_sql("PRAGMA quick_check(1)")
+                    with conn.begin():  # takes the write lock (BEGIN IMMEDIATE), writes nothing
+                        pass
+                elif conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                    return False
+            return True
+        except Exception:
+            return False
 
     def create_all(self) -> None:
         """Create the tables directly, without a migration history: for tests and scratch databases."""

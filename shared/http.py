@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from shared.auth import Principal, PrincipalDep, require_roles
+from shared.db import is_infrastructure
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.fields import AGS_PATTERN
 from shared.service import ServiceContext
 
 # At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
 STATE_ROLES = ("state_operator", "funding_officer")
+RETRY_AFTER_S = 5  # a write that failed on the database's side: when to try again
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -36,6 +40,17 @@ def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse({"detail": [{"field": exc.field, "reason": exc.reason}]}, status_code=422)
+
+    async def _database_failed(_: Request, exc: Exception) -> JSONResponse:
+        # Rolled back, nothing written: a database that is locked, full, read-only or gone is temporary.
+        if is_infrastructure(exc):
+            return JSONResponse({"detail": "the database is unavailable; nothing was written, try again",
+                                 "retry_after": RETRY_AFTER_S}, status_code=503,
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
+        raise exc
+
+    app.add_exception_handler(DBAPIError, _database_failed)
+    app.add_exception_handler(sqlite3.OperationalError, _database_failed)  # from the writer lock's wait
 
 
 def context_of(service: str) -> Callable[[Request], ServiceContext]:
@@ -106,3 +121,7 @@ def requires(*roles: str) -> Any:
 
 StateCaller = Annotated[Principal, requires(*STATE_ROLES)]
 TenantQuery = Annotated[str | None, Query(max_length=8, pattern=AGS_PATTERN)]
+# Every integer a client sends is bounded: past SQL's 64-bit integers a query would fail, not answer.
+SQL_INT_MAX = 2**63 - 1
+CursorQuery = Annotated[int | None, Query(ge=0, le=SQL_INT_MAX, description="the next_cursor of the page before")]
+YearPath = Annotated[int, Path(ge=2000, le=2099, description="the funding year")]

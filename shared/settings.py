@@ -44,12 +44,21 @@ class Settings(BaseSettings):
     services: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [*ALL_SERVICES, WEB])
     data_dir: Path = Path("var/dev-node")
     redis_url: str | None = None
+    # High availability: the primary named redis_master, found through these Sentinels (host:port, ...);
+    # redis_url then only gives the user, password and database number.
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_master: str | None = None
     database_url: str | None = None  # None: one SQLite file per service under data_dir
     # upgrade a database behind the code at start; default: on only for the embedded SQLite default
     db_auto_upgrade: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_threads: int = Field(default=8, ge=1, le=200)  # request worker threads
+    # request bodies above this answer 413 unread (routes that need more declare their own limit)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # per caller, on sign-in, statistics, exports and search: a burst, then so many a minute (else 429)
+    rate_limit_per_minute: float = Field(default=60.0, gt=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=30, ge=1, le=1_000_000)
     otlp_endpoint: str | None = None
     oidc_issuer: str | None = None
     oidc_audience: str = "lotse"
@@ -71,6 +80,8 @@ class Settings(BaseSettings):
     state_redis_url: str | None = None
     heartbeat_interval_s: float = Field(default=30.0, gt=0)
     node_silence_s: float = Field(default=300.0, gt=0)  # state: silent longer -> operator alert
+    # cases: how long a stand-in's break-glass access to a case outside their caseload lasts
+    break_glass_hours: float = Field(default=3.0, gt=0, le=24)
     # bus tuning
     batch_size: int = Field(default=500, ge=1, le=10_000)
     block_ms: int = Field(default=200, ge=1, le=60_000)
@@ -80,6 +91,9 @@ class Settings(BaseSettings):
     outbox_interval_ms: int = Field(default=200, ge=1)
     trim_interval_s: float = Field(default=30.0, gt=0)
     trim_retention_s: float = Field(default=3600.0, ge=0)
+    # published outbox rows kept this long: what the bus loses in that window is published again
+    outbox_retention_s: float = Field(default=3600.0, ge=0)
+    bus_check_interval_s: float = Field(default=1.0, gt=0)  # groups re-declared, lost entries detected
 
     @field_validator("tenants", mode="before")
     @classmethod
@@ -90,6 +104,30 @@ class Settings(BaseSettings):
     @classmethod
     def _split_services(cls, v: Any) -> Any:
         return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
+
+    @field_validator("redis_sentinels", mode="before")
+    @classmethod
+    def _split_sentinels(cls, v: Any) -> Any:
+        return [t.strip() for t in v.split(",") if t.strip()] if isinstance(v, str) else v
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if not re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$", s)]
+        if bad:
+            raise ValueError(f"not host:port: {', '.join(bad)}")
+        return v
+
+    @model_validator(mode="after")
+    def _sentinels_need_master(self) -> Settings:
+        if self.redis_sentinels and not self.redis_master:
+            raise ValueError("LOTSE_REDIS_SENTINELS needs LOTSE_REDIS_MASTER, the name the Sentinels monitor")
+        return self
+
+    @property
+    def sentinels(self) -> tuple[tuple[str, int], ...]:
+        """LOTSE_REDIS_SENTINELS as (host, port) pairs."""
+        return tuple((h.strip("[]"), int(p)) for h, _, p in (s.rpartition(":") for s in self.redis_sentinels))
 
     @field_validator("tenants")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -40,3 +42,20 @@ def current_trace_context() -> dict[str, str]:
 def context_from(carrier: dict[str, Any] | None) -> otel_context.Context:
     """An OpenTelemetry context whose parent is the span described by an envelope's trace field."""
     return propagate.extract({k: v for k, v in (carrier or {}).items() if v})
+
+
+@contextmanager
+def hop_span(name: str, env: Any, kind: trace.SpanKind,
+             attributes: dict[str, Any] | None = None) -> Iterator[Callable[[Any], Any]]:
+    """A span for one hop of a traced envelope (the relay, the state's ingest), child of the envelope's trace.
+
+    Yields a function giving the envelope with this span as its trace parent, so the next hop hangs under
+    this one; an untraced envelope passes unchanged and makes no span.
+    """
+    if not env.trace.traceparent:
+        yield lambda e: e
+        return
+    with tracer.start_as_current_span(name, context=context_from(env.trace.model_dump()), kind=kind,
+                                      attributes={"messaging.message.id": env.event_id, **(attributes or {})}):
+        carrier = current_trace_context()
+        yield lambda e: e.model_copy(update={"trace": e.trace.model_copy(update=carrier)})

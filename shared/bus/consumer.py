@@ -24,13 +24,13 @@ from redis.exceptions import ResponseError
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from shared.db import Database
-from shared.events import Contract, Envelope, UnknownEvent, parse_payload, utcnow
+from shared.db import Database, is_infrastructure
+from shared.events import Contract, Envelope, UnknownEvent, latest, parse_payload, utcnow
 from shared.telemetry import context_from, tracer
 
-from .cancellation import raise_if_cancelled
 from .deadletter import dead_letter, dead_letter_fields
-from .metrics import CONSUMED, DUPLICATES, FAILED, RECLAIMED
+from .metrics import CONSUMED, DUPLICATES, FAILED
+from .reclaim import Reclaiming
 from .tables import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,15 @@ async def _raw_entries_parser(message: dict[str, Any], original: Any) -> Any:
     return parsed
 
 
+def _unknown(env: Envelope) -> str | None:
+    """Why no contract describes this event (a type nobody registered, a version newer than ours), else None."""
+    try:
+        newest = latest(env.type).version
+    except UnknownEvent:
+        return f"unknown event type {env.type!r}: no service of this version registers it"
+    return f"{env.type} v{env.version} is newer than v{newest} known here" if env.version > newest else None
+
+
 class _BatchAborted(Exception):
     """A handler failed on the fast path; the batch is redone with a savepoint per event."""
 
@@ -109,7 +118,7 @@ class _BatchAborted(Exception):
         self.failure = failure
 
 
-class Consumer:
+class Consumer(Reclaiming):
     """Runs one subscription in this process under a unique consumer name."""
 
     def __init__(self, sub: Subscription, redis: Redis, name: str, opts: ConsumerOptions) -> None:
@@ -120,6 +129,8 @@ class Consumer:
         self.errors_key = f"lotse:errors:{sub.stream}:{sub.group}"
         self._stopping = False
         self._busy = asyncio.Lock()
+        self._subscriber: Any = None
+        self.stalled = False  # waiting for its database: the reclaimer leaves the group's entries alone
 
     # -- wiring -------------------------------------------------------------------------------
     def attach(self, broker: RedisBroker) -> None:
@@ -138,6 +149,18 @@ class Consumer:
             await self.handle(list(zip(raw["message_ids"], raw["data"], strict=True)), None)
 
         subscriber(on_batch)
+        self._subscriber = subscriber
+
+    def reading(self) -> bool:
+        """False once FastStream stopped the subscriber (it does so for good on NOGROUP)."""
+        return self._stopping or self._subscriber is None or bool(self._subscriber.running)
+
+    async def revive(self) -> None:
+        """Start a stopped subscriber again, its group declared first at the stream's start."""
+        await ensure_group(self.redis, self.sub.stream, self.sub.group)
+        if not self.reading():
+            log.warning("consumer group %s on %s reads again", self.sub.group, self.sub.stream)
+            await self._subscriber.start()
 
     # -- processing ---------------------------------------------------------------------------
     async def handle(self, entries: list[Entry], deliveries: dict[bytes, int] | None) -> None:
@@ -160,16 +183,25 @@ class Consumer:
                 dead.append(self._dead(entry_id, fields, f"malformed envelope: {exc}", deliveries))
                 continue
             if env.type not in sub.handlers:
-                acked.append(entry_id)  # another group's business
+                unknown = _unknown(env)
+                if unknown and await self._first_to_see(entry_id):  # one dead letter, not one per group
+                    dead.append(self._dead(entry_id, fields, unknown, deliveries, env))
+                else:
+                    acked.append(entry_id)  # another group's business
                 continue
             try:
                 valid.append((entry_id, env, parse_payload(env)))
-            except (UnknownEvent, ValidationError) as exc:
+            except UnknownEvent as exc:  # a version newer than ours: one dead letter among all groups
+                if await self._first_to_see(entry_id):
+                    dead.append(self._dead(entry_id, fields, f"malformed payload: {exc}", deliveries, env))
+                else:
+                    acked.append(entry_id)
+            except ValidationError as exc:
                 dead.append(self._dead(entry_id, fields, f"malformed payload: {exc}", deliveries, env))
         failures: dict[bytes, str] = {}
         if valid:
             try:
-                done, failures = await asyncio.to_thread(self._process, valid)
+                done, failures = await self._process_until_stored(valid)
             except Exception as exc:  # the transaction itself failed: everything stays pending
                 log.exception("batch of %s failed", sub.group)
                 done, failures = [], {eid: f"batch failed: {exc!r}" for eid, _, _ in valid}
@@ -195,6 +227,40 @@ class Consumer:
                 if deliveries:
                     pipe.hdel(self.errors_key, *acked)
                 await pipe.execute()
+
+    async def _process_until_stored(
+        self, valid: list[tuple[bytes, Envelope, Contract]]
+    ) -> tuple[list[bytes], dict[bytes, str]]:
+        """A database that fails (locked, full, read-only, gone) is waited for: that is no delivery attempt.
+
+        Only handler errors on a healthy database count towards dead letters. On stop, the batch stays
+        pending for the next process.
+        """
+        wait = 0.1
+        try:
+            while True:
+                try:
+                    return await asyncio.to_thread(self._process, valid)
+                except Exception as exc:
+                    if not is_infrastructure(exc):
+                        raise
+                    if self._stopping:
+                        return [], {}
+                    self.stalled = True
+                    log.warning("database of %s unavailable (%s); retrying the batch in %.1fs",
+                                self.sub.group, str(exc).splitlines()[0][:200], wait)
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, 5.0)
+        finally:
+            self.stalled = False
+
+    async def _first_to_see(self, entry_id: bytes) -> bool:
+        """Claim an entry nobody can handle for this group's dead letters; False if another group did."""
+        key, field = f"lotse:unknown:{self.sub.stream}", entry_id.decode()
+        if await self.redis.hsetnx(key, field, self.sub.group):  # type: ignore[misc]
+            return True
+        owner = await self.redis.hget(key, field)  # type: ignore[misc]
+        return bool(owner == self.sub.group.encode())  # ours already: a retry after a failed dead-lettering
 
     def _dead(
         self, entry_id: bytes, fields: dict[bytes, bytes], error: str,
@@ -250,6 +316,8 @@ class Consumer:
                         else:
                             self.sub.handlers[env.type](s, env, payload)
                     except Exception as exc:
+                        if is_infrastructure(exc):
+                            raise  # the database failed, not the handler: no attempt of this event
                         if span is not None:
                             span.record_exception(exc)
                             span.set_status(trace.Status(trace.StatusCode.ERROR))
@@ -266,7 +334,7 @@ class Consumer:
             try:
                 s.commit()
             except Exception as exc:
-                if not isolate:  # a deferred failure (flush at commit): find the culprit
+                if not isolate and not is_infrastructure(exc):  # a deferred failure: find the culprit
                     raise _BatchAborted from exc
                 raise
         CONSUMED.labels(group).inc(len(new_ids))
@@ -291,73 +359,6 @@ class Consumer:
         finally:
             otel_context.detach(token)
             span.end()
-
-    # -- reclaim ------------------------------------------------------------------------------
-    async def reclaim_once(self) -> int:
-        """XAUTOCLAIM entries idle past the limit (failed, or stranded by a dead consumer) and retry."""
-        start: bytes | str = "0-0"
-        total = 0
-        while True:
-            res = await self.redis.xautoclaim(
-                self.sub.stream, self.sub.group, self.name, min_idle_time=self.opts.reclaim_idle_ms,
-                start_id=start, count=self.opts.batch_size,
-            )
-            start, claimed = res[0], [(eid, f) for eid, f in res[1] if eid is not None]
-            if claimed:
-                total += len(claimed)
-                RECLAIMED.labels(self.sub.group).inc(len(claimed))
-                counts = await self._delivery_counts([eid for eid, _ in claimed])
-                errors = await self.redis.hmget(self.errors_key, [eid for eid, _ in claimed])  # type: ignore[misc]
-                for (eid, _), err in zip(claimed, errors, strict=True):
-                    if err:
-                        log.warning("retrying %s in %s (delivery %s): %s", eid.decode(),
-                                    self.sub.group, counts.get(eid), err.decode())
-                await self.handle(claimed, counts)
-            if start in (b"0-0", "0-0") or self._stopping:
-                return total
-
-    async def _delivery_counts(self, ids: list[bytes]) -> dict[bytes, int]:
-        rows = await self.redis.xpending_range(
-            self.sub.stream, self.sub.group, min=min(ids), max=max(ids), count=len(ids) * 4 + 10,
-            consumername=self.name,
-        )
-        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
-
-    async def run_reclaimer(self) -> None:
-        while not self._stopping:
-            try:
-                await self.reclaim_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelled()
-                log.exception("reclaim of %s failed", self.sub.group)
-            await asyncio.sleep(self.opts.reclaim_interval_ms / 1000)
-
-    async def finish_own_pending(self) -> int:
-        """On a clean stop: process what this consumer was delivered but has not acked yet.
-
-        A read cancelled at shutdown may already have moved entries into our pending list.
-        """
-        done = 0
-        start = "0"
-        while True:
-            res = await self.redis.xreadgroup(self.sub.group, self.name, {self.sub.stream: start},
-                                              count=self.opts.batch_size)
-            entries = [(eid, f) for eid, f in (res[0][1] if res else [])]
-            if not entries:
-                return done
-            counts = await self._delivery_counts([eid for eid, _ in entries])
-            await self.handle(entries, counts)
-            done += len(entries)
-            start = entries[-1][0].decode()  # failures stay pending for another process's reclaim
-
-    async def forget_if_idle(self) -> None:
-        """Remove this process's consumer from the group when it holds nothing."""
-        pending = await self.redis.xpending_range(self.sub.stream, self.sub.group, "-", "+", 1,
-                                                  consumername=self.name)
-        if not pending:
-            await self.redis.xgroup_delconsumer(self.sub.stream, self.sub.group, self.name)
 
     def stop(self) -> None:
         self._stopping = True

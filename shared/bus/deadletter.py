@@ -73,8 +73,8 @@ async def dead_letter(redis: Redis, items: list[dict[str, str]], group: str) -> 
     DEAD_LETTERED.labels(group).inc(len(items))
 
 
-async def list_dead_letters(redis: Redis, count: int = 100) -> list[DeadLetter]:
-    entries = await redis.xrange(DEAD_LETTERS, count=count)
+async def list_dead_letters(redis: Redis, count: int = 100, after: str | None = None) -> list[DeadLetter]:
+    entries = await redis.xrange(DEAD_LETTERS, min=f"({after}" if after else "-", count=count)
     out = []
     for entry_id, f in entries:
         d = {_text(k): _text(v) for k, v in f.items()}
@@ -98,3 +98,28 @@ async def replay(redis: Redis, dead_letter_id: str) -> str:
         pipe.xdel(DEAD_LETTERS, dead_letter_id)
         new_id, _ = await pipe.execute()
     return _text(new_id)
+
+
+def _position(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return (int(ms), int(seq or 0)) if ms.isdigit() and seq.isdigit() else (0, 0)
+
+
+async def replay_all(redis: Redis, group: str | None = None) -> list[tuple[str, str]]:
+    """Replay every dead letter (of one group) in the order its events had on their streams.
+
+    Returns (dead letter id, new entry id) pairs. Events that depend on each other (a plan's creation,
+    then its contacts) are applied in their original order again.
+    """
+    letters = [d for d in await _all_dead_letters(redis) if group is None or d.group == group]
+    letters.sort(key=lambda d: _position(d.entry_id))
+    return [(d.id, await replay(redis, d.id)) for d in letters]
+
+
+async def _all_dead_letters(redis: Redis) -> list[DeadLetter]:
+    out: list[DeadLetter] = []
+    while True:
+        page = await list_dead_letters(redis, count=1000, after=out[-1].id if out else None)
+        out += page
+        if len(page) < 1000:
+            return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
@@ -19,6 +21,7 @@ from shared.events import Contract, Envelope, envelope_for, utcnow
 from shared.telemetry import context_from, current_trace_context, tracer
 
 from .cancellation import raise_if_cancelled
+from .marks import Marks
 from .metrics import OUTBOX_BACKLOG, PUBLISHED
 from .tables import OutboxEvent
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 OUTBOX_INSERT = insert(OUTBOX)  # built once: the compiled statement is cached
 _wakers: dict[str, Any] = {}  # database URL -> callable waking that database's relay
+CHECK_EVERY_S = 1.0  # an idle relay asks the server this often whether it still holds its mark
 
 
 def emit(
@@ -84,9 +88,10 @@ def _drop_outbox(session: Session) -> None:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows with pipelined XADD and marks them sent.
+    """Publishes unpublished outbox rows in batches and marks them sent; keeps them for a while.
 
-    A crash between XADD and the mark republishes the rows; consumers' inboxes absorb them.
+    A crash between XADD and the mark republishes the rows; consumers' inboxes absorb them. Published
+    rows stay for `keep_published`: when the server loses entries (see marks.py) they go out again.
     """
 
     def __init__(
@@ -98,13 +103,18 @@ class OutboxRelay:
         batch_size: int = 500,
         interval_ms: int = 200,
         keep_published: timedelta = timedelta(hours=1),
+        outbox: str | None = None,
     ) -> None:
         self.db, self.redis, self.service = db, redis, service
         self.batch_size, self.interval = batch_size, interval_ms / 1000
         self.keep_published = keep_published
+        self.marks = Marks(redis, outbox or service, uuid.uuid4().hex)
+        self.recovering = False  # rows the server lost are being published again
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked_at = 0.0
+        self._batch_mark = utcnow()
 
     def wake(self) -> None:
         if self._loop is not None:
@@ -117,10 +127,30 @@ class OutboxRelay:
                 .where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(self.batch_size)))
 
     def _mark(self, ids: list[int]) -> None:
+        """Mark rows published at the mark their batch left on the server."""
         with self.db.session() as s:
-            now = utcnow()
-            s.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=now))  # type: ignore
+            s.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids))  # type: ignore
+                   .values(published_at=self._batch_mark))
             s.commit()
+
+    def unpublish(self, after: datetime | None) -> int:
+        """Mark rows published after `after` (None: every kept row) unpublished again; returns how many."""
+        return republish_since(self.db, after, inclusive=False)
+
+    async def reconcile(self) -> int:
+        """Compare the server's marks with the outbox; republish what the server lost. Returns that count."""
+        newest = await self.marks.newest()
+        lost = await asyncio.to_thread(self.unpublish, newest)
+        if lost:
+            self.recovering = True
+            log.warning("the bus lost %s events of %s published after %s; publishing them again",
+                        lost, self.service, newest.isoformat() if newest else "its start")
+        await self.marks.adopt(newest, forget_before=utcnow() - self.keep_published)
+        return lost
+
+    async def intact(self) -> bool:
+        """The server holds what this relay published, and nothing lost waits to go out again."""
+        return not self.recovering and await self.marks.intact()
 
     def backlog(self) -> int:
         with self.db.session() as s:
@@ -135,12 +165,13 @@ class OutboxRelay:
             s.exec(delete(OutboxEvent).where(OutboxEvent.published_at < cutoff))  # type: ignore
             s.commit()
 
-    async def publish(self, rows: list[Any]) -> None:
-        """XADD a batch in one pipeline round trip, with a producer span per traced event."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for row in rows:
-                pipe.xadd(row.stream, {"event": row.body})
-            await pipe.execute()
+    async def publish(self, rows: list[Any], mark: datetime) -> bool:
+        """XADD a batch and our mark in one script, with a producer span per traced event.
+
+        False: the server lost our previous mark; nothing was appended.
+        """
+        if not await self.marks.publish(mark, [(row.stream, row.body) for row in rows]):
+            return False
         for row in rows:
             PUBLISHED.labels(row.stream).inc()
             if '"traceparent":"' in row.body:
@@ -153,13 +184,25 @@ class OutboxRelay:
                                 "messaging.message.id": env.event_id},
                 ):
                     pass
+        return True
 
     async def run_once(self) -> int:
         """Publish one batch; returns how many rows went out."""
+        if self.marks.expected is None:
+            await self.reconcile()
         rows = await asyncio.to_thread(self._pending)
         if not rows:
+            self.recovering = False
+            if time.monotonic() - self._checked_at >= CHECK_EVERY_S:  # idle: has the server lost data?
+                self._checked_at = time.monotonic()
+                if not await self.marks.intact():
+                    await self.reconcile()
             return 0
-        await self.publish(rows)
+        mark = self.marks.next_mark(utcnow())
+        if not await self.publish(rows, mark):
+            await self.reconcile()  # the lost rows come first again, in their order
+            return 0
+        self._batch_mark = mark
         await asyncio.to_thread(self._mark, [r.id for r in rows if r.id is not None])
         return len(rows)
 
@@ -201,3 +244,14 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self.wake()
+
+
+def republish_since(db: Database, since: datetime | None, *, inclusive: bool = True) -> int:
+    """Mark kept rows published since `since` (None: all of them) unpublished: the relay sends them again."""
+    with db.session() as s:
+        q = update(OUTBOX).where(OUTBOX.c.published_at.is_not(None))
+        if since is not None:
+            q = q.where(OUTBOX.c.published_at >= since if inclusive else OUTBOX.c.published_at > since)
+        count = s.execute(q.values(published_at=None)).rowcount  # type: ignore[attr-defined]
+        s.commit()
+    return int(count or 0)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from shared.bus.consumer import consumer_name
 from shared.bus.metrics import OUTBOX_BACKLOG
 from shared.service import Background, Level, ServiceContext, ServiceSpec
@@ -13,7 +11,7 @@ from shared.service import Background, Level, ServiceContext, ServiceSpec
 from . import api
 from .ingest import StateIngest
 from .models import FEDERATION_TABLES
-from .relay import FederationRelay
+from .relay import FederationRelay, state_client
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,7 +27,7 @@ def relay_tasks(ctx: ServiceContext) -> list[Background]:
     if not s.state_redis_url:
         return []
     assert ctx.redis is not None
-    relay = FederationRelay(s, ctx.redis, Redis.from_url(s.state_redis_url), health=_outbox_backlog)
+    relay = FederationRelay(s, ctx.redis, state_client(s.state_redis_url), health=_outbox_backlog)
     return relay.tasks()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import Counter
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ from shared.bus.outbox import add_envelope, emit
 from shared.db import Database
 from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
+from shared.telemetry import hop_span
 
 from .crypto import verify
 from .keys import REJECTED, STATE_TENANT, inbound_stream
@@ -113,6 +115,8 @@ class StateIngest:
                     await self._read(streams, names, count=self.batch // 10 or 1, block=500)
             except RedisError as exc:
                 raise_if_cancelled()
+                if "NOGROUP" in str(exc):
+                    self._groups.clear()  # the server lost them: declared again on the next sweep
                 log.warning("state ingest cannot read (%s)", exc)
                 await asyncio.sleep(1.0)
 
@@ -191,7 +195,9 @@ class StateIngest:
                     node.relay_lag, node.outbox_backlog = beat.relay_lag, beat.outbox_backlog
                     node.dead_letters, node.silent_alerted = beat.dead_letters, False
                 else:
-                    add_envelope(s, v.env, stream_of(latest(v.env.type)))
+                    with hop_span(f"federation ingest {v.env.type}", v.env, trace.SpanKind.CONSUMER,
+                                  {"lotse.from_node": node_id}) as traced:
+                        add_envelope(s, traced(v.env), stream_of(latest(v.env.type)))
             if guard:  # one statement for the batch's replay-guard rows
                 s.execute(insert(SeenEnvelope.__table__), guard)  # type: ignore[attr-defined]
             for node_id, (accepted, refused) in counts.items():

@@ -8,20 +8,23 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from shared import VERSION
 from shared.bus.cancellation import raise_if_cancelled
+from shared.bus.connection import resilient
 from shared.bus.consumer import ensure_group
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
 from shared.events.federation import NodeHeartbeat
 from shared.settings import Settings
+from shared.telemetry import hop_span
 
 from .crypto import Pseudonymizer, node_signing_key, sign, signing_key_path
-from .keys import DOWN_ALL, down_stream, inbound_stream
+from .keys import DOWN_ALL, STATE_TENANT, down_stream, inbound_stream
 
 log = logging.getLogger(__name__)
 SENT_UP = Counter("lotse_federation_sent", "Envelopes sent to the state node", ["stream"])
@@ -33,6 +36,16 @@ UP_GROUP = "federation-up"
 RELAY_CONSUMER = "relay"  # one relay per node: it re-reads its own pending entries after a restart
 CHECKPOINT = "lotse:fed:checkpoint"
 UP_STREAMS = (STREAMS["cases"], STREAMS["plans"], STREAMS["funding"])
+MAX_BACKOFF_S = 1.0  # after an outage the link drains within a second or two of the state's return
+
+
+class StateLinkDown(Exception):
+    """The state's Redis did not take or give what the relay asked for."""
+
+
+def state_client(url: str) -> Redis:
+    """The link to the state: dead pooled connections are found before use and retried on a new one."""
+    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, **resilient())
 
 
 def project(env: Envelope, pseudonym: Callable[[str], str], node_id: str) -> Envelope:
@@ -85,8 +98,16 @@ class FederationRelay:
         backoff = 0.2
         while not self._stopping:
             try:
-                res = await self.local.xreadgroup(UP_GROUP, RELAY_CONSUMER, {stream: cursor},
-                                                  count=self.batch, block=None if cursor == "0" else 1000)
+                try:
+                    res = await self.local.xreadgroup(UP_GROUP, RELAY_CONSUMER, {stream: cursor},
+                                                      count=self.batch, block=None if cursor == "0" else 1000)
+                except ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    log.warning("the local bus lost group %s of %s; declaring it again", UP_GROUP, stream)
+                    await ensure_group(self.local, stream, UP_GROUP)
+                    cursor = "0"
+                    continue
                 entries = res[0][1] if res else []
                 if cursor == "0" and not entries:
                     cursor = ">"
@@ -95,24 +116,24 @@ class FederationRelay:
                     continue
                 self.refresh_key()
                 outgoing = [self._outgoing(fields) for _, fields in entries]
-                async with self.state.pipeline(transaction=False) as pipe:
-                    for item in outgoing:
-                        if item is not None:
-                            pipe.xadd(self.inbound, item)
-                    if len(pipe):
-                        await pipe.execute()
+                try:
+                    async with self.state.pipeline(transaction=False) as pipe:
+                        for item in outgoing:
+                            if item is not None:
+                                pipe.xadd(self.inbound, item)
+                        if len(pipe):
+                            await pipe.execute()
+                except RedisError as exc:
+                    raise StateLinkDown(exc) from exc
                 LINK_UP.set(1)
                 await self.local.xack(stream, UP_GROUP, *[eid for eid, _ in entries])
                 SENT_UP.labels(stream).inc(sum(1 for i in outgoing if i is not None))
                 backoff = 0.2
-            except RedisError as exc:
+            except (RedisError, StateLinkDown) as exc:
                 raise_if_cancelled()
                 # Keep the order: nothing was acked, so the same entries are retried first.
-                LINK_UP.set(0)
-                log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
+                backoff = await self._retry_later(exc, backoff)
                 cursor = "0"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
 
     def _outgoing(self, fields: dict[bytes, bytes] | None) -> dict[str, str] | None:
         if fields is None:  # trimmed while pending
@@ -121,7 +142,8 @@ class FederationRelay:
             env = Envelope.model_validate_json(fields[b"event"])
             if env.scope != "up":
                 return None
-            return self.signed(project(env, self.pseudonym, self.node))
+            with hop_span(f"federation forward {env.type}", env, trace.SpanKind.PRODUCER) as traced:
+                return self.signed(traced(project(env, self.pseudonym, self.node)))
         except (KeyError, ValidationError, UnknownEvent, ValueError) as exc:
             log.warning("not forwarding a malformed entry: %s", exc)  # dead-lettered by its consumers
             return None
@@ -134,7 +156,10 @@ class FederationRelay:
             try:
                 saved = await self.local.hgetall(CHECKPOINT)  # type: ignore[misc]
                 ids = {s: saved.get(s.encode(), b"0-0").decode() for s in streams}
-                res = await self.state.xread(ids, count=self.batch, block=1000)
+                try:
+                    res = await self.state.xread(ids, count=self.batch, block=1000)
+                except RedisError as exc:
+                    raise StateLinkDown(exc) from exc
                 for name, entries in res or []:
                     stream = name.decode()
                     async with self.local.pipeline(transaction=True) as pipe:
@@ -147,12 +172,19 @@ class FederationRelay:
                     RECEIVED_DOWN.inc(len(entries))
                 LINK_UP.set(1)
                 backoff = 0.2
-            except RedisError as exc:
+            except (RedisError, StateLinkDown) as exc:
                 raise_if_cancelled()
-                LINK_UP.set(0)
-                log.warning("state link down (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = await self._retry_later(exc, backoff)
+
+    async def _retry_later(self, exc: Exception, backoff: float) -> float:
+        """Name what failed (the state link, or this node's own bus), wait, return the next wait."""
+        if isinstance(exc, StateLinkDown):
+            LINK_UP.set(0)
+            log.warning("state link down (%s); retrying in %.1fs", exc.__cause__, backoff)
+        else:
+            log.warning("the local bus failed (%s); retrying in %.1fs", exc, backoff)
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, MAX_BACKOFF_S)
 
     def _down_envelope(self, fields: dict[bytes, bytes]) -> Envelope | None:
         try:
@@ -161,7 +193,10 @@ class FederationRelay:
         except (KeyError, ValidationError, UnknownEvent, ValueError) as exc:
             log.warning("dropping a malformed downward entry: %s", exc)
             return None
-        if env.target_node not in (self.node, "*", None) or env.tenant not in self.settings.tenants:
+        # A notice to every node (a funding year, say) is the state's own: tenant STATE_TENANT.
+        statewide = env.target_node == "*" and env.tenant == STATE_TENANT
+        if env.target_node not in (self.node, "*", None) or (env.tenant not in self.settings.tenants
+                                                             and not statewide):
             log.warning("dropping %s addressed to %s/%s", env.event_id, env.target_node, env.tenant)
             return None
         return env

@@ -108,7 +108,7 @@ def preflight(settings: Settings) -> None:
     for url in sorted({settings.database_url_for(s) for s in settings.bus_services}):
         if sqlite_path(url) is None:
             reach_database(url)
-    if settings.redis_url:
+    if settings.redis_url and not settings.redis_sentinels:  # with Sentinel the URL names no server
         redis_client(Bus(settings.redis_url)).close()
     if settings.state_redis_url:
         try:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+from shared.runtime.bus_cli import bus_app
 from shared.runtime.db_cli import db_app
 from shared.runtime.failures import describe
 from shared.runtime.federation_cli import fed_app
@@ -29,6 +30,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(fed_app, name="federation")
 app.add_typer(db_app, name="db")
+app.add_typer(bus_app, name="bus")
 
 DEBUG = {"on": False}
 DEAD_LETTER_ID = re.compile(r"^\d+-\d+$")
@@ -112,6 +114,26 @@ def token(
         fail(str(exc))
 
 
+@app.command("token-key")
+def token_key(
+    action: Annotated[str, typer.Argument(help="rotate: sign with a new key, the old one still verifies; "
+                                               "retire: the old one no longer verifies")],
+    node: Annotated[str, typer.Option("--node", help="the node's data dir or config file")],
+) -> None:
+    """Rotate the node's dev-token key without downtime: `rotate`, wait out the tokens' lifetime, `retire`."""
+    from shared.auth import retire_previous_dev_key, rotate_dev_key
+
+    data_dir = target(node).settings.data_dir
+    if action == "rotate":
+        rotate_dev_key(data_dir)
+        typer.echo("new dev-token key in use; tokens of the previous key stay valid until `token-key retire`")
+    elif action == "retire":
+        retired = retire_previous_dev_key(data_dir)
+        typer.echo("previous dev-token key retired" if retired else "no previous dev-token key to retire")
+    else:
+        fail(f"token-key: unknown action {action!r}; choose rotate or retire")
+
+
 @events_app.command("tail")
 def events_tail(
     stream: Annotated[list[str] | None, typer.Option("--stream", help="stream name(s)")] = None,
@@ -166,7 +188,7 @@ def dlq_list(
     config: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Dead letters: id, origin, error, deliveries."""
+    """Dead letters, one line each: id, group, type, deliveries, error (oldest first)."""
     from shared.bus.deadletter import list_dead_letters
 
     letters = on_bus(target(node, config), lambda redis: list_dead_letters(redis, count=1000))
@@ -175,19 +197,34 @@ def dlq_list(
         return
     if not letters:
         typer.echo("no dead letters")
-    for d in letters:
-        typer.echo(f"{d.id}  {d.group:<14} {d.type or '-':<24} deliveries={d.deliveries}  {d.error[:120]}")
+    for d in letters:  # an error may span lines (a traceback, SQL): one line per entry all the same
+        typer.echo(f"{d.id}  {d.group:<14} {d.type or '-':<24} deliveries={d.deliveries}  "
+                   f"{' '.join(d.error.split())[:160]}")
 
 
 @dlq_app.command("replay")
 def dlq_replay(
-    dead_letter_id: Annotated[str, typer.Argument(metavar="ID")],
+    dead_letter_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="every dead letter, in stream order")] = False,
+    group: Annotated[str | None, typer.Option("--group", help="with --all: only this consumer group's")] = None,
     node: NodeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Put a dead letter back on its stream (groups that already processed it skip it)."""
+    """Put dead letters back on their streams (groups that already processed one skip it)."""
     from shared.bus.deadletter import replay
+    from shared.bus.deadletter import replay_all as replay_every
 
+    if replay_all == (dead_letter_id is not None):
+        fail("ID: give one dead-letter id, or --all (see `lotse dlq list`)")
+    if group is not None and not replay_all:
+        fail("--group: only with --all")
+    if replay_all:
+        done = on_bus(target(node, config), lambda redis: replay_every(redis, group))
+        for old, new in done:
+            typer.echo(f"replayed {old} as {new}")
+        typer.echo(f"{len(done)} dead letters replayed")
+        return
+    assert dead_letter_id is not None
     if not DEAD_LETTER_ID.match(dead_letter_id):
         fail(f"ID: {dead_letter_id!r} is not a dead-letter id (like 1716900000000-0; see `lotse dlq list`)")
     try:

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 from faststream.redis import RedisBroker
@@ -14,15 +15,18 @@ from redis.asyncio import Redis
 
 from shared.auth import Authenticator
 from shared.bus.cancellation import raise_if_cancelled
+from shared.bus.connection import BusAddress, bus_broker, bus_client
 from shared.bus.consumer import Consumer, ConsumerOptions, consumer_name, ensure_group
+from shared.bus.guard import BusGuard
 from shared.bus.metrics import DEAD_LETTERS, OUTBOX_BACKLOG
 from shared.bus.outbox import OutboxRelay
 from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
+from shared.keyfile import make_private
 from shared.migrations.runner import prepare as prepare_database
-from shared.runtime.embedded import EmbeddedServer
+from shared.runtime.embedded import EmbeddedServer, write_private
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -30,13 +34,14 @@ from shared.telemetry import setup_tracing
 log = logging.getLogger(__name__)
 
 
-def write_node_file(settings: Settings, redis_url: str, embedded: bool = False) -> None:
+def write_node_file(settings: Settings, redis_url: str | None, embedded: bool = False) -> None:
     """Leave the node's identity and bus URL in its data dir for `lotse token/dlq/events`."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private(settings.data_dir)  # a data dir from before this rule may have been wider
     info = {"node_id": settings.node_id, "level": settings.level, "tenants": settings.tenants,
             "redis_url": redis_url, "embedded": embedded,
             "http": f"http://{settings.http_host}:{settings.http_port}"}
-    (settings.data_dir / "node.json").write_text(json.dumps(info, indent=2))
+    write_private(settings.data_dir / "node.json", json.dumps(info, indent=2))  # the URL holds the password
 
 
 class Node:
@@ -53,7 +58,7 @@ class Node:
         self.redis_url = settings.redis_url
         self.authenticator = Authenticator(
             node_id=settings.node_id, data_dir=settings.data_dir,
-            oidc_issuer=settings.oidc_issuer, oidc_audience=settings.oidc_audience)
+            oidc_issuer=settings.oidc_issuer, oidc_audience=settings.oidc_audience, tenants=settings.tenants)
         self.levels = {name: spec.at(settings.level) for name, spec in self.specs.items()}
         # Engines are lazy: nothing connects before start(); each level has only its own tables.
         self.contexts = {
@@ -66,6 +71,7 @@ class Node:
         self.tasks: list[asyncio.Task[Any]] = []
         self.redis: Redis | None = None
         self.broker: RedisBroker | None = None
+        self.guard: BusGuard | None = None
         self.consumer_name = consumer_name(settings.node_id)
 
     def opts(self) -> ConsumerOptions:
@@ -76,7 +82,7 @@ class Node:
 
     def start_embedded(self) -> None:
         """Start a private Redis-compatible server when no Redis URL is configured."""
-        if self.redis_url is None:
+        if self.redis_url is None and not self.settings.redis_sentinels:
             self.embedded = EmbeddedServer(self.settings.data_dir / "redis").start()
             self.redis_url = self.embedded.url
         write_node_file(self.settings, self.redis_url, embedded=self.embedded is not None)
@@ -98,18 +104,20 @@ class Node:
         s = self.settings
         setup_tracing(f"lotse-{s.node_id}", s.otlp_endpoint)
         await asyncio.to_thread(self.start_embedded)
-        assert self.redis_url is not None
-        self.redis = Redis.from_url(self.redis_url)
+        self.address = BusAddress(self.redis_url, s.sentinels, s.redis_master)
+        self.redis = bus_client(self.address)
         for ctx in self.contexts.values():
             await asyncio.to_thread(prepare_database, ctx, self.levels[ctx.name])
             ctx.redis = self.redis
         # Declare every installed service's groups, running here or not, so no producer's
         # entries are trimmed before a consumer process in split mode first starts.
+        declared = []
         for name, spec in self.all_specs.items():
             ctx = self.contexts.get(name) or ServiceContext(name, s, None)
             for sub in spec.at(s.level).subscriptions(ctx):
                 await ensure_group(self.redis, sub.stream, sub.group)
-        self.broker = RedisBroker(self.redis_url, graceful_timeout=30.0, logger=None)  # type: ignore[arg-type]
+                declared.append((sub.stream, sub.group))
+        self.broker = bus_broker(self.address, graceful_timeout=30.0, logger=None)
         for name, ctx in self.contexts.items():
             for sub in self.levels[name].subscriptions(ctx):
                 sub.db = ctx.db
@@ -117,15 +125,19 @@ class Node:
                 consumer.attach(self.broker)
                 self.consumers.append(consumer)
             relay = OutboxRelay(ctx.database, self.redis, service=name, batch_size=s.batch_size,
-                                interval_ms=s.outbox_interval_ms)
+                                interval_ms=s.outbox_interval_ms, outbox=f"{s.node_id}:{name}",
+                                keep_published=timedelta(seconds=s.outbox_retention_s))
             self.relays.append(relay)
+        self.guard = BusGuard(self.redis, declared, self.consumers, self.relays, s.bus_check_interval_s)
         await self.broker.start()
         for relay in self.relays:
+            await relay.reconcile()  # what the server lost while the node was down goes out first
             self.tasks.append(asyncio.create_task(relay.run(), name=f"outbox-{relay.service}"))
         for consumer in self.consumers:
             self.tasks.append(asyncio.create_task(consumer.run_reclaimer(),
                                                   name=f"reclaim-{consumer.sub.group}"))
         self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self.tasks.append(asyncio.create_task(self.guard.run(), name="bus-guard"))
         for name, ctx in self.contexts.items():
             for factory in self.levels[name].background(ctx):
                 self.tasks.append(asyncio.create_task(factory(), name=f"{name}-background"))
@@ -161,6 +173,8 @@ class Node:
 
         for consumer in self.consumers:
             consumer.stop()
+        if self.guard is not None:
+            self.guard.stop()
         if self.broker is not None:
             await self.broker.stop()  # waits for in-flight handlers (graceful_timeout)
         step("subscribers stopped")
@@ -198,6 +212,8 @@ class Node:
             checks["redis"] = bool(self.redis is not None and await self.redis.ping())
         except Exception:
             checks["redis"] = False
+        # The bus is whole: groups declared, subscribers reading, nothing lost still to publish again.
+        checks["bus"] = checks["redis"] and self.guard is not None and await self.guard.whole()
         for name, ctx in self.contexts.items():
-            checks[f"db:{name}"] = await asyncio.to_thread(ctx.database.ping)
+            checks[f"db:{name}"] = await asyncio.to_thread(ctx.database.writable)  # can it commit?
         return checks

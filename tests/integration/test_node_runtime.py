@@ -53,7 +53,7 @@ def test_node_serves_health_and_stops_without_stranding(valkey: EmbeddedServer,
     with TestClient(build_app(node)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"redis": True, "db:cases": True}
+        assert ready.status_code == 200 and ready.json()["checks"] == {"redis": True, "bus": True, "db:cases": True}
         assert client.post("/api/cases/v1/probe/400").json() == {"emitted": 400}
         db = node.contexts["cases"].database
         while len(effects(db)) < 60:

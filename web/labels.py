@@ -43,17 +43,80 @@ PLAN_STATUS = {"draft": N_("Draft"), "active": N_("Active"), "closed": N_("Close
 POSITION_STATUS = {"approved": N_("Approved, not yet filled"), "occupied": N_("Occupied"), "vacant": N_("Vacant")}
 EXTENSION_KINDS = {"extension_24_months": N_("Extension by 24 months"),
                    "interruption_12_months": N_("Extension by 12 months after an interruption")}
-APPLICATION_STATUS = {"submitted": N_("Waiting for decision"), "approved": N_("Approved"), "rejected": N_("Rejected")}
+APPLICATION_STATUS = {"submitted": N_("Waiting for decision"), "approved": N_("Approved"), "rejected": N_("Rejected"),
+                      "withdrawn": N_("Withdrawn")}
+QUALIFICATIONS = {"vocational": N_("Vocational level"), "academic": N_("Academic level")}
 NOTIFICATION_KINDS = {
     "extension_decided": N_("Extension decided"),
     "case_opened": N_("Case opened"),
     "goal_overdue": N_("Goal overdue"),
     "node_silent": N_("Node silent"),
+    "plan_review_due": N_("Plan review due"),
+    "counselling_ends": N_("Counselling ends soon"),
+    "break_glass_opened": N_("Break-glass access"),
 }
+AUDIT_CASE = {
+    "open": N_("Opened the case"),
+    "read": N_("Read the case file"),
+    "list": N_("Saw the case in a list"),
+    "record_consultation": N_("Recorded a consultation"),
+    "read_consultations": N_("Read the consultations"),
+    "close": N_("Closed the case"),
+    "read_audit": N_("Read the audit trail"),
+    "extend_counselling": N_("Extended the counselling"),
+    "change": N_("Changed the personal data"),
+    "reassign": N_("Handed the case to another manager"),
+    "search": N_("Found the case in a search"),
+    "record_information": N_("Recorded the information sheet handed over"),
+    "record_consent": N_("Recorded a consent"),
+    "withdraw_consent": N_("Recorded a consent's withdrawal"),
+    "read_consents": N_("Read the consents"),
+    "break_glass": N_("Opened the case as a stand-in (break-glass)"),
+    "export": N_("Exported everything held about the client"),
+}
+CONSENT_PURPOSES = {"handover": N_("Hand-over to another municipality"),
+                    "partner_sharing": N_("Sharing with a partner service")}
+CONSENT_FORMS = {"written": N_("In writing"), "oral": N_("Orally")}
+ELIGIBILITY = {"follow_up_accommodation": N_("Follow-up accommodation"),
+               "temporary_protection_ukraine": N_("Temporary protection (Ukraine)")}
+RELATIONS = {"partner": N_("Partner"), "child": N_("Child"), "parent": N_("Parent"), "sibling": N_("Sibling"),
+             "other": N_("Other relative")}
+AUDIT_PLAN = {
+    "read": N_("Read the plan"),
+    "add_goal": N_("Added a goal"),
+    "change_goal": N_("Changed a goal"),
+    "read_audit": N_("Read the audit trail"),
+    "add_step": N_("Added a step"),
+    "change_step": N_("Changed a step"),
+    "agree": N_("Recorded the client's agreement"),
+    "record_review": N_("Recorded a review"),
+    "read_versions": N_("Read the plan's versions"),
+    "read_version": N_("Read a version of the plan"),
+    "print": N_("Printed the plan"),
+}
+STEP_STATUS = {"open": N_("Open"), "referred": N_("Referred"), "accepted": N_("Accepted"), "done": N_("Done"),
+               "declined": N_("Declined")}
+STEP_ACTORS = {"client": N_("The client"), "manager": N_("The integration manager"),
+               "partner": N_("A partner service")}
+PARTNER_TYPES = {
+    "jobcenter": N_("Jobcenter"), "employment_agency": N_("Employment agency"),
+    "language_course_provider": N_("Language course provider"), "migration_counselling": N_("Migration counselling"),
+    "immigration_office": N_("Immigration office"), "social_welfare_office": N_("Social welfare office"),
+    "youth_welfare_office": N_("Youth welfare office"), "school": N_("School"), "childcare": N_("Childcare"),
+    "health_service": N_("Health service"), "housing": N_("Housing office"),
+    "debt_counselling": N_("Debt counselling"), "volunteers": N_("Volunteers"), "other": N_("Other service"),
+}
+# The languages a printed plan comes in beside German (and a plan is explained in).
+PLAN_LANGUAGES = {"de": N_("German"), "ar": N_("Arabic"), "fa": N_("Persian"), "uk": N_("Ukrainian"),
+                  "ru": N_("Russian"), "tr": N_("Turkish"), "en": N_("English")}
 GROUPS = {"role": ROLES, "case_status": CASE_STATUS, "mode": MODES, "topic": TOPICS,
           "goal_status": GOAL_STATUS, "plan_status": PLAN_STATUS, "kind": NOTIFICATION_KINDS,
           "position_status": POSITION_STATUS, "extension_kind": EXTENSION_KINDS,
-          "application_status": APPLICATION_STATUS}
+          "application_status": APPLICATION_STATUS, "audit_case": AUDIT_CASE, "audit_plan": AUDIT_PLAN,
+          "step_status": STEP_STATUS, "step_actor": STEP_ACTORS, "partner_type": PARTNER_TYPES,
+          "plan_language": PLAN_LANGUAGES,
+          "eligibility": ELIGIBILITY, "relation": RELATIONS, "qualification": QUALIFICATIONS,
+          "consent_purpose": CONSENT_PURPOSES, "consent_form": CONSENT_FORMS}
 
 
 def label(group: str, code: str | None) -> str:

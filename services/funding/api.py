@@ -5,30 +5,41 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from shared.auth import tenant_for_write
 from shared.errors import InvalidInput
-from shared.http import TenantQuery
+from shared.http import TenantQuery, YearPath
 from shared.ids import ULID_PATTERN
 
-from . import service
+from . import figures, letters, proof, service, years
 from .deps import (
+    ApplicationSheets,
+    ApplicationToChange,
     ContextDep,
     CurrentApplication,
     CurrentPosition,
+    FormatQuery,
+    Lead,
     Manager,
+    PositionSheets,
     PositionToChange,
     Reader,
     SessionDep,
+    export_response,
 )
+from .export_tables import application_table, position_tables
 from .models import (
     ExtensionApplicationCreate,
     ExtensionApplicationPublic,
     FundingPosition,
+    FundingYearPublic,
+    GrantPublic,
     OccupancyChange,
+    OccupancyPublic,
     PositionCreate,
+    PositionGrants,
     PositionPage,
     PositionPublic,
 )
@@ -41,8 +52,9 @@ def register_position(body: PositionCreate, principal: Manager, session: Session
                       ctx: ContextDep) -> PositionPublic:
     """Register a funded position for one of the caller's municipalities."""
     tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
-    position = service.register_position(session, tenant=tenant, fte=body.fte, starts_on=body.starts_on,
-                                         ends_on=body.ends_on, actor=principal.sub, node=ctx.node)
+    position = service.register_position(session, tenant=tenant, fte=body.fte, qualification=body.qualification,
+                                         starts_on=body.starts_on, ends_on=body.ends_on, actor=principal.sub,
+                                         node=ctx.node)
     return PositionPublic.of(position, date.today(), None)
 
 
@@ -73,11 +85,41 @@ def get_position(position: CurrentPosition, session: SessionDep) -> PositionPubl
 
 
 @router.post("/positions/{position_id}/occupancy", response_model=PositionPublic)
-def change_occupancy(body: OccupancyChange, position: PositionToChange, session: SessionDep,
+def change_occupancy(body: OccupancyChange, position: PositionToChange, principal: Manager, session: SessionDep,
                      ctx: ContextDep) -> PositionPublic:
     """Mark the position occupied or vacant (re-fillable)."""
-    service.change_occupancy(session, position=position, occupied=body.occupied, since=body.since, node=ctx.node)
+    service.change_occupancy(session, position=position, occupied=body.occupied, since=body.since, node=ctx.node,
+                             actor=principal.sub)
     return _public(session, position)
+
+
+@router.get("/positions/{position_id}/occupancy", response_model=list[OccupancyPublic])
+def occupancy_history(position: CurrentPosition, session: SessionDep) -> Any:
+    """The position's occupancy history, oldest first."""
+    return service.occupancy_history(session, position_id=position.id)
+
+
+@router.get("/positions/{position_id}/grants", response_model=PositionGrants)
+def position_grants(position: CurrentPosition, session: SessionDep) -> PositionGrants:
+    """The position's grant per funding year (rate × FTE × funded months / 12), as the state computes it."""
+    found = years.position_grants(session, fte=position.fte, qualification=position.qualification,
+                                  starts_on=position.starts_on, ends_on=position.ends_on)
+    return PositionGrants(position_id=position.id, fte=position.fte, qualification=position.qualification,
+                          items=[GrantPublic.of(g) for g in found])
+
+
+@router.get("/positions/{position_id}/proof-of-use", response_model=list[proof.ProofRow])
+def proof_of_use(position: CurrentPosition, session: SessionDep) -> list[proof.ProofRow]:
+    """Per funding year: the grant, what the municipality paid out, and what is left (Verwendungsnachweis)."""
+    return proof.proof_of_use(session, position=position)
+
+
+@router.put("/positions/{position_id}/payouts/{year}", response_model=list[proof.ProofRow])
+def enter_payout(year: YearPath, body: proof.PayoutCreate, position: PositionToChange, principal: Manager,
+                 session: SessionDep) -> list[proof.ProofRow]:
+    """Enter (or correct) what was paid out for the position in a funding year; the proof of use."""
+    proof.enter_payout(session, position=position, year=year, paid_eur=body.paid_eur, actor=principal.sub)
+    return proof.proof_of_use(session, position=position)
 
 
 # v1 took no body; since v2 the justification is required, so a missing body names it (not "body").
@@ -104,3 +146,66 @@ def list_applications(position: CurrentPosition, session: SessionDep) -> Any:
 def get_application(application: CurrentApplication) -> Any:
     """One extension application."""
     return application
+
+
+@router.post("/extension-applications/{application_id}/withdraw", response_model=ExtensionApplicationPublic)
+def withdraw_application(application: ApplicationToChange, session: SessionDep, ctx: ContextDep) -> Any:
+    """Withdraw an application the state has not decided yet; 409 once it is decided or withdrawn."""
+    return service.withdraw_application(session, application=application, today=date.today(), node=ctx.node)
+
+
+@router.get("/extension-applications/{application_id}/letter.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def decision_letter(application: CurrentApplication, session: SessionDep) -> Response:
+    """The decision letter (PDF) printed on this node when the state's decision arrived."""
+    letter = letters.get_letter(session, application_id=application.id)
+    return Response(letter.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="bescheid-{application.id}.pdf"'})
+
+
+@router.get("/years", response_model=list[FundingYearPublic])
+def list_years(principal: Reader, session: SessionDep) -> list[FundingYearPublic]:
+    """The funding years the state has set, newest first."""
+    return [FundingYearPublic.of(y) for y in years.list_years(session)]
+
+
+@router.get("/years/{year}", response_model=FundingYearPublic)
+def get_year(year: YearPath, principal: Reader, session: SessionDep) -> FundingYearPublic:
+    """One funding year's budget and fixed amounts, as the state sent them down."""
+    return FundingYearPublic.of(years.get_year(session, year=year))
+
+
+@router.get("/exports/positions", response_class=Response, responses={200: {"content": {
+    "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def export_positions(principal: Reader, session: SessionDep, fmt: FormatQuery,
+                     sheet: PositionSheets = None) -> Response:
+    """The position register with each position's grant per funding year (sheets Stellen, Zuwendungen)."""
+    found, _ = service.list_positions(session, tenants=principal.tenants)
+    return export_response(position_tables(session, [(p.id, None, p) for p in found]), fmt, sheet, "stellen")
+
+
+@router.get("/exports/applications", response_class=Response, responses={200: {"content": {
+    "text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def export_applications(principal: Reader, session: SessionDep, fmt: FormatQuery,
+                        year: Annotated[int, Query(ge=2000, le=2099)], sheet: ApplicationSheets = None) -> Response:
+    """The applications and decisions of a year (made, decided or withdrawn in it), sheet Anträge."""
+    found = service.applications_of(session, tenants=principal.tenants)
+    return export_response([application_table(found, year, state=False)], fmt, sheet, f"antraege-{year}")
+
+
+@router.get("/key-figures/{year}", response_model=figures.KeyFiguresPublic)
+def key_figures(year: YearPath, principal: Reader, session: SessionDep, ctx: ContextDep,
+                tenant: TenantQuery = None) -> figures.KeyFiguresPublic:
+    """The municipality's annual figures: positions and FTE of the year, and what was submitted, when."""
+    chosen = tenant_for_write(principal, tenant, ctx.settings.tenants)
+    return figures.key_figures(session, tenant=chosen, year=year, today=date.today())
+
+
+@router.post("/key-figures/{year}/submit", status_code=201, response_model=figures.KeyFiguresPublic)
+def submit_key_figures(year: YearPath, body: figures.KeyFiguresCreate, principal: Lead, session: SessionDep,
+                       ctx: ContextDep) -> figures.KeyFiguresPublic:
+    """Submit the year's figures to the state (aggregated, small cells withheld); once per year."""
+    tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
+    figures.submit(session, tenant=tenant, year=year, body=body, actor=principal.sub, today=date.today(),
+                   node=ctx.node)
+    return figures.key_figures(session, tenant=tenant, year=year, today=date.today())

@@ -7,16 +7,17 @@ from typing import Annotated
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, LargeBinary, String, text
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind
+from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind, Qualification
 from shared.fields import AGS_PATTERN, IsoDate
 from shared.ids import ULID_PATTERN
 
-from .terms import JUSTIFICATION_MIN, REASON_MAX, control_free
+from .grants import YearGrant
+from .terms import FTE_MAX, FTE_MIN, FTE_STEP, JUSTIFICATION_MIN, REASON_MAX, control_free
 
 # A bounded calendar keeps every term and its extensions far from date overflow.
 TermDate = Annotated[IsoDate, pydantic.Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
@@ -30,6 +31,9 @@ class FundingPosition(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=26)
     tenant: str = Field(index=True, max_length=8)
     fte: float
+    # Positions registered before qualification levels existed are paid at the vocational rate.
+    qualification: Qualification = Field(default=Qualification.vocational, sa_type=String(20),
+                                         sa_column_kwargs={"server_default": Qualification.vocational.value})
     starts_on: date
     ends_on: date
     status: PositionStatus = Field(sa_type=String(20))
@@ -66,21 +70,82 @@ class FundingExtensionApplication(SQLModel, table=True):
     applied_by: str = Field(max_length=255)
     decided_on: date | None = None
     reason: str | None = Field(default=None, max_length=REASON_MAX)  # the state's reason
+    granted_months: int | None = None  # what the state approved (fewer than asked only with a reason)
     decision_event_id: str | None = Field(default=None, max_length=26)
+    withdrawn_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__]  # type: ignore[attr-defined]
+class FundingDecisionLetter(SQLModel, table=True):
+    """The decision letter (PDF) this node printed when the state's decision arrived."""
+
+    __tablename__ = "funding_decision_letter"
+
+    application_id: str = Field(primary_key=True, max_length=26,
+                                foreign_key="funding_extension_application.id")
+    pdf: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FundingOccupancy(SQLModel, table=True):
+    """One occupancy change of a position: its history, oldest first."""
+
+    __tablename__ = "funding_occupancy"
+
+    id: str = Field(primary_key=True, max_length=26)
+    position_id: str = Field(index=True, max_length=26, foreign_key="funding_position.id")
+    occupied: bool
+    since: date
+    recorded_by: str = Field(max_length=255)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class FundingYearBase(SQLModel):
+    """A funding year's budget and fixed amounts per full-time position by qualification level."""
+
+    year: int = Field(primary_key=True)
+    budget_eur: int
+    rate_vocational_eur: int
+    rate_academic_eur: int
+    set_at: datetime = Field(default_factory=utcnow)
+
+    def rates(self) -> dict[Qualification, int]:
+        return {Qualification.vocational: self.rate_vocational_eur, Qualification.academic: self.rate_academic_eur}
+
+
+class FundingYear(FundingYearBase, table=True):
+    """A municipal node's copy of a funding year, as the state sent it down."""
+
+    __tablename__ = "funding_year"
+
+
+TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__,  # type: ignore[attr-defined]
+          FundingOccupancy.__table__, FundingYear.__table__,  # type: ignore[attr-defined]
+          FundingDecisionLetter.__table__]  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------
+def _in_steps(fte: float) -> float:
+    if abs(fte / FTE_STEP - round(fte / FTE_STEP)) > 1e-9:
+        raise ValueError(f"must be a multiple of {FTE_STEP}")
+    return round(fte, 2)
+
+
+# A position may be split, no part below a quarter; the state allows steps of FTE_STEP.
+Fte = Annotated[float, pydantic.Field(ge=FTE_MIN, le=FTE_MAX, strict=True, allow_inf_nan=False,
+                                      json_schema_extra={"multipleOf": FTE_STEP}),  # the API document says it
+                AfterValidator(_in_steps)]
+
+
 class PositionCreate(BaseModel):
     """Body of POST /positions."""
 
     model_config = ConfigDict(extra="forbid")
 
     tenant: str | None = pydantic.Field(default=None, max_length=8, pattern=AGS_PATTERN)
-    fte: float = pydantic.Field(ge=0.1, le=1.0, strict=True, allow_inf_nan=False)
+    fte: Fte
+    # v1 clients send none: the vocational rate, the lower one.
+    qualification: Qualification = Qualification.vocational
     starts_on: TermDate
     ends_on: TermDate  # after starts_on, within MAX_TERM_MONTHS: checked by service.check_term
 
@@ -117,6 +182,7 @@ class PositionPublic(BaseModel):
     id: str
     tenant: str
     fte: float
+    qualification: Qualification
     starts_on: date
     ends_on: date
     status: PositionStatus
@@ -126,7 +192,7 @@ class PositionPublic(BaseModel):
 
     @classmethod
     def of(cls, position: FundingPosition, today: date, open_application_id: str | None) -> PositionPublic:
-        return cls(id=position.id, tenant=position.tenant, fte=position.fte,
+        return cls(id=position.id, tenant=position.tenant, fte=position.fte, qualification=position.qualification,
                    starts_on=position.starts_on, ends_on=position.ends_on, status=position.status,
                    status_since=position.status_since, ended=position.ends_on < today,
                    open_application_id=open_application_id)
@@ -157,3 +223,62 @@ class ExtensionApplicationPublic(BaseModel):
     justification: str | None
     decided_on: date | None
     reason: str | None
+    granted_months: int | None
+    withdrawn_on: date | None
+
+
+class OccupancyPublic(BaseModel):
+    """One entry of a position's occupancy history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    occupied: bool
+    since: date
+    recorded_at: datetime
+
+
+class Rates(BaseModel):
+    """A full-time position's fixed amount per year, by qualification level, in whole euros."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vocational: int = pydantic.Field(ge=1, le=1_000_000, strict=True)
+    academic: int = pydantic.Field(ge=1, le=1_000_000, strict=True)
+
+
+class FundingYearPublic(BaseModel):
+    """A funding year as both levels show it (body of POST /years at the state)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: int = pydantic.Field(ge=2000, le=2099, strict=True)
+    budget_eur: int = pydantic.Field(ge=0, le=10_000_000_000, strict=True)
+    rates_eur: Rates
+
+    @classmethod
+    def of(cls, year: FundingYearBase) -> FundingYearPublic:
+        return cls(year=year.year, budget_eur=year.budget_eur,
+                   rates_eur=Rates(vocational=year.rate_vocational_eur, academic=year.rate_academic_eur))
+
+
+class GrantPublic(BaseModel):
+    """The grant of one funding year; `amount_eur` is null while the state has not set the year's rates."""
+
+    year: int
+    months: int
+    rate_eur: int | None
+    amount_eur: float | None
+
+    @classmethod
+    def of(cls, grant: YearGrant) -> GrantPublic:
+        amount = None if grant.amount_eur is None else float(grant.amount_eur)
+        return cls(year=grant.year, months=grant.months, rate_eur=grant.rate_eur, amount_eur=amount)
+
+
+class PositionGrants(BaseModel):
+    """Body of GET /positions/{id}/grants: the same figures on the municipal node and at the state."""
+
+    position_id: str
+    fte: float
+    qualification: Qualification
+    items: list[GrantPublic]

@@ -13,10 +13,17 @@ from shared.bus import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import ExtensionApplied, ExtensionKind, PositionOccupancyChanged, PositionRegistered
+from shared.events.funding import (
+    ExtensionApplied,
+    ExtensionKind,
+    ExtensionWithdrawn,
+    PositionOccupancyChanged,
+    PositionRegistered,
+    Qualification,
+)
 from shared.ids import new_id
 
-from .models import FundingExtensionApplication, FundingPosition
+from .models import FundingExtensionApplication, FundingOccupancy, FundingPosition
 from .terms import MAX_TERM_MONTHS, MONTHS_BY_KIND, add_months
 
 # Spelled out rather than "any status": a status added later is not extensible by accident.
@@ -45,24 +52,27 @@ def _emit(session: Session, position: FundingPosition, payload: Contract, node: 
 
 # -- positions --------------------------------------------------------------------------------
 def check_term(*, starts_on: date, ends_on: date) -> None:
-    """A term ends after it starts and lasts at most ten years."""
+    """A term ends after it starts and lasts at most MAX_TERM_MONTHS (an approval runs at most 60 months)."""
     if ends_on <= starts_on:
         raise InvalidInput("ends_on", "must be after starts_on")
     if ends_on > add_months(starts_on, MAX_TERM_MONTHS):
-        raise InvalidInput("ends_on", f"must be at most {MAX_TERM_MONTHS // 12} years after starts_on")
+        raise InvalidInput("ends_on", f"must be at most {MAX_TERM_MONTHS} months after starts_on")
 
 
 def register_position(
     session: Session, *, tenant: str, fte: float, starts_on: date, ends_on: date, actor: str, node: str,
+    qualification: Qualification = Qualification.vocational,
 ) -> FundingPosition:
     """Register an approved position and announce it (PositionRegistered)."""
     check_term(starts_on=starts_on, ends_on=ends_on)
-    position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, starts_on=starts_on, ends_on=ends_on,
-                               status=PositionStatus.approved, created_by=actor[:255])
+    position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, qualification=qualification,
+                               starts_on=starts_on, ends_on=ends_on, status=PositionStatus.approved,
+                               created_by=actor[:255])
     session.add(position)
+    session.flush()  # its occupancy history and applications refer to it
     _emit(session, position, PositionRegistered(
         position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on,
-        status=PositionStatus.approved), node)
+        status=PositionStatus.approved, qualification=qualification), node)
     return position
 
 
@@ -95,7 +105,7 @@ def list_positions(
 
 
 def change_occupancy(
-    session: Session, *, position: FundingPosition, occupied: bool, since: date, node: str,
+    session: Session, *, position: FundingPosition, occupied: bool, since: date, node: str, actor: str = "",
 ) -> bool:
     """Mark the position occupied or vacant (re-fillable); False when it already was (no event)."""
     if since < position.starts_on:
@@ -109,12 +119,21 @@ def change_occupancy(
     status = PositionStatus.occupied if occupied else PositionStatus.vacant
     position.status, position.status_since, position.updated_at = status, since, utcnow()
     session.add(position)
+    session.add(FundingOccupancy(id=new_id(), position_id=position.id, occupied=occupied, since=since,
+                                 recorded_by=actor[:255]))
     _emit(session, position, PositionOccupancyChanged(position_id=position.id, occupied=occupied,
                                                       since=since, status=status), node)
     return True
 
 
 # -- extension applications -------------------------------------------------------------------
+def occupancy_history(session: Session, *, position_id: str) -> list[FundingOccupancy]:
+    """The position's occupancy changes, oldest first."""
+    query = (select(FundingOccupancy).where(FundingOccupancy.position_id == position_id)
+             .order_by(col(FundingOccupancy.since), col(FundingOccupancy.id)))
+    return list(session.exec(query).all())
+
+
 def open_application(session: Session, *, position_id: str) -> FundingExtensionApplication | None:
     """The position's application still waiting for the state's decision, if any."""
     query = select(FundingExtensionApplication).where(
@@ -187,9 +206,11 @@ def apply_for_extension(
     return application
 
 
-def get_application(session: Session, *, application_id: str) -> FundingExtensionApplication:
-    """The application, whichever position it is for."""
-    application = session.get(FundingExtensionApplication, application_id)
+def get_application(
+    session: Session, *, application_id: str, for_update: bool = False,
+) -> FundingExtensionApplication:
+    """The application, whichever position it is for; locked when it is about to change."""
+    application = session.get(FundingExtensionApplication, application_id, with_for_update=for_update)
     if application is None:
         raise NotFound("extension application not found")
     return application
@@ -203,11 +224,33 @@ def list_applications(session: Session, *, position_id: str) -> list[FundingExte
     return list(session.exec(query).all())
 
 
+def withdraw_application(
+    session: Session, *, application: FundingExtensionApplication, today: date, node: str,
+) -> FundingExtensionApplication:
+    """Withdraw an application the state has not decided yet (ExtensionWithdrawn); Conflict otherwise."""
+    if application.status != ApplicationStatus.submitted:
+        raise Conflict(f"extension application is {application.status}; only a submitted one can be withdrawn")
+    application.status, application.withdrawn_on = ApplicationStatus.withdrawn, today
+    session.add(application)
+    emit(session, ExtensionWithdrawn(application_id=application.id, position_id=application.position_id,
+                                     withdrawn_on=today),
+         stream=STREAMS["funding"], tenant=application.tenant, node=node, aggregate_id=application.position_id)
+    return application
+
+
+def applications_of(session: Session, *, tenants: Collection[str]) -> list[FundingExtensionApplication]:
+    """Every application of these tenants, oldest first."""
+    query = (select(FundingExtensionApplication)
+             .where(col(FundingExtensionApplication.tenant).in_(list(tenants)))
+             .order_by(col(FundingExtensionApplication.applied_on), col(FundingExtensionApplication.id)))
+    return list(session.exec(query).all())
+
+
 def decide_extension(
     session: Session, *, tenant: str, application_id: str, position_id: str, approved: bool,
-    decided_on: date, reason: str | None, event_id: str,
+    decided_on: date, reason: str | None, event_id: str, months: int | None = None,
 ) -> DecisionOutcome:
-    """Record the state's decision; on approval the position's term moves to the requested end.
+    """Record the state's decision; on approval the position's term moves by the months approved.
 
     A decision that is not for one of our open applications changes nothing; the outcome says why.
     """
@@ -223,11 +266,13 @@ def decide_extension(
     application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
     application.decided_on, application.reason = decided_on, reason
     application.decision_event_id = event_id
+    granted = MONTHS_BY_KIND[ExtensionKind(application.kind)] if months is None else months
+    application.granted_months = granted if approved else None
     session.add(application)
     if approved:
         position = get_position(session, position_id=position_id, for_update=True)
-        # = ends_on + the kind's months: one open application at a time, and nothing else moves ends_on
-        position.ends_on = application.requested_ends_on
+        # = ends_on + the months approved: one open application at a time, and nothing else moves ends_on
+        position.ends_on = add_months(application.current_ends_on, granted)
         position.updated_at = utcnow()
         session.add(position)
     return DecisionOutcome.approved if approved else DecisionOutcome.rejected

@@ -1,4 +1,4 @@
-"""The programme's terms both levels apply: ten-year positions, extensions by kind, bounded texts."""
+"""The programme's terms both levels apply: five-year approvals, FTE steps, extensions by kind, bounded texts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import date
 
 from shared.events.funding import ExtensionKind
 
-MAX_TERM_MONTHS = 120  # a position is registered for at most ten years
+MAX_TERM_MONTHS = 60  # an approval runs at most five years
+FTE_MIN, FTE_MAX, FTE_STEP = 0.25, 1.0, 0.05  # positions may be split, no part below a quarter
 EXTENSION_MONTHS = 24  # an approved extension moves the end of the term by two years
 # How far an approval moves the end of the term, by the kind of application.
 MONTHS_BY_KIND = {ExtensionKind.extension_24_months: EXTENSION_MONTHS, ExtensionKind.interruption_12_months: 12}

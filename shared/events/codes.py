@@ -51,6 +51,26 @@ class PositionStatus(StrEnum):
 
 
 class ApplicationStatus(StrEnum):
+    """submitted (open), then decided by the state (approved, rejected) or withdrawn by the municipality."""
+
     submitted = "submitted"
     approved = "approved"
     rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class Eligibility(StrEnum):
+    """Why a client may be counselled: the programme serves only these two groups."""
+
+    follow_up_accommodation = "follow_up_accommodation"  # Anschlussunterbringung, §§ 17, 18 FlüAG
+    temporary_protection_ukraine = "temporary_protection_ukraine"  # § 24 AufenthG
+
+
+class Relation(StrEnum):
+    """How a household member counselled alongside the client is related to them."""
+
+    partner = "partner"
+    child = "child"
+    parent = "parent"
+    sibling = "sibling"
+    other = "other"

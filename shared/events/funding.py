@@ -2,15 +2,24 @@
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from .codes import PositionStatus
+from .codes import GoalStatus, Mode, PositionStatus, Topic
 from .envelope import Contract
 from .registry import contract
 from .streams import FEDERATION, FUNDING
 
 JUSTIFICATION_MAX = 4000  # the municipality's justification of an extension application
+MIN_CELL = 5  # a count of people or their consultations below this never leaves the node (0 may)
+
+
+class Qualification(StrEnum):
+    """The holder's qualification level: it sets the fixed amount per full-time position."""
+
+    vocational = "vocational"
+    academic = "academic"
 
 
 class ExtensionKind(StrEnum):
@@ -34,6 +43,8 @@ class PositionRegistered(Contract):
     starts_on: date
     ends_on: date
     status: PositionStatus
+    # Optional (added with funding years, so the version stays 1): the rate the grant is computed at.
+    qualification: Qualification | None = None
 
 
 @contract
@@ -87,3 +98,67 @@ class ExtensionDecided(Contract):
     approved: bool
     decided_on: date
     reason: str | None = Field(default=None, max_length=2000)
+    # Optional (added later, version stays 1): the months approved when fewer than asked; None: as asked.
+    months: int | None = Field(default=None, ge=1, le=24)
+
+
+@contract
+class ExtensionWithdrawn(Contract):
+    """A municipality withdrew an extension application before the state decided it."""
+
+    event_type = "ExtensionWithdrawn"
+    version = 1
+    scope = "up"
+    stream = FUNDING
+
+    application_id: str
+    position_id: str
+    withdrawn_on: date
+
+
+@contract
+class FundingYearSet(Contract):
+    """The state set a funding year's budget and fixed amounts per full-time position (down to every node)."""
+
+    event_type = "FundingYearSet"
+    version = 1
+    scope = "down"
+    stream = FEDERATION  # on the state it goes to lotse:fed:down:all; every node's relay republishes it
+
+    year: int = Field(ge=2000, le=2099)
+    budget_eur: int = Field(ge=0)
+    rates_eur: dict[Qualification, int]  # a full-time position's amount per year, by qualification
+
+
+# A count of people or their consultations as it may leave the node: withheld (null), 0, or at least MIN_CELL.
+WithheldCount = Annotated[Literal[0] | Annotated[int, Field(ge=MIN_CELL, le=1_000_000_000)] | None,
+                          Field(description=f"null where withheld (1 to {MIN_CELL - 1})")]
+
+
+class CountedFigures(BaseModel):
+    """The counted part of a municipality's annual figures, as the statistics APIs publish them."""
+
+    consultations: WithheldCount
+    minutes: WithheldCount
+    clients: WithheldCount
+    by_topic: dict[Topic, WithheldCount]
+    by_mode: dict[Mode, WithheldCount]
+    goals: dict[Topic, dict[GoalStatus, WithheldCount]]
+
+
+@contract
+class KeyFiguresSubmitted(Contract, CountedFigures):
+    """A municipality submitted its annual figures (Kennzahlen) of a calendar year: aggregated, small cells withheld.
+
+    Counts of people and consultations are null where withheld; positions and FTE count no person.
+    """
+
+    event_type = "KeyFiguresSubmitted"
+    version = 1
+    scope = "up"
+    stream = FUNDING
+
+    year: int = Field(ge=2000, le=2099)
+    submitted_on: date
+    positions: int = Field(ge=0)
+    fte: float = Field(ge=0)

@@ -20,7 +20,7 @@ from shared.federation.keys import STATE_TENANT
 from shared.federation.models import FEDERATION_TABLES
 from shared.federation.registry import apply_acl, link_url, register
 from shared.runtime.demo_nodes import DemoNode, api
-from shared.runtime.demo_seed import NAMES, record_consultation, seed, wait_for_applications
+from shared.runtime.demo_seed import NAMES, record_consultation, seed, seed_funding_years, wait_for_applications
 from shared.runtime.embedded import free_port
 from shared.runtime.failures import OperatorError
 
@@ -103,8 +103,9 @@ def seeded(base: Path, municipal: list[DemoNode], rng: random.Random, state: Dem
         print("keeping the existing demo data (`lotse demo --fresh` starts over)", flush=True)
         return dict(json.loads(marker.read_text()))
     print("seeding demo data ...", flush=True)
-    cases = {node.node_id: seed(node, rng) for node in municipal}
     officer = state.token("funding-officer", "funding_officer", [STATE_TENANT])
+    seed_funding_years(state, officer)
+    cases = {node.node_id: seed(node, rng) for node in municipal}
     submitted = wait_for_applications(state, officer, sum(len(n.tenants) for n in municipal))
     api(state, "POST", f"/api/funding/v1/extension-applications/{submitted[0]['id']}/decision",
         officer, {"approved": True, "reason": "Funding year 2027 approved"})

@@ -52,16 +52,31 @@ def seed(node: DemoNode, rng: random.Random) -> list[tuple[str, str, str]]:
                 if status != "open":
                     api(node, "PATCH", f"/api/plans/v1/plans/{plan['id']}/goals/{goal['id']}", token,
                         {"status": status})
-        for fte in (1.0, 0.5):
+        for fte, qualification in ((1.0, "vocational"), (0.5, "academic")):
             start = today - timedelta(days=rng.randint(300, 600))
             pos = api(node, "POST", "/api/funding/v1/positions", lead, {
-                "tenant": tenant, "fte": fte, "starts_on": start.isoformat(),
+                "tenant": tenant, "fte": fte, "qualification": qualification, "starts_on": start.isoformat(),
                 "ends_on": (start + timedelta(days=730)).isoformat()})
             api(node, "POST", f"/api/funding/v1/positions/{pos['id']}/occupancy", lead,
                 {"occupied": True, "since": (start + timedelta(days=30)).isoformat()})
         api(node, "POST", f"/api/funding/v1/positions/{pos['id']}/extension-applications", lead,
             {"justification": "Die Stelle ist besetzt; der Beratungsbedarf in der Anschlussunterbringung hält an."})
     return cases
+
+
+# The state's rates per full-time position and year: €51,000 vocational, a higher academic rate.
+RATES = {"vocational": 51_000, "academic": 60_300}
+# Shares of assignments from initial reception (illustrative) of the demo's urban districts.
+ALLOCATION_KEYS = {"08111": 5.6, "08221": 1.4, "08222": 2.9, "08212": 2.8, "08311": 2.2, "08421": 1.1}
+
+
+def seed_funding_years(state: DemoNode, officer: str) -> None:
+    """Funding years around today with budget and rates (sent down to every node), and this year's keys."""
+    this_year = date.today().year
+    for year in range(this_year - 2, this_year + 5):
+        api(state, "POST", "/api/funding/v1/years", officer,
+            {"year": year, "budget_eur": 48_000_000, "rates_eur": RATES})
+    api(state, "PUT", f"/api/funding/v1/years/{this_year}/allocation", officer, {"keys": ALLOCATION_KEYS})
 
 
 def wait_for_applications(state: DemoNode, token: str, count: int, timeout: float = 60) -> list[Any]:

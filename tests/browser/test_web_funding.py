@@ -7,6 +7,7 @@ position's new end date show it. axe-core finds nothing on any page; no request 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -176,6 +177,27 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     desk = officer.page
     sign_in(officer, "Förderreferent/in – state (funding-officer)")
     officer.accessible("officer's start page")
+
+    # the officer sets a funding year the extension reaches and imports the districts' keys
+    later = TODAY.year + 2
+    desk.get_by_role("link", name="Förderjahre").first.click()
+    officer.accessible("funding years, none yet")
+    desk.get_by_role("button", name="Förderjahr festsetzen").click()
+    expect(desk.locator(".error-summary")).to_be_focused()
+    officer.accessible("funding years, with errors")
+    desk.get_by_label("Förderjahr", exact=True).fill(str(later))
+    desk.get_by_label("Haushaltsansatz in Euro").fill("100.000")
+    desk.get_by_label("Festbetrag auf Fachschul-/Berufsausbildungsniveau").fill("51.000")
+    desk.get_by_label("Festbetrag auf Hochschulniveau").fill("60.000")
+    desk.get_by_role("button", name="Förderjahr festsetzen").click()
+    expect(desk.get_by_role("heading", level=1)).to_have_text(f"Förderjahr {later}")
+    desk.get_by_label("CSV-Datei").set_input_files(files=[{
+        "name": "schluessel.csv", "mimeType": "text/csv", "buffer": b"Kreis;Anteil\n08111;1\n08221;1\n"}])
+    desk.get_by_role("button", name="Schlüssel importieren").click()
+    expect(desk.locator("#flash")).to_contain_text("Die Verteilschlüssel wurden ersetzt.")
+    expect(desk.locator("#districts")).to_contain_text("50.000,00 €")
+    officer.accessible("funding year with its allocation")
+    desk.goto(state.origin + "/")
     desk.get_by_role("link", name="Offene Anträge").first.click()
     reload_until(desk, lambda: desk.get_by_text(JUSTIFICATION).count() > 0, "the application reached the state")
     expect(desk.locator("#queue")).to_contain_text("Stuttgart")
@@ -183,6 +205,7 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     officer.accessible("queue")
     desk.get_by_role("link", name="Lesen und entscheiden").click()
     expect(desk.locator("#justification")).to_have_text(JUSTIFICATION)
+    expect(desk.locator("#impact")).to_contain_text("25.500,00 €")  # 0.5 × 51,000 in the year set
     officer.accessible("application")
     desk.get_by_label("Ablehnen").check()
     desk.get_by_role("button", name="Entscheidung senden").click()
@@ -204,12 +227,29 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     page.get_by_role("link", name="Posteingang").click()
     reload_until(page, lambda: page.get_by_text("Verlängerung entschieden").count() > 0,
                  "the decision reached the lead's inbox")
-    expect(page.locator(".inbox")).to_contain_text("approved")
+    expect(page.locator(".inbox")).to_contain_text(re.compile("approved|bewilligt"))
     lead.accessible("lead's inbox")
     page.goto(f"{town.origin}/positions/{position['id']}")
     moved = add_months(ENDS, 24)
     expect(page.locator("#ends-on")).to_have_text(f"{moved:%d.%m.%Y}")
     expect(page.locator("#applications")).to_contain_text("Bewilligt")
     expect(page.locator("#applications")).to_contain_text("Bedarf belegt, Mittel 2027 vorhanden")
+    expect(page.locator("#grants-table")).to_contain_text("25.500,00 €")  # the year the state set came down
+    letter = page.get_by_role("link", name="Bescheid (PDF)")
+    assert httpx.get(town.origin + str(letter.get_attribute("href")),
+                     cookies={c["name"]: c["value"] for c in page.context.cookies()}).content.startswith(b"%PDF")
     lead.accessible("position, extended")
-    assert len(lead.checked) == 9 and len(officer.checked) == 6
+
+    # the annual figures of the past year: reviewed and submitted by the lead, seen by the officer
+    page.get_by_role("link", name="Jahreskennzahlen").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Kennzahlen {TODAY.year - 1}")
+    lead.accessible("annual figures")
+    page.get_by_role("button", name="Kennzahlen an das Land übermitteln").click()
+    expect(page.locator("#flash")).to_contain_text("Die Kennzahlen wurden an das Land übermittelt.")
+    expect(page.locator("#submission")).to_contain_text("Übermittelt am")
+    lead.accessible("annual figures, submitted")
+    desk.get_by_role("link", name="Jahreskennzahlen").click()
+    reload_until(desk, lambda: desk.locator("#municipalities").get_by_text(f"{TODAY:%d.%m.%Y}").count() > 0,
+                 "the figures reached the state")
+    officer.accessible("statewide annual figures")
+    assert len(lead.checked) == 11 and len(officer.checked) == 10

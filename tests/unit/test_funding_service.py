@@ -78,9 +78,10 @@ def test_add_months(day: date, months: int, expected: date) -> None:
 @pytest.mark.parametrize(("starts_on", "ends_on", "reason"), [
     (STARTS, STARTS, "must be after starts_on"),
     (STARTS, date(2025, 12, 31), "must be after starts_on"),
-    (STARTS, date(2036, 1, 2), "must be at most 10 years after starts_on"),
+    (STARTS, date(2031, 1, 2), "must be at most 60 months after starts_on"),
+    (STARTS, date(2031, 2, 1), "must be at most 60 months after starts_on"),  # a term of 61 months
 ])
-def test_a_term_ends_after_it_starts_and_lasts_at_most_ten_years(
+def test_a_term_ends_after_it_starts_and_lasts_at_most_sixty_months(
         session: Session, starts_on: date, ends_on: date, reason: str) -> None:
     with pytest.raises(InvalidInput) as err:
         position(session, starts_on=starts_on, ends_on=ends_on)
@@ -89,8 +90,8 @@ def test_a_term_ends_after_it_starts_and_lasts_at_most_ten_years(
     assert session.exec(select(FundingPosition)).all() == []
 
 
-def test_a_ten_year_term_and_a_one_day_term_are_accepted(session: Session) -> None:
-    service.check_term(starts_on=STARTS, ends_on=date(2036, 1, 1))
+def test_a_sixty_month_term_and_a_one_day_term_are_accepted(session: Session) -> None:
+    service.check_term(starts_on=STARTS, ends_on=date(2031, 1, 1))
     service.check_term(starts_on=STARTS, ends_on=date(2026, 1, 2))
 
 
@@ -102,7 +103,7 @@ def test_a_registered_position_is_approved_and_announced(session: Session) -> No
     assert (event.type, event.tenant, event.node, event.aggregate_id) == (
         "PositionRegistered", STUTTGART, "node-a", p.id)
     assert event.payload == {"position_id": p.id, "fte": 0.5, "starts_on": "2026-01-01",
-                             "ends_on": "2028-02-29", "status": "approved"}
+                             "ends_on": "2028-02-29", "status": "approved", "qualification": "vocational"}
 
 
 def test_positions_are_listed_per_tenant_oldest_term_first(session: Session) -> None:

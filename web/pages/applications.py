@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse
 
 from web.client import ApiError, Missing
 from web.deps import User, Web, WebState
-from web.forms import FormErrors, add_api_errors, text
+from web.forms import FormErrors, add_api_errors, parse_int, text
 from web.i18n import N_
-from web.render import gettext_for, page
+from web.pages.funding_common import money
+from web.render import gettext_for, language, page
 from web.session import WebSession
 from web.users import municipality
 
@@ -23,9 +24,12 @@ APPLICATIONS = "/api/funding/v1/extension-applications"
 APPLICATION_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
 PAGE_SIZE = 25
 EXCERPT = 240  # the queue shows the justification's beginning; the decision page shows all of it
-FIELDS = ["approved", "reason"]
-LABELS = {"approved": N_("Decision"), "reason": N_("Reason")}
-API_REASONS = (N_("required for a rejection"),)  # the API's own, so it reaches the catalogue
+FIELDS = ["approved", "months", "reason"]
+LABELS = {"approved": N_("Decision"), "reason": N_("Reason"), "months": N_("Months approved")}
+# The API's own reasons, so they reach the catalogue.
+API_REASONS = (N_("required for a rejection"), N_("required for an approval of fewer months than asked"),
+               N_("only for an approval"))
+ASKED = {"extension_24_months": 24, "interruption_12_months": 12}
 
 
 def _token(user: WebSession) -> str:
@@ -76,8 +80,14 @@ async def decided(request: Request, web: Web, user: User, page_no: str = Query("
 async def _decision_page(request: Request, web: WebState, user: WebSession, app_id: str, values: dict[str, str],
                          errors: FormErrors, status_code: int = 200) -> Response:
     found = await web.api.fetch("GET", f"{APPLICATIONS}/{application_id(app_id)}", _token(user))
+    impact = []
+    if found["status"] == "submitted":
+        lang = language(request)
+        impact = [{**i, **{f"{k}_text": money(i[k], lang) for k in (
+            "extra_eur", "district_committed_eur", "district_allocation_eur", "committed_eur", "budget_eur")}}
+            for i in await web.api.fetch("GET", f"{APPLICATIONS}/{app_id}/impact", _token(user))]
     return await page(request, "funding/application.html", status_code=status_code, application=_shown(found),
-                      values=values, errors=errors)
+                      values=values, errors=errors, impact=impact, asked=ASKED.get(found["kind"], 24))
 
 
 @router.get("/applications/{app_id}")
@@ -94,18 +104,23 @@ async def decide(request: Request, app_id: str, web: Web, user: User) -> Respons
     values = {name: text(form, name) for name in FIELDS}
     gettext = gettext_for(request).gettext
     errors = FormErrors()
+    months = parse_int(values["months"]) if values["months"] else None
     if values["approved"] not in ("yes", "no"):
         errors.add("approved", gettext("Choose whether to approve or reject the application"))
     elif values["approved"] == "no" and not values["reason"]:
         errors.add("reason", gettext("Enter the reason for the rejection: the municipality reads it"))
+    if values["months"] and (months is None or not 1 <= months <= 24):
+        errors.add("months", gettext("Enter the months approved as a whole number from 1 to 24"))
     if not errors:
         approved = values["approved"] == "yes"
+        body: dict[str, Any] = {"approved": approved, "reason": values["reason"] or None}
+        if approved and months is not None:
+            body["months"] = months
         try:
-            await web.api.fetch("POST", f"{APPLICATIONS}/{app_id}/decision", _token(user),
-                                json={"approved": approved, "reason": values["reason"] or None})
+            await web.api.fetch("POST", f"{APPLICATIONS}/{app_id}/decision", _token(user), json=body)
         except ApiError as exc:
             if exc.status == 409:
-                errors.add("", gettext("The application has already been decided."))
+                errors.add("", gettext("The application has already been decided or withdrawn."))
             elif exc.status == 422:
                 add_api_errors(errors, exc, gettext, LABELS, FIELDS)
             else:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from web.client import ApiError
+from web.client import ApiError, checked
 from web.deps import User, Web, WebState
-from web.forms import FormErrors, add_api_errors, parse_date, text
+from web.forms import FormErrors, add_api_errors, parse_date, parse_int, text
 from web.i18n import N_
 from web.labels import EXTENSION_KINDS, options
 from web.pages.case_view import ident
+from web.pages.funding_common import money
 from web.pages.operator_tables import Column, chosen, decimal, sort_headers, sorted_rows
 from web.render import format_date, gettext_for, language, page
 from web.session import WebSession
@@ -20,6 +23,7 @@ from web.users import municipality
 
 router = APIRouter()
 POSITIONS = "/api/funding/v1/positions"
+APPLICATIONS = "/api/funding/v1/extension-applications"
 API_PAGE = 200  # the API's largest page; a municipality has far fewer positions
 API_PAGES = 20  # and the register stops asking after this many pages
 PAGE_SIZE = 25
@@ -31,9 +35,10 @@ JUSTIFICATION = (20, 4000)  # its length after trimming, as the API counts it
 FIELDS = ["kind", "justification", "interruption_from", "interruption_to"]
 LABELS = {"kind": N_("What do you apply for?"), "justification": N_("Justification"),
           "interruption_from": N_("Interruption from"), "interruption_to": N_("Interruption until")}
+PAYOUT_LABELS = {"year": N_("Funding year"), "paid_eur": N_("Paid out")}
 # The API's own reasons for these fields, so they reach the catalogue.
 API_REASONS = (N_("only for kind interruption_12_months"), N_("required for kind interruption_12_months"),
-               N_("must be after interruption_from"))
+               N_("must be after interruption_from"), N_("the position is not funded in this year"))
 
 
 def _token(user: WebSession) -> str:
@@ -71,7 +76,7 @@ async def register(request: Request, web: Web, user: User, sort: str = "",
     return await page(
         request, "lead/positions.html", positions=rows[current * PAGE_SIZE:(current + 1) * PAGE_SIZE],
         total=len(rows), page_no=current, pages=pages, query={"sort": column.key},
-        several=len(user.tenants) > 1,
+        several=len(user.tenants) > 1, this_year=date.today().year,
         headers=sort_headers("/positions", {}, column, COLUMNS, gettext_for(request).gettext))
 
 
@@ -82,10 +87,88 @@ async def _position(request: Request, web: WebState, user: WebSession, position_
 
 @router.get("/positions/{position_id}")
 async def position_page(request: Request, position_id: str, web: Web, user: User) -> Response:
-    """One position: its term and occupancy, and its extension applications with the state's decisions."""
+    """One position: term, grant per funding year, occupancy history, and its applications with decisions."""
     position = await _position(request, web, user, position_id)
     applications = await web.api.fetch("GET", f"{POSITIONS}/{position_id}/extension-applications", _token(user))
-    return await page(request, "lead/position.html", position=position, applications=applications)
+    return await _position_page(request, web, user, position, applications, {}, FormErrors())
+
+
+async def _position_page(request: Request, web: WebState, user: WebSession, position: dict[str, Any],
+                         applications: list[Any], values: dict[str, str], errors: FormErrors,
+                         status_code: int = 200) -> Response:
+    path = f"{POSITIONS}/{position['id']}"
+    grants = await web.api.fetch("GET", f"{path}/grants", _token(user))
+    paid = {p["year"]: p for p in await web.api.fetch("GET", f"{path}/proof-of-use", _token(user))}
+    history = await web.api.fetch("GET", f"{path}/occupancy", _token(user))
+    lang = language(request)
+    shown = [{**g, "amount_text": money(g["amount_eur"], lang), "rate_text": money(g["rate_eur"], lang),
+              "paid_text": money(paid[g["year"]]["paid_eur"], lang),
+              "unspent_text": money(paid[g["year"]]["unspent_eur"], lang)} for g in grants["items"]]
+    return await page(request, "lead/position.html", status_code=status_code, position=position,
+                      applications=applications, grants=shown, history=history, values=values, errors=errors,
+                      year_options=[(str(g["year"]), str(g["year"])) for g in grants["items"]])
+
+
+def euros(value: str) -> str | None:
+    """An amount as people type it (25.000,50 or 25000.50 or 25.000) as the API's decimal, or None."""
+    text = value.replace(" ", "").removesuffix("€")
+    if "," in text or re.fullmatch(r"[0-9]{1,3}(\.[0-9]{3})+", text):
+        text = text.replace(".", "").replace(",", ".")
+    return text if re.fullmatch(r"[0-9]{1,8}(\.[0-9]{1,2})?", text) else None
+
+
+@router.post("/positions/{position_id}/payouts")
+async def enter_payout(request: Request, position_id: str, web: Web, user: User) -> Response:
+    """Enter what was paid out for the position in a funding year (the proof of use)."""
+    position = await _position(request, web, user, position_id)
+    form = await request.form()
+    values = {name: text(form, name) for name in ("year", "paid_eur")}
+    gettext = gettext_for(request).gettext
+    errors = FormErrors()
+    year = parse_int(values["year"])
+    amount = euros(values["paid_eur"])
+    if year is None:
+        errors.add("year", gettext("Choose the funding year"))
+    if amount is None:
+        errors.add("paid_eur", gettext("Enter the amount in euros, for example 25.000,00"))
+    if not errors:
+        try:
+            await web.api.fetch("PUT", f"{POSITIONS}/{position_id}/payouts/{year}", _token(user),
+                                json={"paid_eur": amount})
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            add_api_errors(errors, exc, gettext, PAYOUT_LABELS, ["year", "paid_eur"])
+        else:
+            user.say(N_("The amount paid out has been entered."))
+            return RedirectResponse(f"/positions/{position_id}#grants", status_code=303)
+    applications = await web.api.fetch("GET", f"{POSITIONS}/{position_id}/extension-applications", _token(user))
+    return await _position_page(request, web, user, position, applications, values, errors, status_code=422)
+
+
+@router.post("/positions/{position_id}/applications/{application_id}/withdraw")
+async def withdraw(request: Request, position_id: str, application_id: str, web: Web, user: User) -> Response:
+    """Withdraw an application the state has not decided yet."""
+    await _position(request, web, user, position_id)
+    try:
+        await web.api.fetch("POST", f"{APPLICATIONS}/{ident(application_id)}/withdraw", _token(user))
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        user.say(N_("The application has already been decided or withdrawn."))
+    else:
+        user.say(N_("The application has been withdrawn. The state is told."))
+    return RedirectResponse(f"/positions/{position_id}#applications", status_code=303)
+
+
+@router.get("/positions/{position_id}/applications/{application_id}/letter.pdf")
+async def letter(position_id: str, application_id: str, web: Web, user: User) -> Response:
+    """The decision letter (PDF) printed on this node when the state's decision arrived."""
+    answer = await web.api.call("GET", f"{APPLICATIONS}/{ident(application_id)}/letter.pdf", _token(user))
+    if answer.status_code != 200:
+        checked(answer)  # raises the matching refusal (404 for a missing letter)
+    return Response(answer.content, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="bescheid-{ident(application_id)}.pdf"'})
 
 
 def _form_page(request: Request, position: dict[str, Any], values: dict[str, str], errors: FormErrors,

@@ -12,8 +12,9 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind
+from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind, Qualification
 
+from ..models import FundingYearBase
 from ..terms import REASON_MAX, control_free
 
 ID_MAX = 100  # ids from other nodes: the envelope's aggregate ids allow 100
@@ -28,6 +29,9 @@ class FundingStatePosition(SQLModel, table=True):
     position_id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal position id
     tenant: str = Field(index=True, max_length=8)
     fte: float
+    # Nodes that predate qualification levels send none: the vocational rate, as they register it.
+    qualification: Qualification = Field(default=Qualification.vocational, sa_type=String(20),
+                                         sa_column_kwargs={"server_default": Qualification.vocational.value})
     status: PositionStatus = Field(sa_type=String(20))
     status_since: date | None = None
     starts_on: date
@@ -57,11 +61,30 @@ class FundingStateApplication(SQLModel, table=True):
     justification: str | None = Field(default=None, max_length=JUSTIFICATION_MAX)  # the municipality's
     decided_on: date | None = None
     reason: str | None = Field(default=None, max_length=REASON_MAX)
+    granted_months: int | None = None  # what was approved; fewer than asked only with a reason
     decided_by: str | None = Field(default=None, max_length=255)
+    withdrawn_on: date | None = None
     received_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [FundingStatePosition.__table__, FundingStateApplication.__table__]  # type: ignore[attr-defined]
+class FundingStateYear(FundingYearBase, table=True):
+    """The state's funding years: the authority every node's copy comes from."""
+
+    __tablename__ = "funding_state_year"
+
+
+class FundingAllocationKey(SQLModel, table=True):
+    """A district's allocation key for a funding year: its share of assignments from initial reception."""
+
+    __tablename__ = "funding_allocation_key"
+
+    year: int = Field(primary_key=True)
+    district: str = Field(primary_key=True, max_length=5)  # the Stadt-/Landkreis AGS (5 digits)
+    share: float
+
+
+TABLES = [FundingStatePosition.__table__, FundingStateApplication.__table__,  # type: ignore[attr-defined]
+          FundingStateYear.__table__, FundingAllocationKey.__table__]  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------
@@ -72,6 +95,7 @@ class StatePositionPublic(BaseModel):
     position_id: str
     tenant: str
     fte: float
+    qualification: Qualification
     status: PositionStatus
     status_since: date | None
     starts_on: date
@@ -81,7 +105,8 @@ class StatePositionPublic(BaseModel):
     @classmethod
     def of(cls, position: FundingStatePosition, today: date) -> StatePositionPublic:
         p = position
-        return cls(node=p.node, position_id=p.position_id, tenant=p.tenant, fte=p.fte, status=p.status,
+        return cls(node=p.node, position_id=p.position_id, tenant=p.tenant, fte=p.fte,
+                   qualification=p.qualification, status=p.status,
                    status_since=p.status_since, starts_on=p.starts_on, ends_on=p.ends_on, ended=p.ends_on < today)
 
 
@@ -144,17 +169,73 @@ class StateApplicationPublic(BaseModel):
     justification: str | None
     decided_on: date | None
     reason: str | None
+    granted_months: int | None
     decided_by: str | None
+    withdrawn_on: date | None
 
 
 Reason = Annotated[str, pydantic.Field(max_length=REASON_MAX, strict=True), AfterValidator(control_free)]
 
 
 class DecisionCreate(BaseModel):
-    """Body of POST /extension-applications/{id}/decision; `reason` is required for a rejection."""
+    """Body of POST /extension-applications/{id}/decision.
+
+    `reason` is required for a rejection and for an approval of fewer `months` than asked.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     approved: bool = pydantic.Field(strict=True)
     reason: Reason | None = None
+    months: int | None = pydantic.Field(default=None, ge=1, le=24, strict=True)  # None: as asked
 
+
+
+DISTRICTS_MAX = 100  # Baden-Württemberg has 44 urban and rural districts
+SHARE_MAX = 1_000_000
+District = Annotated[str, pydantic.StringConstraints(pattern=r"^08\d{3}$")]  # a district's 5-digit AGS
+Share = Annotated[float, pydantic.Field(gt=0, le=SHARE_MAX, allow_inf_nan=False)]
+
+
+class AllocationKeys(BaseModel):
+    """JSON body of PUT /years/{year}/allocation: each district's share of assignments (any scale)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Only districts' AGS as keys: said in the schema too (patternProperties alone would allow others).
+    keys: dict[District, Share] = pydantic.Field(min_length=1, max_length=DISTRICTS_MAX,
+                                                 json_schema_extra={"additionalProperties": False})
+
+
+class DistrictBudgetPublic(BaseModel):
+    """A district's allocation and commitments; `allocation_eur` is null for a district without a key."""
+
+    district: str
+    share: float | None
+    allocation_eur: float | None
+    committed_eur: float
+    remaining_eur: float | None
+
+
+class YearBudgetPublic(BaseModel):
+    """Body of GET/PUT /years/{year}/allocation: the budget, per district, and statewide."""
+
+    year: int
+    budget_eur: int
+    committed_eur: float
+    remaining_eur: float
+    districts: list[DistrictBudgetPublic]
+
+
+class ImpactPublic(BaseModel):
+    """What approving an application as asked adds to a year, against the district's allocation and the budget."""
+
+    year: int
+    extra_eur: float
+    district: str
+    district_committed_eur: float
+    district_allocation_eur: float | None
+    committed_eur: float
+    budget_eur: int
+    exceeds_allocation: bool
+    exceeds_budget: bool

@@ -11,17 +11,23 @@ from shared.bus import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope, utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
-from shared.events.funding import ExtensionDecided, ExtensionKind
-from shared.federation.keys import down_stream
+from shared.events.funding import ExtensionDecided, ExtensionKind, FundingYearSet, Qualification
+from shared.federation.keys import DOWN_ALL, STATE_TENANT, down_stream
 
+from .. import years
+from ..models import FundingYearBase
 from ..terms import MONTHS_BY_KIND, add_months
-from .models import ID_MAX, FundingStateApplication, FundingStatePosition
+from .models import ID_MAX, FundingStateApplication, FundingStatePosition, FundingStateYear
 
 log = logging.getLogger(__name__)
 
 
 class PositionNotYetKnown(Exception):
     """An occupancy change for a position whose registration has not arrived (yet): retried."""
+
+
+class ApplicationNotYetKnown(Exception):
+    """A withdrawal of an application that has not arrived (yet): retried."""
 
 
 class MalformedEvent(ValueError):
@@ -37,13 +43,14 @@ def _check_ids(**ids: str) -> None:
 # -- the register (events from the municipal nodes) -------------------------------------------
 def record_position(
     session: Session, *, node: str, tenant: str, position_id: str, fte: float, status: PositionStatus,
-    starts_on: date, ends_on: date,
+    starts_on: date, ends_on: date, qualification: Qualification | None = None,
 ) -> bool:
     """Add a registered position to the register; False when it is already there."""
     _check_ids(position_id=position_id)
     if session.get(FundingStatePosition, (node, position_id)) is not None:
         return False
     session.add(FundingStatePosition(node=node, position_id=position_id, tenant=tenant, fte=fte,
+                                     qualification=qualification or Qualification.vocational,
                                      status=status, starts_on=starts_on, ends_on=ends_on))
     session.flush()  # a concurrent first delivery fails here, on the primary key, and retries
     return True
@@ -90,6 +97,26 @@ def receive_application(
     return True
 
 
+# -- funding years ----------------------------------------------------------------------------
+def set_year(
+    session: Session, *, year: int, budget_eur: int, rates_eur: dict[Qualification, int], node: str,
+) -> FundingYearBase:
+    """Set (or change) a funding year and send it down to every node (FundingYearSet) in the same commit."""
+    row = years.store_year(session, year=year, budget_eur=budget_eur, rates_eur=rates_eur, model=FundingStateYear)
+    emit(session, FundingYearSet(year=year, budget_eur=budget_eur, rates_eur=rates_eur),
+         stream=DOWN_ALL, tenant=STATE_TENANT, node=node, aggregate_id=f"year-{year}", target_node="*")
+    return row
+
+
+def find_position(session: Session, *, position_id: str) -> FundingStatePosition:
+    """A position of the register by its municipal id (ids are unique across nodes)."""
+    query = select(FundingStatePosition).where(FundingStatePosition.position_id == position_id)
+    position = session.exec(query).first()
+    if position is None:
+        raise NotFound("position not found")
+    return position
+
+
 # -- reads ------------------------------------------------------------------------------------
 def register(session: Session, *, tenant: str | None) -> list[FundingStatePosition]:
     """The statewide register (or one municipality's part), by tenant, then oldest term first."""
@@ -123,20 +150,31 @@ def get_application(
 # -- the decision -----------------------------------------------------------------------------
 def decide(
     session: Session, *, application: FundingStateApplication, approved: bool, reason: str | None,
-    actor: str, today: date, node: str,
+    actor: str, today: date, node: str, months: int | None = None,
 ) -> Envelope:
     """Decide a submitted application and send ExtensionDecided down to the applying node.
 
-    A rejection needs a reason. On approval the register's term moves by the kind's months (24, or 12
-    after an interruption), as the applying node moves its own.
+    A rejection needs a reason, and so does an approval of fewer months than asked. On approval the
+    register's term moves by the months approved, as the applying node moves its own.
     """
     reason = (reason or "").strip() or None
+    asked = MONTHS_BY_KIND[ExtensionKind(application.kind)]
+    if months is not None and not approved:
+        raise InvalidInput("months", "only for an approval")
+    if months is not None and months > asked:
+        raise InvalidInput("months", f"must be at most the {asked} months asked for")
+    granted = asked if months is None else months
     if not approved and reason is None:
         raise InvalidInput("reason", "required for a rejection")
+    if approved and granted < asked and reason is None:
+        raise InvalidInput("reason", "required for an approval of fewer months than asked")
+    if application.status == ApplicationStatus.withdrawn:
+        raise Conflict(f"extension application was withdrawn on {application.withdrawn_on}")
     if application.status != ApplicationStatus.submitted:
         raise Conflict(f"extension application already {application.status} on {application.decided_on}")
     application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
     application.decided_on, application.reason = today, reason
+    application.granted_months = granted if approved else None
     application.decided_by = actor[:255]
     session.add(application)
     if approved:
@@ -146,11 +184,26 @@ def decide(
             log.warning("approved application %s for position %s/%s missing from the register",
                         application.id, application.node, application.position_id)
         else:
-            position.ends_on = add_months(position.ends_on, MONTHS_BY_KIND[ExtensionKind(application.kind)])
+            position.ends_on = add_months(position.ends_on, granted)
             position.updated_at = utcnow()
             session.add(position)
     return emit(session, ExtensionDecided(
         application_id=application.id, position_id=application.position_id, approved=approved,
-        decided_on=today, reason=reason),
+        decided_on=today, reason=reason, months=granted if approved and granted < asked else None),
         stream=down_stream(application.node), tenant=application.tenant, node=node,
         aggregate_id=application.position_id, target_node=application.node)
+
+
+def record_withdrawal(session: Session, *, node: str, application_id: str, withdrawn_on: date) -> bool:
+    """The municipality withdrew its application; False when it was decided first (the decision stands)."""
+    _check_ids(application_id=application_id)
+    application = session.get(FundingStateApplication, application_id, with_for_update=True)
+    if application is None:
+        # Raise so the bus retries: the application travels before its withdrawal, per aggregate.
+        raise ApplicationNotYetKnown(f"application {node}/{application_id} not received (yet)")
+    if application.node != node or application.status != ApplicationStatus.submitted:
+        log.info("ignoring the withdrawal of %s from %s: it is %s", application_id, node, application.status)
+        return False
+    application.status, application.withdrawn_on = ApplicationStatus.withdrawn, withdrawn_on
+    session.add(application)
+    return True

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo apt-get || echo "sudo apt-get")
 
-.PHONY: demo node test system-packages lint typecheck events-docs bench screenshots clean
+.PHONY: demo node test system-packages lint typecheck events-docs privacy-docs bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@# Debian ships venv separately; as root with apt, install it when missing.
@@ -37,6 +37,10 @@ system-packages:
 	    { $(APT) update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(APT) install -y -q $$pkg >/dev/null; }; } || \
 	    echo "WARNING: could not install $$pkg: the tests that need $$cmd are skipped"; \
 	done
+	@# The printable plan sets Arabic, Persian and Cyrillic in DejaVu Sans (services/plans/templates/plan.html).
+	@fc-list :lang=ar family 2>/dev/null | grep -q "DejaVu Sans" || { echo "installing fonts-dejavu-core (Debian)"; \
+	  DEBIAN_FRONTEND=noninteractive $(APT) install -y -q fonts-dejavu-core >/dev/null 2>&1 || \
+	  echo "WARNING: could not install fonts-dejavu-core: printed plans lack Arabic and Persian glyphs"; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services web tests bench
@@ -44,6 +48,9 @@ lint: $(STAMP)
 
 events-docs: $(STAMP)  ## regenerate docs/events (AsyncAPI + JSON Schemas)
 	$(BIN)/lotse events docs --out docs/events
+
+privacy-docs: $(STAMP)  ## regenerate docs/data-protection.md (the register of personal data) from the model marks
+	$(BIN)/python -m shared.register docs/data-protection.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/bus.py

@@ -1,8 +1,10 @@
 """The register of personal data: every text or date column says what it holds, why, and how long it stays.
 
 A column holding personal data is declared with `personal(...)` (a SQLModel Field) or `mark(Column, ...)`;
-one that holds none says why with `not_personal(...)`. docs/data-protection.md (the record of processing
-and the deletion concept) is generated from these marks, and a test refuses an unmarked column.
+one that holds none says why with `not_personal(...)`. A model may instead declare its columns at
+class level: `__personal__ = {column: Personal(...)}` and `__not_personal__ = {column: why}`.
+docs/data-protection.md (the record of processing and the deletion concept) is generated from these
+marks, and a test refuses an unmarked column.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class Retention(StrEnum):
     notification = "notification"  # with the case it is about; read notifications after the case retention
     staff = "staff"  # as long as the user acts on the node's records
     pseudonymous = "pseudonymous"  # aggregated statistics at the state: kept, no person identifiable
+    funding = "funding"  # the grant's files: kept for the audit of the use of funds, then erased
+    delivery = "delivery"  # published events: LOTSE_OUTBOX_RETENTION_S (republished after a bus data loss)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,17 @@ class NotPersonal:
 
 
 Mark = Personal | NotPersonal
+
+# Reasons shared by many columns that hold no personal data.
+ID = "a random id (ULID) or sequence: a reference, personal only through the row's personal columns"
+AGS_CODE = "official municipality key (AGS): names a municipality, not a person"
+CODE = "a code from a fixed list (status, reason, topic, mode, area): no person in it"
+PROCESS_DATE = "a date of the procedure, kept for the programme's statistics after the person's data is erased"
+TIMESTAMP = "a technical timestamp of the row"
+NODE_ID = "the id of a Lotse node: names a municipality's installation, not a person"
+PSEUDONYM = "the sending node's keyed pseudonym of a case: the state cannot link it to a person"
+AMOUNT = "an amount or a figure of the programme, no person in it"
+ACCESS_LOG = "proving who accessed a case file, when and what (SGB X §67b, Art. 5(2) GDPR)"
 
 
 def _field(mark: Mark, kwargs: dict[str, Any]) -> Any:

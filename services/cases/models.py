@@ -14,6 +14,19 @@ from sqlmodel import Field, SQLModel
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Eligibility, Mode, Relation, Topic
 from shared.fields import Ags
+from shared.privacy import (
+    ACCESS_LOG,
+    AGS_CODE,
+    CODE,
+    ID,
+    PROCESS_DATE,
+    TIMESTAMP,
+    DataClass,
+    Personal,
+    Retention,
+    mark,
+    personal,
+)
 
 from .fields import NAME_MAX, Language, Name, Nationality, PastDate, unique
 
@@ -22,6 +35,8 @@ JUSTIFICATION_MAX = 1000
 SEARCH_MAX = 100
 EARLIEST_BIRTH = date(1900, 1, 1)
 EARLIEST_CONSULTATION = date(2000, 1, 1)
+COUNSELLING = "counselling the client (LAufnG/FlüAG integration management)"
+ELIGIBILITY = "proving the client's eligibility for the programme"
 
 
 class CaseStatus(StrEnum):
@@ -45,6 +60,12 @@ class AuditAction(StrEnum):
     change = "change"
     reassign = "reassign"
     search = "search"
+    record_information = "record_information"
+    record_consent = "record_consent"
+    withdraw_consent = "withdraw_consent"
+    read_consents = "read_consents"
+    break_glass = "break_glass"
+    export = "export"
 
 
 class Case(SQLModel, table=True):
@@ -52,29 +73,41 @@ class Case(SQLModel, table=True):
 
     __tablename__ = "cases_case"
     __table_args__ = (Index("ix_cases_case_visible", "tenant", "manager", "id"),)
+    __not_personal__ = {
+        "id": ID, "tenant": AGS_CODE, "status": CODE, "eligibility": CODE, "close_reason": CODE,
+        "opened_on": PROCESS_DATE, "first_consultation_on": PROCESS_DATE, "counselling_ends_on": PROCESS_DATE,
+        "counselling_extended_on": PROCESS_DATE, "closed_on": PROCESS_DATE,
+        "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    }
 
     id: str = Field(primary_key=True, max_length=26)
     tenant: str = Field(index=True, max_length=8)
-    manager: str = Field(max_length=255)  # the sub of the manager whose caseload it is in
+    # the sub of the manager whose caseload it is in
+    manager: str = personal(DataClass.staff, "whose caseload the case is in", Retention.staff, max_length=255)
     status: CaseStatus = Field(sa_type=String(10))
-    given_name: str = Field(max_length=NAME_MAX)
-    family_name: str = Field(max_length=NAME_MAX)
-    birth_date: date
-    nationality: str = Field(max_length=3)
-    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    given_name: str = personal(DataClass.identity, COUNSELLING, max_length=NAME_MAX)
+    family_name: str = personal(DataClass.identity, COUNSELLING, max_length=NAME_MAX)
+    birth_date: date = personal(DataClass.identity, COUNSELLING)
+    nationality: str = personal(DataClass.origin, COUNSELLING, max_length=3)
+    languages: list[str] = Field(default_factory=list, sa_column=mark(
+        Column(JSON, nullable=False), Personal(DataClass.origin, "counselling in a language the client speaks",
+                                               Retention.case)))
     household_size: int
     # Household members counselled alongside: [{relation, birth_year}], never a name.
-    household_members: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False))
+    household_members: list[dict[str, Any]] = Field(default_factory=list, sa_column=mark(
+        Column(JSON, nullable=False), Personal(DataClass.circumstances, "counting who is counselled alongside",
+                                               Retention.case)))
     eligibility: Eligibility = Field(sa_type=String(30))
-    eligible_since: date
-    accommodation_since: date | None = None  # required for follow-up accommodation only
+    eligible_since: date = personal(DataClass.circumstances, ELIGIBILITY)
+    # required for follow-up accommodation only
+    accommodation_since: date | None = personal(DataClass.circumstances, ELIGIBILITY, default=None)
     opened_on: date
     # The counselling clock: three years from the first consultation, four once extended.
     first_consultation_on: date | None = None
     counselling_ends_on: date | None = None
     counselling_extended_on: date | None = None
-    extension_justification: str | None = Field(default=None, max_length=JUSTIFICATION_MAX)
+    extension_justification: str | None = personal(DataClass.case_content, "the lead's reason for a fourth year",
+                                                   default=None, max_length=JUSTIFICATION_MAX)
     closed_on: date | None = None
     close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
     created_at: datetime = Field(default_factory=utcnow)
@@ -85,6 +118,8 @@ class Consultation(SQLModel, table=True):
     """A consultation held with the client; its note stays here, only codes go on the bus."""
 
     __tablename__ = "cases_consultation"
+    __not_personal__ = {"id": ID, "case_id": ID, "held_on": PROCESS_DATE, "mode": CODE, "topics": CODE,
+                        "created_at": TIMESTAMP}
 
     id: str = Field(primary_key=True, max_length=26)
     case_id: str = Field(index=True, max_length=26, foreign_key="cases_case.id")
@@ -92,8 +127,8 @@ class Consultation(SQLModel, table=True):
     duration_minutes: int
     mode: Mode = Field(sa_type=String(10))
     topics: list[Topic] = Field(sa_column=Column(JSON, nullable=False))
-    note: str | None = Field(default=None, max_length=NOTE_MAX)
-    recorded_by: str = Field(max_length=255)
+    note: str | None = personal(DataClass.case_content, COUNSELLING, default=None, max_length=NOTE_MAX)
+    recorded_by: str = personal(DataClass.staff, "who recorded the consultation", Retention.staff, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -101,14 +136,19 @@ class AuditEntry(SQLModel, table=True):
     """One read or write of a case file: who, when, what. Append-only, enforced by the database."""
 
     __tablename__ = "cases_audit"
+    __not_personal__ = {"action": CODE, "case_id": ID, "tenant": AGS_CODE, "break_glass": ID}
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow)
-    actor: str = Field(max_length=255)
+    at: datetime = personal(DataClass.access_log, ACCESS_LOG, Retention.access_log, default_factory=utcnow)
+    actor: str = personal(DataClass.staff, ACCESS_LOG, Retention.access_log, max_length=255)
     action: AuditAction = Field(sa_type=String(30))
     case_id: str = Field(index=True, max_length=26)
     tenant: str = Field(max_length=8)
-    detail: str | None = Field(default=None, max_length=100)  # a consultation id, a close reason
+    # a consultation id, a close reason, the names of changed fields: never their values
+    detail: str | None = personal(DataClass.access_log, ACCESS_LOG, Retention.access_log, default=None,
+                                  max_length=100)
+    # the stand-in's break-glass grant this access was made under (services/cases/break_glass.py)
+    break_glass: str | None = Field(default=None, max_length=26)
 
 
 class SearchEntry(SQLModel, table=True):
@@ -118,12 +158,14 @@ class SearchEntry(SQLModel, table=True):
     """
 
     __tablename__ = "cases_search"
+    __not_personal__ = {"tenants": AGS_CODE}
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow)
-    actor: str = Field(max_length=255)
+    at: datetime = personal(DataClass.access_log, ACCESS_LOG, Retention.access_log, default_factory=utcnow)
+    actor: str = personal(DataClass.staff, ACCESS_LOG, Retention.access_log, max_length=255)
     tenants: str = Field(max_length=255)  # the municipalities searched (AGS, comma-separated)
-    term: str = Field(max_length=SEARCH_MAX)
+    term: str = personal(DataClass.identity, "proof of who searched for whom", Retention.access_log,
+                         max_length=SEARCH_MAX)
     found: int  # cases shown on the page this search answered
 
 
@@ -285,6 +327,7 @@ class AuditEntryPublic(BaseModel):
     case_id: str
     tenant: str
     detail: str | None
+    break_glass: str | None = None  # the break-glass grant this access was made under
 
 
 class AuditPage(BaseModel):

@@ -20,6 +20,7 @@ from shared.errors import Conflict
 from shared.events import STREAMS, utcnow
 from shared.events.funding import CountedFigures, KeyFiguresSubmitted
 from shared.fields import AGS_PATTERN
+from shared.privacy import AGS_CODE, AMOUNT, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
 
 from .grants import funded_months
 from .models import FundingPosition
@@ -34,6 +35,8 @@ class FundingKeyFigures(SQLModel, table=True):
     """A municipality's submitted figures of one calendar year (as sent to the state)."""
 
     __tablename__ = "funding_key_figures"
+    __not_personal__ = {"tenant": AGS_CODE, "figures": AMOUNT, "submitted_on": PROCESS_DATE, "created_at": TIMESTAMP}
+    __personal__ = {"submitted_by": Personal(DataClass.staff, "who submitted the figures", Retention.funding)}
 
     tenant: str = Field(primary_key=True, max_length=8)
     year: int = Field(primary_key=True)

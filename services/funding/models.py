@@ -15,6 +15,7 @@ from shared.events.codes import ApplicationStatus, PositionStatus
 from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind, Qualification
 from shared.fields import AGS_PATTERN, IsoDate
 from shared.ids import ULID_PATTERN
+from shared.privacy import AGS_CODE, CODE, ID, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
 
 from .grants import YearGrant
 from .terms import FTE_MAX, FTE_MIN, FTE_STEP, JUSTIFICATION_MIN, REASON_MAX, control_free
@@ -27,6 +28,11 @@ class FundingPosition(SQLModel, table=True):
     """A funded integration manager position (Stelle) of one municipality."""
 
     __tablename__ = "funding_position"
+    __not_personal__ = {
+        "id": ID, "tenant": AGS_CODE, "qualification": CODE, "starts_on": PROCESS_DATE, "ends_on": PROCESS_DATE,
+        "status": CODE, "status_since": PROCESS_DATE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+    }
+    __personal__ = {"created_by": Personal(DataClass.staff, "who registered the position", Retention.funding)}
 
     id: str = Field(primary_key=True, max_length=26)
     tenant: str = Field(index=True, max_length=8)
@@ -47,6 +53,17 @@ class FundingExtensionApplication(SQLModel, table=True):
     """An application to extend a position (24 months, or 12 after an interruption), decided by the state."""
 
     __tablename__ = "funding_extension_application"
+    __not_personal__ = {
+        "id": ID, "tenant": AGS_CODE, "position_id": ID, "status": CODE, "kind": CODE, "applied_on": PROCESS_DATE,
+        "current_ends_on": PROCESS_DATE, "requested_ends_on": PROCESS_DATE, "interruption_from": PROCESS_DATE,
+        "interruption_to": PROCESS_DATE, "decided_on": PROCESS_DATE, "decision_event_id": ID,
+        "withdrawn_on": PROCESS_DATE, "created_at": TIMESTAMP,
+    }
+    __personal__ = {
+        "justification": Personal(DataClass.staff, "the municipality's reasons for the state", Retention.funding),
+        "applied_by": Personal(DataClass.staff, "who applied", Retention.funding),
+        "reason": Personal(DataClass.staff, "the state's reasons for its decision", Retention.funding),
+    }
     # At most one open application per position, whatever happens to the application code.
     __table_args__ = (
         Index("ux_funding_application_open", "position_id", unique=True,
@@ -80,6 +97,7 @@ class FundingDecisionLetter(SQLModel, table=True):
     """The decision letter (PDF) this node printed when the state's decision arrived."""
 
     __tablename__ = "funding_decision_letter"
+    __not_personal__ = {"application_id": ID, "created_at": TIMESTAMP}
 
     application_id: str = Field(primary_key=True, max_length=26,
                                 foreign_key="funding_extension_application.id")
@@ -91,6 +109,8 @@ class FundingOccupancy(SQLModel, table=True):
     """One occupancy change of a position: its history, oldest first."""
 
     __tablename__ = "funding_occupancy"
+    __not_personal__ = {"id": ID, "position_id": ID, "since": PROCESS_DATE, "recorded_at": TIMESTAMP}
+    __personal__ = {"recorded_by": Personal(DataClass.staff, "who recorded the occupancy", Retention.funding)}
 
     id: str = Field(primary_key=True, max_length=26)
     position_id: str = Field(index=True, max_length=26, foreign_key="funding_position.id")
@@ -117,6 +137,7 @@ class FundingYear(FundingYearBase, table=True):
     """A municipal node's copy of a funding year, as the state sent it down."""
 
     __tablename__ = "funding_year"
+    __not_personal__ = {"set_at": TIMESTAMP}
 
 
 TABLES = [FundingPosition.__table__, FundingExtensionApplication.__table__,  # type: ignore[attr-defined]

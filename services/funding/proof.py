@@ -12,6 +12,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from shared.errors import InvalidInput
 from shared.events import utcnow
+from shared.privacy import ID, TIMESTAMP, DataClass, Personal, Retention
 
 from . import years
 from .models import FundingPosition
@@ -21,6 +22,8 @@ class FundingPayout(SQLModel, table=True):
     """What the municipality paid out for a position in a funding year, as it entered it."""
 
     __tablename__ = "funding_payout"
+    __not_personal__ = {"position_id": ID, "entered_at": TIMESTAMP}
+    __personal__ = {"entered_by": Personal(DataClass.staff, "who entered the amount paid out", Retention.funding)}
 
     position_id: str = Field(primary_key=True, max_length=26, foreign_key="funding_position.id")
     year: int = Field(primary_key=True)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
+from shared.privacy import AGS_CODE, ID, NODE_ID, TIMESTAMP
 
 
 def aware(moment: datetime) -> datetime:
@@ -20,6 +21,12 @@ class RegisteredNode(SQLModel, table=True):
     """A municipal node the state accepts events from, with its health as last reported."""
 
     __tablename__ = "federation_node"
+    __not_personal__ = {
+        "node_id": NODE_ID, "tenants": AGS_CODE, "public_key": "a node's public signing key",
+        "previous_public_key": "a node's public signing key", "previous_key_until": TIMESTAMP,
+        "acl_user": "the node's Redis user: named after the node", "registered_at": TIMESTAMP,
+        "last_heartbeat_at": TIMESTAMP, "version": "the software version a node runs",
+    }
 
     node_id: str = Field(primary_key=True, max_length=63)
     tenants: list[str] = Field(sa_column=Column(JSON, nullable=False))
@@ -49,6 +56,7 @@ class SeenEnvelope(SQLModel, table=True):
     """Every accepted envelope id: a second arrival is a replay and is rejected."""
 
     __tablename__ = "federation_seen"
+    __not_personal__ = {"event_id": ID, "node_id": NODE_ID, "received_at": TIMESTAMP}
 
     event_id: str = Field(primary_key=True, max_length=26)
     node_id: str = Field(max_length=63)

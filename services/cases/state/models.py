@@ -9,6 +9,18 @@ from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Eligibility, Mode, Topic
+from shared.privacy import (
+    AGS_CODE,
+    CODE,
+    ID,
+    NODE_ID,
+    PROCESS_DATE,
+    PSEUDONYM,
+    TIMESTAMP,
+    DataClass,
+    Retention,
+    personal,
+)
 
 # No names, no notes, no managers: a case is known only by its node's pseudonym.
 PSEUDONYM_PATTERN = r"^[0-9a-f]{64}$"  # HMAC-SHA256 hex under the sending node's key
@@ -18,13 +30,15 @@ class StateConsultation(SQLModel, table=True):
     """One consultation as a municipal node reported it, keyed by its event id."""
 
     __tablename__ = "cases_state_consultation"
+    __not_personal__ = {"event_id": ID, "node": NODE_ID, "tenant": AGS_CODE, "held_on": PROCESS_DATE,
+                        "month": PROCESS_DATE, "mode": CODE, "received_at": TIMESTAMP}
     __table_args__ = (Index("ix_cases_state_consultation_tenant_held", "tenant", "held_on"),
                       Index("ix_cases_state_consultation_held", "held_on"))
 
     event_id: str = Field(primary_key=True, max_length=26)  # the envelope's: one row per event
     node: str = Field(max_length=63)  # the municipal node that sent it
     tenant: str = Field(max_length=8)
-    client: str = Field(max_length=64)  # the node's pseudonym of the case
+    client: str = personal(DataClass.pseudonym, PSEUDONYM, Retention.pseudonymous, max_length=64)
     held_on: date
     month: str = Field(max_length=7)  # YYYY-MM of held_on
     mode: Mode = Field(sa_type=String(10))
@@ -36,6 +50,7 @@ class StateConsultationTopic(SQLModel, table=True):
     """One topic of a consultation (a consultation counts once in each topic)."""
 
     __tablename__ = "cases_state_consultation_topic"
+    __not_personal__ = {"event_id": ID, "topic": CODE}
 
     event_id: str = Field(primary_key=True, max_length=26,
                           foreign_key="cases_state_consultation.event_id")
@@ -46,10 +61,13 @@ class StateCase(SQLModel, table=True):
     """Whether a node's case (known by its pseudonym) is open or closed."""
 
     __tablename__ = "cases_state_case"
+    __not_personal__ = {"node": NODE_ID, "tenant": AGS_CODE, "opened_on": PROCESS_DATE, "closed_on": PROCESS_DATE,
+                        "close_reason": CODE, "eligibility": CODE, "counselling_extended_on": PROCESS_DATE,
+                        "updated_at": TIMESTAMP}
     __table_args__ = (Index("ix_cases_state_case_tenant_open", "tenant", "closed_on"),)
 
     node: str = Field(primary_key=True, max_length=63)
-    client: str = Field(primary_key=True, max_length=64)
+    client: str = personal(DataClass.pseudonym, PSEUDONYM, Retention.pseudonymous, primary_key=True, max_length=64)
     tenant: str = Field(max_length=8)
     opened_on: date | None = None  # None until CaseOpened is seen
     closed_on: date | None = None

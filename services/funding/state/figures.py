@@ -12,6 +12,7 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from shared.events import utcnow
 from shared.events.funding import MIN_CELL, KeyFiguresSubmitted
+from shared.privacy import AGS_CODE, AMOUNT, NODE_ID, PROCESS_DATE, TIMESTAMP
 
 from ..figures import due_on
 from .models import FundingStateApplication, FundingStatePosition
@@ -21,6 +22,10 @@ class FundingStateKeyFigures(SQLModel, table=True):
     """A municipality's submitted figures of a year, as its node sent them (aggregated, small cells withheld)."""
 
     __tablename__ = "funding_state_key_figures"
+    __not_personal__ = {
+        "tenant": AGS_CODE, "node": NODE_ID, "figures": AMOUNT, "submitted_on": PROCESS_DATE,
+        "received_at": TIMESTAMP,
+    }
 
     tenant: str = Field(primary_key=True, max_length=8)
     year: int = Field(primary_key=True)

@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from shared.events import utcnow
 from shared.events.codes import ApplicationStatus, PositionStatus
 from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind, Qualification
+from shared.privacy import AGS_CODE, CODE, ID, NODE_ID, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
 
 from ..models import FundingYearBase
 from ..terms import REASON_MAX, control_free
@@ -24,6 +25,11 @@ class FundingStatePosition(SQLModel, table=True):
     """A municipal position in the statewide register, fed by position events."""
 
     __tablename__ = "funding_state_position"
+    __not_personal__ = {
+        "node": NODE_ID, "position_id": ID, "tenant": AGS_CODE, "qualification": CODE, "status": CODE,
+        "status_since": PROCESS_DATE, "starts_on": PROCESS_DATE, "ends_on": PROCESS_DATE, "registered_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    }
 
     node: str = Field(primary_key=True, max_length=63)  # the municipal node that registered it
     position_id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal position id
@@ -44,6 +50,17 @@ class FundingStateApplication(SQLModel, table=True):
     """The state's copy of a municipal extension application, decided here."""
 
     __tablename__ = "funding_state_application"
+    __not_personal__ = {
+        "id": ID, "node": NODE_ID, "tenant": AGS_CODE, "position_id": ID, "status": CODE, "kind": CODE,
+        "applied_on": PROCESS_DATE, "current_ends_on": PROCESS_DATE, "requested_ends_on": PROCESS_DATE,
+        "interruption_from": PROCESS_DATE, "interruption_to": PROCESS_DATE, "decided_on": PROCESS_DATE,
+        "withdrawn_on": PROCESS_DATE, "received_at": TIMESTAMP,
+    }
+    __personal__ = {
+        "justification": Personal(DataClass.staff, "the municipality's reasons for the state", Retention.funding),
+        "reason": Personal(DataClass.staff, "the state's reasons for its decision", Retention.funding),
+        "decided_by": Personal(DataClass.staff, "which funding officer decided", Retention.funding),
+    }
 
     id: str = Field(primary_key=True, max_length=ID_MAX)  # the municipal application id
     node: str = Field(index=True, max_length=63)  # where the decision is sent
@@ -71,12 +88,14 @@ class FundingStateYear(FundingYearBase, table=True):
     """The state's funding years: the authority every node's copy comes from."""
 
     __tablename__ = "funding_state_year"
+    __not_personal__ = {"set_at": TIMESTAMP}
 
 
 class FundingAllocationKey(SQLModel, table=True):
     """A district's allocation key for a funding year: its share of assignments from initial reception."""
 
     __tablename__ = "funding_allocation_key"
+    __not_personal__ = {"district": AGS_CODE}
 
     year: int = Field(primary_key=True)
     district: str = Field(primary_key=True, max_length=5)  # the Stadt-/Landkreis AGS (5 digits)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +43,48 @@ def _key_path(data_dir: Path) -> Path:
     return Path(data_dir) / "keys" / "dev-token.pem"
 
 
+def _previous_key_path(data_dir: Path) -> Path:
+    """The key before the last rotation: it still verifies (the overlap) until it is retired."""
+    return Path(data_dir) / "keys" / "dev-token.previous.pem"
+
+
+def rotate_dev_key(data_dir: Path) -> None:
+    """Sign with a new dev-token key from now on; tokens of the current one stay valid until retired."""
+    current, previous = _key_path(data_dir), _previous_key_path(data_dir)
+    if current.exists():
+        os.replace(current, previous)  # a running node finds it there on its next unknown signature
+    load_or_create_dev_key(data_dir)
+
+
+def retire_previous_dev_key(data_dir: Path) -> bool:
+    """End the overlap: tokens signed with the key before the last rotation are refused from now on."""
+    path = _previous_key_path(data_dir)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
+
+
+def dev_public_keys(data_dir: Path) -> list[Any]:
+    """The keys a dev token may be signed with: the current one and, during an overlap, the previous one."""
+    keys: list[Any] = [load_or_create_dev_key(data_dir).public_key()]
+    previous = _previous_key_path(data_dir)
+    with suppress(FileNotFoundError):
+        key = serialization.load_pem_private_key(previous.read_bytes(), password=None)
+        keys.append(key.public_key())
+    return keys
+
+
+def _key_files_stamp(data_dir: Path) -> tuple[float, ...]:
+    """Changes when a key file is rotated or retired (checked before re-reading the keys)."""
+    stamps = []
+    for path in (_key_path(data_dir), _previous_key_path(data_dir)):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except FileNotFoundError:
+            stamps.append(-1)
+    return tuple(stamps)
+
+
 def load_or_create_dev_key(data_dir: Path) -> Ed25519PrivateKey:
     """The node's dev-token signing key, created on first use (mode 0600)."""
     from shared.federation.crypto import new_ed25519_pem
@@ -75,14 +119,29 @@ class Authenticator:
     """Verifies bearer tokens for one node."""
 
     def __init__(self, *, node_id: str, data_dir: Path, oidc_issuer: str | None = None,
-                 oidc_audience: str = "lotse") -> None:
+                 oidc_audience: str = "lotse", tenants: list[str] | None = None) -> None:
         self.node_id = node_id
+        self.tenants = frozenset(tenants or [])  # the node's tenants: a token for none of them is refused
         self.oidc_issuer = oidc_issuer
         self.audience = oidc_audience
         self._jwks: jwt.PyJWKClient | None = None
-        self._public: Any = None
+        self.data_dir = Path(data_dir)
+        self._public: list[Any] = []
+        self._stamp: tuple[float, ...] = ()
         if not oidc_issuer:
-            self._public = load_or_create_dev_key(data_dir).public_key()
+            self._stamp, self._public = _key_files_stamp(self.data_dir), dev_public_keys(self.data_dir)
+
+    def _dev_claims(self, token: str) -> dict[str, Any]:
+        """A dev token's claims, checked against every valid key; a rotation or retirement on disk counts at once."""
+        stamp = _key_files_stamp(self.data_dir)  # two stat calls: cheaper than the signature check
+        if stamp != self._stamp:
+            self._stamp, self._public = stamp, dev_public_keys(self.data_dir)
+        for key in self._public:
+            try:
+                return jwt.decode(token, key, algorithms=["EdDSA"], audience=self.node_id, issuer=DEV_ISSUER)
+            except jwt.InvalidSignatureError:
+                continue
+        raise jwt.InvalidSignatureError("Signature verification failed")
 
     def _jwks_client(self) -> jwt.PyJWKClient:
         """Discover the issuer's JWKS from its OpenID configuration (once; keys are cached)."""
@@ -108,24 +167,28 @@ class Authenticator:
                 claims = jwt.decode(token, key, algorithms=OIDC_ALGORITHMS,
                                     audience=self.audience, issuer=self.oidc_issuer)
             else:
-                claims = jwt.decode(token, self._public, algorithms=["EdDSA"], audience=self.node_id,
-                                    issuer=DEV_ISSUER)
+                claims = self._dev_claims(token)
         except (jwt.PyJWTError, httpx.HTTPError, KeyError, OSError) as exc:
             raise TokenError(f"invalid token: {exc}") from None
-        return principal_of(claims)
+        principal = principal_of(claims)
+        if self.tenants and not principal.tenants & self.tenants:
+            raise TokenError("invalid token: for no tenant this node serves")
+        return principal
 
 
 def principal_of(claims: dict[str, Any]) -> Principal:
     """The caller a verified token names: roles from `roles` or Keycloak's `realm_access.roles`, `tenants`."""
     realm = claims.get("realm_access")
-    roles = claims.get("roles") or (realm.get("roles", []) if isinstance(realm, dict) else [])
+    if realm is not None and not isinstance(realm, dict):
+        raise TokenError("invalid token: realm_access must be an object")
+    roles = claims.get("roles") or (realm or {}).get("roles") or []
     tenants = claims.get("tenants") or []
-    if not isinstance(roles, list) or not isinstance(tenants, list):
-        raise TokenError("invalid token: roles and tenants must be lists")
-    if not claims.get("sub"):
+    if not (isinstance(roles, list) and isinstance(tenants, list) and all(isinstance(x, str) for x in roles + tenants)):
+        raise TokenError("invalid token: roles and tenants must be lists of strings")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
         raise TokenError("invalid token: no subject")
-    return Principal(sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
-                     tenants=frozenset(str(t) for t in tenants))
+    return Principal(sub=sub, roles=frozenset(r for r in roles if r in ROLES), tenants=frozenset(tenants))
 
 
 async def current_principal(request: Request) -> Principal:
@@ -133,7 +196,11 @@ async def current_principal(request: Request) -> Principal:
 
     A dev token is checked on the event loop (a signature check, no I/O); an OIDC token in a worker
     thread, since its issuer's keys may have to be fetched.
+    The node's request guard has usually verified the token already, before the body was read.
     """
+    verified = getattr(request.state, "principal", None)
+    if isinstance(verified, Principal):
+        return check_roles(verified)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -148,6 +215,11 @@ async def current_principal(request: Request) -> Principal:
     except TokenError as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
                             headers={"WWW-Authenticate": "Bearer"}) from None
+    return check_roles(principal)
+
+
+def check_roles(principal: Principal) -> Principal:
+    """403 for a valid token without any Lotse role."""
     if not principal.roles:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "token carries no Lotse role")
     return principal

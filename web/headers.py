@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -16,22 +18,27 @@ ASSETS = "/assets/"  # the package's own CSS, JS and images: the same for everyo
 
 
 class SecurityHeaders:
-    """Adds the CSP and friends; everything but the assets (pages hold personal data) is no-store."""
+    """Adds the CSP and friends; everything but the assets (pages hold personal data) is no-store.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    With `defaults_only`, a header the app already set wins (the node's layer under its pages' own).
+    """
+
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]] = tuple(HEADERS),
+                 cacheable: tuple[str, ...] = (ASSETS,), defaults_only: bool = False) -> None:
+        self.app, self.headers, self.cacheable, self.defaults_only = app, list(headers), cacheable, defaults_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = not scope["path"].startswith(ASSETS)
+        private = not scope["path"].startswith(self.cacheable)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", [])
                            if not (private and h[0].lower() == b"cache-control")]
-                headers.extend(HEADERS)
+                present = {k.lower() for k, _ in headers} if self.defaults_only else set()
+                headers.extend(h for h in self.headers if h[0] not in present)
                 if private:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

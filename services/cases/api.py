@@ -10,7 +10,7 @@ from shared.auth import tenant_for_write
 from shared.http import CursorQuery, TenantQuery
 from shared.ids import ULID_PATTERN
 
-from . import search, service
+from . import privacy_api, search, service
 from .changes import CaseUpdate, CounsellingExtension, Reassignment
 from .deps import (
     AuditedCase,
@@ -160,3 +160,7 @@ def consultation_statistics(
 ) -> ConsultationStatistics:
     """A lead's municipality (`tenant`; optional for a lead of one): consultations from..to, as the state counts."""
     return service.consultation_statistics(session, tenant=tenant, from_=from_, to=to)
+
+
+# The client's data-protection rights on a case (consents, break-glass, export) live in their own module.
+router.include_router(privacy_api.router)

@@ -10,16 +10,22 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import VERSION
 from shared.http import register_error_handlers
 from shared.runtime import operations
 from shared.runtime.apidocs import mount_docs
+from shared.runtime.guard import RequestGuard
+from shared.runtime.headers import node_headers
 from shared.runtime.logging import current_trace_id
+from shared.runtime.openapi import node_openapi
+from shared.runtime.ratelimit import RateLimit
 from shared.settings import WEB
 from web.app import mount_web
 
@@ -70,6 +76,14 @@ class AccessMiddleware:
                                               "duration_ms": round(elapsed * 1000, 2), "trace_id": current_trace_id()})
 
 
+def field_of(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """The field a validation error names: its path without the location (`body`, `query`)."""
+    path = [str(p) for p in loc[1:]]
+    if not path or (loc[0] == "body" and path[0].isdigit()):  # a body that is not JSON: a position in it
+        return str(loc[0])
+    return ".".join(path)
+
+
 def build_app(node: Node) -> FastAPI:
     """One origin for the node's services: /api/<service>/..., /healthz, /readyz, /metrics, /docs."""
 
@@ -94,17 +108,30 @@ def build_app(node: Node) -> FastAPI:
     app.include_router(operations.router)  # /api/node/v1: the node's own health, for node_admin
     register_error_handlers(app)
     mount_docs(app)
+    app.openapi = lambda: node_openapi(app)  # type: ignore[method-assign]
     if WEB in node.settings.services:
         mount_web(app, node.settings)  # the web app at /: every path but the node's own (/api, /docs, ...)
 
+    # The last added is the outermost. Before the guard, nothing reads a body: the guard knows its size
+    # and its caller first; its own 401/413 answers still get the headers and the access log line.
+    app.add_middleware(RateLimit, per_minute=node.settings.rate_limit_per_minute,
+                       burst=node.settings.rate_limit_burst)  # inside the guard: it knows the caller
+    app.add_middleware(RequestGuard, default_limit=node.settings.max_body_bytes)
+    app.add_middleware(node_headers)  # type: ignore[arg-type]  # a factory of the middleware, as Starlette allows
     app.add_middleware(AccessMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # "body.fte" -> "fte", "query.limit" -> "limit", a missing body -> "body"
-        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                   "reason": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+        # "body.fte" -> "fte", "query.limit" -> "limit", a missing body -> "body", undecodable JSON -> "body"
+        errors = [{"field": field_of(e["loc"]), "reason": e["msg"].removeprefix("Value error, ")}
+                  for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (a body it cannot decode at all)
+            return JSONResponse({"detail": [{"field": "body", "reason": "cannot be parsed"}]}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

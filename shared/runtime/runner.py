@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 from contextlib import suppress
 
@@ -103,7 +104,8 @@ def run_web(settings: Settings) -> None:
     if settings.web_api_url is None:
         raise OperatorError("LOTSE_WEB_API_URL: required to run the web app on its own (--services web)")
     sock = listen(settings)
-    config = uvicorn.Config(standalone(settings), log_level="warning", lifespan="on", **UVICORN_LOGGING)
+    config = uvicorn.Config(standalone(settings), log_level="warning", lifespan="on", server_header=False,
+                            **UVICORN_LOGGING)
     print(f"Lotse {VERSION} web app of node {settings.node_id} on http://{settings.http_host}:"
           f"{sock.getsockname()[1]}/ — API at {settings.web_api_url}", flush=True)
     try:
@@ -114,6 +116,7 @@ def run_web(settings: Settings) -> None:
 
 def run_node(settings: Settings, debug: bool = False) -> None:
     """Serve the node until Ctrl-C/SIGTERM; shutdown finishes in-flight batches first."""
+    os.umask(0o077)  # every file and directory the node creates is its user's alone, from the first byte
     setup_logging()
     if not settings.bus_services:
         run_web(settings)
@@ -124,7 +127,8 @@ def run_node(settings: Settings, debug: bool = False) -> None:
     try:
         node = Node(settings)
         config = uvicorn.Config(build_app(node), log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=30, **UVICORN_LOGGING)
+                                timeout_graceful_shutdown=30, server_header=False,  # no "Server: uvicorn"
+                                **UVICORN_LOGGING)
         server = NodeServer(config, node, logs)
         logs.capture()
         with suppress(SystemExit):  # uvicorn's answer to a failed start; the cause is the node's

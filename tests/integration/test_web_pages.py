@@ -105,7 +105,8 @@ def test_pages_carry_the_security_headers_and_are_never_stored(node: NodeHandle)
 def test_the_node_keeps_its_own_paths(node: NodeHandle) -> None:
     """The web app is mounted at /, yet the API, docs and health answer as before."""
     assert node.client.get("/api/cases/v1/cases").status_code == 401
-    assert node.client.get("/api/cases/v1/nothing-here").json() == {"detail": "Not Found"}
+    missing = node.client.get("/api/cases/v1/nothing-here", headers=node.headers("lead-1", "lead"))
+    assert missing.json() == {"detail": "Not Found"}  # the API's answer (anonymous: 401, before any route)
     assert node.client.get("/healthz").json()["status"] == "alive"
     assert node.client.get("/docs").status_code == 200
 
@@ -192,7 +193,8 @@ def test_a_manager_records_a_consultation_and_works_on_the_plan(node: NodeHandle
                               follow_redirects=False)
     assert posted.status_code == 303 and posted.headers["location"] == f"/cases/{case_id}#consultations"
     page = node.client.get(f"/cases/{case_id}").text
-    assert page.count("02.03.2026") == 2 and "Bewerbung besprochen" in page
+    listed = page.split('id="consultations"')[1]  # (the counselling period above names the first one too)
+    assert listed.count("02.03.2026") == 2 and "Bewerbung besprochen" in listed
 
     plan_id = plan_id_of(node, case_id)
     part = partial_of(node.client.post(f"/plans/{plan_id}/goals", headers=htmx, data={

@@ -77,7 +77,7 @@ def change(db: Database, plan_id: str, goal_id: str, status: GoalStatus) -> tupl
         plan = service.get_plan(s, plan_id=plan_id, for_update=True)
         changed_goal = service.get_goal(s, plan=plan, goal_id=goal_id)
         changed = service.change_goal_status(s, plan=plan, goal=changed_goal, status=status,
-                                             node=NODE)
+                                             node=NODE, actor="m1")
         return changed, changed_goal, plan
 
 
@@ -187,23 +187,28 @@ def edit(db: Database, plan_id: str, goal_id: str, **changes: object) -> tuple[b
     with unit(db) as s:
         plan = service.get_plan(s, plan_id=plan_id, for_update=True)
         edited = service.get_goal(s, plan=plan, goal_id=goal_id)
-        changed = service.change_goal(s, plan=plan, goal=edited, node=NODE, **changes)  # type: ignore[arg-type]
+        changed = service.change_goal(s, plan=plan, goal=edited, node=NODE, actor="m1", **changes)  # type: ignore[arg-type]
         return changed, edited, plan
 
 
-def test_editing_title_and_target_date_moves_the_version_once_and_emits_nothing(db: Database) -> None:
+def test_editing_title_and_target_date_moves_the_version_once_and_announces_only_the_date(db: Database) -> None:
     plan = opened(db)
     work, _ = goal(db, plan.id, target_date=date(2027, 6, 30))
-    changed, edited, after = edit(db, plan.id, work.id, title="Ausbildung beginnen",
-                                  target_date=date(2028, 1, 31))
-    assert (changed, edited.title, edited.target_date, edited.status, after.version) == (
-        True, "Ausbildung beginnen", date(2028, 1, 31), GoalStatus.open, 3)
+    changed, edited, after = edit(db, plan.id, work.id, title="Ausbildung beginnen")
+    assert (changed, after.version) == (True, 3)
     assert [e.type for e in events(db)] == ["PlanGoalAdded"]  # the title never leaves here
+    changed, edited, after = edit(db, plan.id, work.id, title="Ausbildung", target_date=date(2028, 1, 31))
+    assert (changed, edited.title, edited.target_date, edited.status, after.version) == (
+        True, "Ausbildung", date(2028, 1, 31), GoalStatus.open, 4)
+    moved = events(db)[-1]
+    assert (moved.type, moved.scope, moved.payload) == ("PlanGoalRescheduled", "local", {
+        "plan_id": plan.id, "case_id": plan.case_id, "goal_id": work.id, "manager": "m1", "area": "work",
+        "status": "open", "target_date": "2028-01-31", "plan_version": 4})
     changed, edited, after = edit(db, plan.id, work.id, target_date=None)  # None clears the date
-    assert (changed, edited.title, edited.target_date, after.version) == (
-        True, "Ausbildung beginnen", None, 4)
+    assert (changed, edited.title, edited.target_date, after.version) == (True, "Ausbildung", None, 5)
+    assert events(db)[-1].payload["target_date"] is None
     changed, _, after = edit(db, plan.id, work.id)  # the date is kept unless given
-    assert (changed, after.version) == (False, 4)
+    assert (changed, after.version, len(events(db))) == (False, 5, 3)
 
 
 def test_editing_to_the_same_values_changes_nothing(db: Database) -> None:

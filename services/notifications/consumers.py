@@ -6,13 +6,14 @@ from sqlmodel import Session
 
 from shared.bus import Subscription, for_tenants
 from shared.events import STREAMS, Envelope
-from shared.events.cases import CaseOpened
+from shared.events.cases import BreakGlassOpened, CaseClosed, CaseOpened, CaseReassigned, CounsellingPeriodSet
 from shared.events.funding import ExtensionDecided
-from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.events.plans import PlanGoalAdded, PlanGoalRescheduled, PlanGoalStatusChanged, PlanReviewScheduled
 from shared.service import ServiceContext
 
-from . import service
+from . import reminders, service
 from .mailer import MailConfig
+from .models import Kind
 
 GROUP = "notifications"
 
@@ -38,7 +39,38 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         if p.target_date is not None:
             service.watch_goal(session, tenant=env.tenant, goal_id=p.goal_id, plan_id=p.plan_id,
                                manager=p.manager, area=p.area, due_on=p.target_date,
-                               plan_version=p.plan_version)
+                               plan_version=p.plan_version, case_id=p.case_id)
+
+    @ours
+    def on_goal_rescheduled(session: Session, env: Envelope, p: PlanGoalRescheduled) -> None:
+        service.reschedule_goal(session, tenant=env.tenant, goal_id=p.goal_id, plan_id=p.plan_id,
+                                case_id=p.case_id, manager=p.manager, area=p.area, status=p.status,
+                                due_on=p.target_date, plan_version=p.plan_version)
+
+    @ours
+    def on_review_scheduled(session: Session, env: Envelope, p: PlanReviewScheduled) -> None:
+        reminders.schedule(session, kind=Kind.plan_review_due, subject=p.plan_id, tenant=env.tenant,
+                           case_id=p.case_id, plan_id=p.plan_id, manager=p.manager, about_on=p.review_on,
+                           newer_than=f"{p.plan_version:012d}")
+
+    @ours
+    def on_counselling_period_set(session: Session, env: Envelope, p: CounsellingPeriodSet) -> None:
+        reminders.schedule(session, kind=Kind.counselling_ends, subject=p.case_id, tenant=env.tenant,
+                           case_id=p.case_id, manager=p.manager, about_on=p.ends_on,
+                           newer_than=f"{env.occurred_at.isoformat()}|{env.event_id}")
+
+    @ours
+    def on_case_reassigned(session: Session, env: Envelope, p: CaseReassigned) -> None:
+        reminders.reassign(session, tenant=env.tenant, case_id=p.case_id, manager=p.manager)
+
+    @ours
+    def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
+        reminders.end_for_case(session, tenant=env.tenant, case_id=p.case_id)
+
+    @ours
+    def on_break_glass_opened(session: Session, env: Envelope, p: BreakGlassOpened) -> None:
+        service.announce_break_glass(session, tenant=env.tenant, source=env.event_id, case_id=p.case_id,
+                                     manager=p.manager, until=p.until, mail=mail)
 
     def on_goal_status_changed(session: Session, env: Envelope, p: PlanGoalStatusChanged) -> None:
         service.track_goal_status(session, tenant=env.tenant, goal_id=p.goal_id, status=p.status,
@@ -48,10 +80,18 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         Subscription(STREAMS["federation"], GROUP,
                      {ExtensionDecided.event_type: on_extension_decided},
                      description="extension decisions for the municipality's lead"),
-        Subscription(STREAMS["cases"], GROUP, {CaseOpened.event_type: on_case_opened},
-                     description="confirmations of opened cases"),
+        Subscription(STREAMS["cases"], GROUP,
+                     {CaseOpened.event_type: on_case_opened,
+                      CounsellingPeriodSet.event_type: on_counselling_period_set,
+                      CaseReassigned.event_type: on_case_reassigned,
+                      CaseClosed.event_type: on_case_closed,
+                      BreakGlassOpened.event_type: on_break_glass_opened},
+                     description="confirmations of opened cases; counselling's end; reminders following a case; "
+                                 "break-glass access for the lead"),
         Subscription(STREAMS["plans"], GROUP,
                      {PlanGoalAdded.event_type: on_goal_added,
-                      PlanGoalStatusChanged.event_type: on_goal_status_changed},
-                     description="target dates of plan goals, for overdue checks"),
+                      PlanGoalStatusChanged.event_type: on_goal_status_changed,
+                      PlanGoalRescheduled.event_type: on_goal_rescheduled,
+                      PlanReviewScheduled.event_type: on_review_scheduled},
+                     description="target dates of plan goals, for overdue checks; plan reviews, for reminders"),
     ]

@@ -1,4 +1,4 @@
-"""The overdue-goal check: a durable scheduler that runs every `scheduler_interval_s`."""
+"""The overdue-goal check and the reminders: a durable scheduler that runs every `scheduler_interval_s`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from shared.db import Database
 
-from . import mailer, service
+from . import mailer, reminders, service
 from .mailer import MailConfig
 
 if TYPE_CHECKING:
@@ -26,9 +26,10 @@ def today() -> date:
 
 
 def check_overdue(db: Database, mail: MailConfig, *, day: date) -> int:
-    """One pass: fire what is overdue on `day` in one transaction; returns how many fired."""
+    """One pass: fire what is overdue or due to be reminded on `day` in one transaction; how many fired."""
     with db.session() as session:
         fired = service.fire_overdue(session, today=day, mail=mail)
+        fired += reminders.fire_due(session, today=day, mail=mail)
         session.commit()
     return len(fired)
 
@@ -43,7 +44,7 @@ def overdue_checker(ctx: ServiceContext) -> Background:
             try:
                 fired = await asyncio.to_thread(check_overdue, db, mail, day=today())
                 if fired:
-                    log.info("%s overdue goal notifications", fired)
+                    log.info("%s overdue goal and reminder notifications", fired)
             except Exception:  # a failed pass is retried on the next tick
                 log.exception("overdue check failed")
             await asyncio.sleep(interval)

@@ -29,8 +29,13 @@ class Unaddressable(InvalidInput):
 def notify(
     session: Session, *, tenant: str, kind: Kind, source: str, title: str, body: str,
     mail: MailConfig, recipient_sub: str | None = None, recipient_role: str | None = None,
+    data: dict[str, str] | None = None,
 ) -> Notification | None:
-    """Create a notification and its mail row, once per (kind, source); None if it exists."""
+    """Create a notification and its mail row, once per (kind, source); None if it exists.
+
+    `title` and `body` are the English e-mail; `data` holds the ids, codes and ISO dates a page
+    needs to say the same in the reader's language.
+    """
     if recipient_sub is not None and not 0 < len(recipient_sub) <= SUB_MAX:
         raise Unaddressable("recipient_sub", f"id must have 1 to {SUB_MAX} characters")
     exists = session.exec(select(Notification.id).where(
@@ -38,7 +43,8 @@ def notify(
     if exists is not None:
         return None
     n = Notification(id=new_id(), tenant=tenant, kind=kind, source=source, title=title[:200],
-                     body=body[:2000], recipient_sub=recipient_sub, recipient_role=recipient_role)
+                     body=body[:2000], recipient_sub=recipient_sub, recipient_role=recipient_role,
+                     data=dict(data or {}))
     session.add(n)
     session.flush()  # the mail row refers to it
     mailer.enqueue(session, n, mail)
@@ -63,7 +69,9 @@ def announce_extension_decision(
         session, tenant=tenant, kind=Kind.extension_decided, source=source, recipient_role="lead",
         title=f"Extension {outcome} for position {position_id}",
         body=(f"The state {outcome} extension application {application_id} for position "
-              f"{position_id} on {decided_on.isoformat()}."), mail=mail)
+              f"{position_id} on {decided_on.isoformat()}."), mail=mail,
+        data={"outcome": outcome, "application_id": application_id, "position_id": position_id,
+              "decided_on": decided_on.isoformat()})
 
 
 def confirm_case_opened(
@@ -75,21 +83,57 @@ def confirm_case_opened(
         session, tenant=tenant, kind=Kind.case_opened, source=source,
         recipient_sub=_manager(manager), title=f"Case {case_id} opened",
         body=f"Case {case_id} was opened on {opened_on.isoformat()} with you as its manager.",
-        mail=mail)
+        mail=mail, data={"case_id": case_id, "opened_on": opened_on.isoformat()})
+
+
+def announce_break_glass(
+    session: Session, *, tenant: str, source: str, case_id: str, manager: str, until: datetime, mail: MailConfig,
+) -> Notification | None:
+    """Tell the municipality's lead that a stand-in opened a case outside their caseload (the reason is in the file)."""
+    return notify(
+        session, tenant=tenant, kind=Kind.break_glass_opened, source=source, recipient_role="lead",
+        title=f"Break-glass access to case {case_id}",
+        body=(f"{_manager(manager)} opened case {case_id} outside their caseload as a stand-in, until "
+              f"{until.isoformat()}. The reason is recorded in the case's break-glass record."),
+        mail=mail, data={"case_id": case_id, "manager": manager, "until": until.isoformat()})
 
 
 def watch_goal(
     session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str | None, area: Topic,
-    due_on: date, plan_version: int,
+    due_on: date, plan_version: int, case_id: str | None = None,
 ) -> GoalWatch:
     """Start watching a goal's target date (a repeated or stale announcement changes nothing)."""
     manager = _manager(manager)
     watch = session.get(GoalWatch, goal_id)
     if watch is None:
-        watch = GoalWatch(goal_id=goal_id, plan_id=plan_id, tenant=tenant, manager=manager,
+        watch = GoalWatch(goal_id=goal_id, plan_id=plan_id, case_id=case_id, tenant=tenant, manager=manager,
                           area=area, due_on=due_on, status=GoalStatus.open,
                           plan_version=plan_version, state=WatchState.watching)
         session.add(watch)
+    return watch
+
+
+def reschedule_goal(
+    session: Session, *, tenant: str, goal_id: str, plan_id: str, case_id: str, manager: str, area: Topic,
+    status: GoalStatus, due_on: date | None, plan_version: int,
+) -> GoalWatch | None:
+    """Follow a goal's new target date: a new date re-arms the watch (one notice per date), none ends it."""
+    watch = session.get(GoalWatch, goal_id)
+    if watch is None:
+        if due_on is None:
+            return None  # a goal without a date that still has none
+        watch = watch_goal(session, tenant=tenant, goal_id=goal_id, plan_id=plan_id, manager=manager,
+                           area=area, due_on=due_on, plan_version=plan_version, case_id=case_id)
+    elif watch.tenant != tenant or plan_version <= watch.plan_version:
+        return None  # another tenant's goal id, or an older change arriving late
+    watch.status, watch.plan_version, watch.updated_at = status, plan_version, utcnow()
+    watch.case_id = watch.case_id or case_id
+    if due_on is None:
+        watch.state = WatchState.ended
+    elif due_on != watch.due_on or watch.state == WatchState.ended:
+        watch.due_on, watch.fired_at = due_on, None
+        watch.state = WatchState.watching if status in OPEN else WatchState.ended
+    session.add(watch)
     return watch
 
 
@@ -119,13 +163,18 @@ def fire_overdue(session: Session, *, today: date, mail: MailConfig) -> list[Not
         since = watch.due_on + timedelta(days=1)
         try:
             with session.begin_nested():
+                # Once per goal and target date: a goal moved to a new date is watched again.
                 n = notify(
-                    session, tenant=watch.tenant, kind=Kind.goal_overdue, source=watch.goal_id,
+                    session, tenant=watch.tenant, kind=Kind.goal_overdue,
+                    source=f"{watch.goal_id[:88]}@{watch.due_on.isoformat()}",
                     recipient_sub=watch.manager, title=f"Goal {watch.goal_id} is overdue",
                     body=(f"Goal {watch.goal_id} ({watch.area}) of plan {watch.plan_id} is "
                           f"overdue since {since.isoformat()} (target date "
                           f"{watch.due_on.isoformat()}); its status is {watch.status}."),
-                    mail=mail)
+                    mail=mail, data={
+                        "goal_id": watch.goal_id, "plan_id": watch.plan_id, "case_id": watch.case_id or "",
+                        "area": watch.area, "status": watch.status, "due_on": watch.due_on.isoformat(),
+                        "overdue_since": since.isoformat()})
                 watch.state, watch.fired_at, watch.updated_at = WatchState.fired, utcnow(), utcnow()
                 session.add(watch)
         except IntegrityError:  # another scheduler process fired this goal at the same moment

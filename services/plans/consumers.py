@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from shared.bus import Subscription, for_tenants
 from shared.events import STREAMS, Envelope
-from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
+from shared.events.cases import CaseClosed, CaseOpened, CaseReassigned, ConsultationRecorded
 from shared.service import ServiceContext
 
 from . import service
@@ -31,9 +31,14 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
         service.close_plan(session, case_id=p.case_id, tenant=env.tenant, closed_on=p.closed_on)
 
+    @ours
+    def on_case_reassigned(session: Session, env: Envelope, p: CaseReassigned) -> None:
+        service.reassign_plan(session, case_id=p.case_id, tenant=env.tenant, manager=p.manager)
+
     return [Subscription(
         STREAMS["cases"], GROUP,
         {CaseOpened.event_type: on_case_opened,
          ConsultationRecorded.event_type: on_consultation_recorded,
-         CaseClosed.event_type: on_case_closed},
-        description="a plan per opened case: its last contact and its closure")]
+         CaseClosed.event_type: on_case_closed,
+         CaseReassigned.event_type: on_case_reassigned},
+        description="a plan per opened case: its last contact, its manager and its closure")]

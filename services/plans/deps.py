@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from sqlmodel import Session
 
 from shared.auth import Principal, can_see, tenant_for_write
@@ -12,14 +12,16 @@ from shared.errors import NotFound
 from shared.http import TenantQuery, context_of, requires, session_dependency
 from shared.service import ServiceContext
 
-from . import service
-from .models import Goal, Plan
+from . import service, steps
+from .models import Goal, Plan, Step
 
 SessionDep = Annotated[Session, session_dependency("plans")]
 ContextDep = Annotated[ServiceContext, Depends(context_of("plans"))]
 # Plans are case contents: node_admin (operations) and the state roles never see them.
 Caller = Annotated[Principal, requires("manager", "lead")]
 Lead = Annotated[Principal, requires("lead")]
+Auditor = Lead  # a plan's audit trail is for the lead, like the case's
+CaseId = Annotated[str, Query(min_length=1, max_length=100)]
 
 
 def may_see(principal: Principal, plan: Plan) -> bool:
@@ -47,15 +49,20 @@ def plan_to_change(plan_id: str, session: SessionDep, principal: Caller) -> Plan
     return _visible(principal, plan, "plan not found")
 
 
-def plan_of_case(case_id: Annotated[str, Query(min_length=1, max_length=100)],
-                 session: SessionDep, principal: Caller) -> Plan:
+def plan_of_case(case_id: CaseId, session: SessionDep, principal: Caller) -> Plan:
     """The plan of a case the caller may see."""
+    return _visible(principal, service.find_plan(session, case_id=case_id), "no plan for this case")
+
+
+def audited_plan(case_id: CaseId, session: SessionDep, principal: Auditor) -> Plan:
+    """The plan whose audit trail a lead reads: the role first (403), then visibility (404)."""
     return _visible(principal, service.find_plan(session, case_id=case_id), "no plan for this case")
 
 
 CurrentPlan = Annotated[Plan, Depends(current_plan)]
 PlanToChange = Annotated[Plan, Depends(plan_to_change)]
 PlanOfCase = Annotated[Plan, Depends(plan_of_case)]
+AuditedPlan = Annotated[Plan, Depends(audited_plan)]
 
 
 def current_goal(goal_id: str, plan: PlanToChange, session: SessionDep) -> Goal:
@@ -72,3 +79,14 @@ def figures_tenant(principal: Lead, ctx: ContextDep, tenant: TenantQuery = None)
 
 
 FiguresTenant = Annotated[str, Depends(figures_tenant)]
+
+
+def current_step(step_id: str, goal: CurrentGoal, session: SessionDep) -> Step:
+    """A step of the caller's goal; the plan and the goal are found, or refused, first."""
+    return steps.get_step(session, goal=goal, step_id=step_id)
+
+
+CurrentStep = Annotated[Step, Depends(current_step)]
+VersionNumber = Annotated[int, Path(ge=1, le=1_000_000)]
+PrintLanguage = Annotated[Literal["de", "ar", "fa", "uk", "ru", "tr", "en"],
+                          Query(description="the client's language beside German")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from enum import Enum
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -12,10 +13,10 @@ from shared.bus import emit
 from shared.errors import Conflict, NotFound
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import GoalStatus, Topic
-from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.events.plans import PlanGoalAdded, PlanGoalRescheduled, PlanGoalStatusChanged
 from shared.ids import new_id
 
-from .models import Goal, Plan, PlanStatus
+from .models import AuditAction, AuditEntry, Goal, Plan, PlanStatus, Step
 from .statistics import GoalStatistics, goal_table, primary
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class IncompleteEvent(ValueError):
     """An event lacks what this level needs from it (retried, then dead-lettered)."""
 
 
-def _emit(session: Session, plan: Plan, payload: Contract, node: str) -> None:
+def emit_plan_event(session: Session, plan: Plan, payload: Contract, node: str) -> None:
     emit(session, payload, stream=STREAMS["plans"], tenant=plan.tenant, node=node,
          aggregate_id=plan.id)
 
@@ -37,6 +38,20 @@ def _emit(session: Session, plan: Plan, payload: Contract, node: str) -> None:
 def _bump(plan: Plan) -> None:
     plan.version += 1
     plan.updated_at = utcnow()
+
+
+def changed_content(plan: Plan) -> None:
+    """A goal or step changed: the version moves, and a change after an agreement opens a new draft."""
+    _bump(plan)
+    if plan.agreed_version == plan.agreement_version:
+        plan.agreement_version += 1
+
+
+def audit(session: Session, *, actor: str, action: AuditAction, plan: Plan,
+          detail: str | None = None) -> None:
+    """Add an audit row in the caller's transaction: it commits with the access it records."""
+    session.add(AuditEntry(actor=actor[:255], action=action, case_id=plan.case_id, plan_id=plan.id,
+                           tenant=plan.tenant, detail=detail))
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -56,6 +71,25 @@ def find_plan(session: Session, *, case_id: str, for_update: bool = False) -> Pl
     return session.exec(query).first()
 
 
+def read_plan(session: Session, *, plan: Plan, actor: str) -> list[Goal]:
+    """The plan's goals as the actor reads them (audited)."""
+    audit(session, actor=actor, action=AuditAction.read, plan=plan)
+    return goals_of(session, plan_id=plan.id)
+
+
+def read_audit(session: Session, *, plan: Plan, actor: str, after: int | None,
+               limit: int) -> tuple[list[AuditEntry], int | None]:
+    """A page of the plan's audit trail, oldest first, and the next cursor (this reading included)."""
+    audit(session, actor=actor, action=AuditAction.read_audit, plan=plan)
+    session.flush()
+    query = select(AuditEntry).where(AuditEntry.case_id == plan.case_id)
+    if after is not None:
+        query = query.where(col(AuditEntry.id) > after)
+    rows = list(session.exec(query.order_by(col(AuditEntry.id)).limit(limit + 1)).all())
+    page = rows[:limit]
+    return page, page[-1].id if len(rows) > limit else None
+
+
 def goals_of(session: Session, *, plan_id: str) -> list[Goal]:
     """The plan's goals, oldest first (ids are time-ordered)."""
     query = select(Goal).where(Goal.plan_id == plan_id).order_by(col(Goal.id))
@@ -71,7 +105,7 @@ def get_goal(session: Session, *, plan: Plan, goal_id: str) -> Goal:
 
 
 # -- goals (API writes) -----------------------------------------------------------------------
-def _writable(plan: Plan) -> None:
+def writable(plan: Plan) -> None:
     # A closed plan stays readable as the record of the work done, but takes no goal writes.
     if plan.status == PlanStatus.closed:
         raise Conflict("plan is closed: the case was closed on "
@@ -83,14 +117,15 @@ def add_goal(
     actor: str, node: str,
 ) -> Goal:
     """Add an open goal (PlanGoalAdded, without its title); the first goal makes a draft active."""
-    _writable(plan)
+    writable(plan)
     goal = Goal(id=new_id(), plan_id=plan.id, area=area, title=title, target_date=target_date,
                 status=GoalStatus.open, created_by=actor[:255])
     if plan.status == PlanStatus.draft:
         plan.status = PlanStatus.active
-    _bump(plan)
+    changed_content(plan)
     session.add_all([goal, plan])
-    _emit(session, plan, PlanGoalAdded(
+    audit(session, actor=actor, action=AuditAction.add_goal, plan=plan, detail=goal.id)
+    emit_plan_event(session, plan, PlanGoalAdded(
         plan_id=plan.id, case_id=plan.case_id, goal_id=goal.id, manager=plan.manager, area=area,
         target_date=target_date, plan_version=plan.version), node)
     return goal
@@ -106,48 +141,54 @@ KEEP = Keep.keep
 
 
 def change_goal(
-    session: Session, *, plan: Plan, goal: Goal, node: str, title: str | None = None,
+    session: Session, *, plan: Plan, goal: Goal, node: str, actor: str, title: str | None = None,
     target_date: date | None | Keep = KEEP, status: GoalStatus | None = None,
 ) -> bool:
     """Change a goal's title, target date and/or status; False when nothing differed.
 
     One change moves the plan's version once, however many fields it touched; the same values
     again are a no-op answered 200 without a bump or an event, so a retried PATCH is harmless.
-    Only a new status is an event (PlanGoalStatusChanged): the title is free text and never
-    leaves here.
+    A new status is an event (PlanGoalStatusChanged), a new target date another (PlanGoalRescheduled,
+    local); the title is free text and never leaves here.
     """
-    _writable(plan)
+    writable(plan)
+    audit(session, actor=actor, action=AuditAction.change_goal, plan=plan, detail=goal.id)
     previous = GoalStatus(goal.status)
-    new_status = status is not None and status != previous
-    new_title = title is not None and title != goal.title
-    new_date = not isinstance(target_date, Keep) and target_date != goal.target_date
-    if not (new_status or new_title or new_date):
-        return False
-    if status is not None:
-        goal.status = status
-    if title is not None:
-        goal.title = title
-    if not isinstance(target_date, Keep):
-        goal.target_date = target_date
-    goal.updated_at = utcnow()
-    _bump(plan)
-    session.add_all([goal, plan])
-    # No event for a new target date yet: notifications' overdue watch keeps the date that
-    # PlanGoalAdded announced (a PlanGoalRescheduled contract would carry the new one).
-    if new_status:
-        assert status is not None
-        _emit(session, plan, PlanGoalStatusChanged(
+    changed = apply_changes(session, plan, goal, title=title, status=status, target_date=target_date)
+    if "target_date" in changed:  # local only: the overdue watch follows the new date; the state counts no dates
+        emit_plan_event(session, plan, PlanGoalRescheduled(
+            plan_id=plan.id, case_id=plan.case_id, goal_id=goal.id, manager=plan.manager, area=goal.area,
+            status=goal.status, target_date=goal.target_date, plan_version=plan.version), node)
+    if "status" in changed:
+        emit_plan_event(session, plan, PlanGoalStatusChanged(
             plan_id=plan.id, case_id=plan.case_id, goal_id=goal.id, manager=plan.manager,
-            area=goal.area, previous_status=previous, status=status, plan_version=plan.version),
+            area=goal.area, previous_status=previous, status=GoalStatus(goal.status), plan_version=plan.version),
             node)
-    return True
+    return bool(changed)
+
+
+def apply_changes(session: Session, plan: Plan, row: Goal | Step, **given: Any) -> set[str]:
+    """Set the given fields (None: not given; a date's KEEP: not given, None clears it); the names that changed.
+
+    Any change moves the plan's version once, however many fields it touched.
+    """
+    changes = {name: value for name, value in given.items()
+               if not isinstance(value, Keep) and (value is not None or name.endswith(("_date", "_on")))}
+    changed = {name for name, value in changes.items() if getattr(row, name) != value}
+    if changed:
+        for name in changed:
+            setattr(row, name, changes[name])
+        row.updated_at = utcnow()
+        changed_content(plan)
+        session.add_all([row, plan])
+    return changed
 
 
 def change_goal_status(
-    session: Session, *, plan: Plan, goal: Goal, status: GoalStatus, node: str,
+    session: Session, *, plan: Plan, goal: Goal, status: GoalStatus, node: str, actor: str,
 ) -> bool:
     """Set the goal's status (PlanGoalStatusChanged); False when it already had it."""
-    return change_goal(session, plan=plan, goal=goal, status=status, node=node)
+    return change_goal(session, plan=plan, goal=goal, status=status, node=node, actor=actor)
 
 
 # -- the case's life (events from the cases service) ------------------------------------------
@@ -191,6 +232,15 @@ def close_plan(session: Session, *, case_id: str, tenant: str, closed_on: date) 
     if plan.status != PlanStatus.closed:
         plan.status, plan.closed_on = PlanStatus.closed, closed_on
         _bump(plan)
+        session.add(plan)
+    return plan
+
+
+def reassign_plan(session: Session, *, case_id: str, tenant: str, manager: str) -> Plan:
+    """The plan follows its case to another manager (not a change of its content: the versions stay)."""
+    plan = _plan_of_case(session, case_id=case_id, tenant=tenant)
+    if plan.manager != manager:
+        plan.manager, plan.updated_at = manager[:255], utcnow()
         session.add(plan)
     return plan
 

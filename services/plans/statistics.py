@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from shared.events.codes import GoalStatus, Topic
+from shared.events.plans import STEP_STATUSES, PartnerType, StepActor, StepStatus
 
 MIN_CELL = 5
 R = TypeVar("R", bound=Hashable)
@@ -135,3 +136,50 @@ def goal_table(rows: Sequence[tuple[str, str, int]]) -> CrossTable[Topic, GoalSt
     """Counts read back as (area, status, n) rows, in every area x status cell, suppressed."""
     counts = {(Topic(area), GoalStatus(status)): n for area, status, n in rows}
     return cross_table(counts, list(Topic), list(GoalStatus))
+
+
+REFERRAL_STATUSES = list(STEP_STATUSES[StepActor.partner])
+
+
+class ReferralCount(Count):
+    partner_type: PartnerType
+    status: StepStatus
+
+
+class PartnerCount(Count):
+    partner_type: PartnerType
+
+
+class ReferralStatusCount(Count):
+    status: StepStatus
+
+
+class ReferralStatistics(BaseModel):
+    """Referrals to partner services by partner type and status with totals; `clients` counts clients referred."""
+
+    tenant: str | None
+    min_cell: int
+    cells: list[ReferralCount]
+    by_partner_type: list[PartnerCount]
+    by_status: list[ReferralStatusCount]
+    total: Count
+    clients: Count
+
+    @classmethod
+    def of(cls, tenant: str | None, table: CrossTable[PartnerType, StepStatus],
+           clients: Masked) -> ReferralStatistics:
+        return cls(
+            tenant=tenant, min_cell=MIN_CELL,
+            cells=[ReferralCount(partner_type=p, status=s, count=m.count, suppressed=m.suppressed)
+                   for (p, s), m in table.cells.items()],
+            by_partner_type=[PartnerCount(partner_type=p, count=m.count, suppressed=m.suppressed)
+                             for p, m in table.row_totals.items()],
+            by_status=[ReferralStatusCount(status=s, count=m.count, suppressed=m.suppressed)
+                       for s, m in table.column_totals.items()],
+            total=Count.of(table.total), clients=Count.of(clients))
+
+
+def referral_table(rows: Sequence[tuple[str, str, int]]) -> CrossTable[PartnerType, StepStatus]:
+    """Counts read back as (partner type, status, n) rows, in every type x status cell, suppressed."""
+    counts = {(PartnerType(p), StepStatus(s)): n for p, s, n in rows}
+    return cross_table(counts, list(PartnerType), REFERRAL_STATUSES)

@@ -22,10 +22,22 @@ ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background
 AXE = Axe()
 
 
+# Boxes whose content is wider than they are, unless they scroll it (a wide table in .table-scroll).
+OVERFLOWING = """() => [...document.querySelectorAll('main *, header *')].filter(e => {
+  const style = getComputedStyle(e);
+  if (['auto', 'scroll', 'hidden'].includes(style.overflowX) || style.display === 'inline') return false;
+  return e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0;
+}).map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+  + ': ' + (e.textContent || '').trim().slice(0, 40))"""
+
+
 def accessible(page: Page, what: str) -> None:
-    """axe-core on the page as it is now (after a load or an HTMX swap): 0 violations."""
+    """axe-core on the page as it is now (after a load or an HTMX swap): 0 violations; nothing spills sideways."""
     results = AXE.run(page)
     assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+    width, viewport = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"{what}: the page is {width}px wide in a {viewport}px window"
+    assert page.evaluate(OVERFLOWING) == [], f"{what}: content wider than its box"
 
 
 @pytest.fixture

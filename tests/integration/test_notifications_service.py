@@ -18,7 +18,7 @@ from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_i
 from shared.events.cases import CaseOpened
 from shared.events.codes import GoalStatus, Topic
 from shared.events.funding import ExtensionDecided
-from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged
+from shared.events.plans import PlanGoalAdded, PlanGoalRescheduled, PlanGoalStatusChanged
 from shared.runtime.embedded import EmbeddedServer
 from tests.integration.notifications_support import (
     API,
@@ -197,7 +197,7 @@ def test_overdue_goals_notify_once_across_restarts(valkey: EmbeddedServer, redis
         goal_added(redis, "g-past", due=TODAY - timedelta(days=1), version=9)  # repeated: no-op
         eventually(lambda: overdue(node))
         [past] = overdue(node)
-        assert past.recipient_sub == "m-1" and past.source == "g-past"
+        assert past.recipient_sub == "m-1" and past.source == f"g-past@{TODAY - timedelta(days=3)}"
         since = (TODAY - timedelta(days=2)).isoformat()
         assert past.title == "Goal g-past is overdue"
         assert f"of plan plan-1 is overdue since {since}" in past.body
@@ -212,9 +212,9 @@ def test_overdue_goals_notify_once_across_restarts(valkey: EmbeddedServer, redis
     with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
         eventually(lambda: len(overdue(node)) == 2)
         time.sleep(1.0)  # five scheduler ticks
-        assert sorted(n.source for n in overdue(node)) == ["g-later", "g-past"]
-        assert [n["source"] for n in inbox(node, manager(node, "m-2"))] == ["g-later"]
-        assert [n["source"] for n in inbox(node, manager(node))] == ["g-past"]
+        assert sorted(goal_of(n.source) for n in overdue(node)) == ["g-later", "g-past"]
+        assert [n["data"]["goal_id"] for n in inbox(node, manager(node, "m-2"))] == ["g-later"]
+        assert [n["data"]["goal_id"] for n in inbox(node, manager(node))] == ["g-past"]
 
     with running_node(tmp_path, valkey.url, services=["notifications"]) as node:
         time.sleep(1.0)
@@ -226,9 +226,40 @@ def test_overdue_goals_notify_once_across_restarts(valkey: EmbeddedServer, redis
         goal_status(redis, "g-done", "achieved", version=3)  # older than what we know: ignored
         eventually(lambda: len(overdue(node)) == 3)
         time.sleep(1.0)
-        assert sorted(n.source for n in overdue(node)) == ["g-done", "g-later", "g-past"]
+        assert sorted(goal_of(n.source) for n in overdue(node)) == ["g-done", "g-later", "g-past"]
         assert {w.goal_id: w.state for w in rows(node, GoalWatch)} == {
             "g-past": "fired", "g-later": "fired", "g-done": "fired"}
+
+
+def goal_of(source: str) -> str:
+    """The goal an overdue notification is about: its source is the goal id and the target date."""
+    return source.rsplit("@", 1)[0]
+
+
+def goal_rescheduled(redis: Redis, goal_id: str, *, due: date | None, version: int) -> Envelope:
+    return publish(redis, STREAMS["plans"], PlanGoalRescheduled(
+        plan_id="plan-1", case_id="case-1", goal_id=goal_id, manager="m-1", area=Topic.work,
+        status=GoalStatus.open, target_date=due, plan_version=version))
+
+
+def test_a_rescheduled_goal_is_overdue_again_at_its_new_date_only(node: NodeHandle, redis: Redis,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    goal_added(redis, "g-moved", due=TODAY - timedelta(days=1))
+    eventually(lambda: len(overdue(node)) == 1)
+    later = TODAY + timedelta(days=20)
+    goal_rescheduled(redis, "g-moved", due=later, version=3)
+    goal_rescheduled(redis, "g-moved", due=TODAY - timedelta(days=9), version=2)  # older: ignored
+    eventually(lambda: settled(redis, STREAMS["plans"]))
+    time.sleep(1.0)  # five scheduler ticks: the new date has not come
+    assert len(overdue(node)) == 1
+    monkeypatch.setattr(scheduler, "today", lambda: later + timedelta(days=1))
+    eventually(lambda: len(overdue(node)) == 2)
+    [newest, _] = inbox(node, manager(node))
+    assert newest["kind"] == "goal_overdue" and newest["data"] == {
+        "goal_id": "g-moved", "plan_id": "plan-1", "case_id": "case-1", "area": "language", "status": "open",
+        "due_on": later.isoformat(), "overdue_since": (later + timedelta(days=1)).isoformat()}
+    goal_rescheduled(redis, "g-moved", due=None, version=4)  # no date any more: no more watching
+    eventually(lambda: rows(node, GoalWatch)[0].state == "ended")
 
 
 def test_goal_achieved_before_its_date_is_never_overdue(node: NodeHandle, redis: Redis,

@@ -26,7 +26,7 @@ from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/plans/v1"
 TODAY = date.today()
-MB = "x" * 1_000_000
+MB = "x" * 60_000  # past every field's limit, within the 64 KB body limit (past it: 413, test_hardening_bodies)
 UNKNOWN = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
 TITLE = "Ausbildung zur Pflegefachkraft beginnen"
 
@@ -146,6 +146,7 @@ def test_plan_lifecycle_from_case_events(node: NodeHandle, redis: Redis,
     pid = plan["id"]
     assert plan == {"id": pid, "case_id": case_id, "tenant": STUTTGART, "manager": "m1",
                     "status": "draft", "version": 1, "last_contact_on": None, "closed_on": None,
+                    "agreement_version": 1, "agreed_version": None, "review_on": None,
                     "created_at": plan["created_at"], "updated_at": plan["updated_at"],
                     "goals": []}
     assert get_plan(node, pid, as_m1) == plan
@@ -157,7 +158,7 @@ def test_plan_lifecycle_from_case_events(node: NodeHandle, redis: Redis,
     work = r.json()
     assert work == {"id": work["id"], "plan_id": pid, "area": "work", "title": TITLE,
                     "target_date": target.isoformat(), "status": "open",
-                    "created_at": work["created_at"], "updated_at": work["updated_at"],
+                    "created_at": work["created_at"], "updated_at": work["updated_at"], "steps": [],
                     "plan_version": 2}
     r = add_goal(node, pid, as_m1, area="language", title="  Deutschkurs B1 abschließen  ")
     assert r.status_code == 201
@@ -255,8 +256,10 @@ def test_a_goals_title_and_target_date_change_without_leaving_the_plans_database
         None, "in_progress", 4)
     shown = get_plan(node, plan["id"], as_m1)
     assert (shown["version"], shown["goals"][0]["title"]) == (4, "Pflegeausbildung")
-    events = eventually(lambda: (e := plans_events(redis)) and len(e) == 2 and e)
-    assert [e.type for e in events] == ["PlanGoalAdded", "PlanGoalStatusChanged"]
+    events = eventually(lambda: (e := plans_events(redis)) and len(e) == 4 and e)
+    assert [e.type for e in events] == ["PlanGoalAdded", "PlanGoalRescheduled", "PlanGoalRescheduled",
+                                        "PlanGoalStatusChanged"]
+    assert [e.payload["target_date"] for e in events[1:3]] == ["2028-01-31", None]
     assert all("Pflege" not in e.model_dump_json() for e in events)
 
 
@@ -391,8 +394,13 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
     for method, path, body, field in requests:
         r = node.client.request(method, f"{API}{path}", json=body, headers=as_m1)
         shown = body if MB not in json.dumps(body) else "1 MB"
+        # A body above the route's limit may be refused before it is read (413 naming the body).
+        fields = [d["field"] for d in r.json()["detail"]]
+        if shown is not body and r.status_code == 413:
+            assert fields == ["body"], (path, r.text[:300])
+            continue
         assert r.status_code == 422, (path, shown, r.text[:300])
-        assert field in [d["field"] for d in r.json()["detail"]], (path, field, r.text[:300])
+        assert field in fields, (path, field, r.text[:300])
     for method, path, _, _ in requests[:1] + requests[-1:]:
         for raw in (b"[1, 2]", b"{not json", b'"text"', b""):
             r = node.client.request(method, f"{API}{path}", content=raw, headers={

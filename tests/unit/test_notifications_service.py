@@ -233,9 +233,11 @@ def test_an_overdue_notification_names_goal_plan_and_dates(db: Database) -> None
     watch(db, "g-past", due=TODAY - timedelta(days=3))
     with unit(db) as s:
         [n] = domain.fire_overdue(s, today=TODAY, mail=CONFIG)
-    assert (n.kind, n.source, n.recipient_sub) == (Kind.goal_overdue, "g-past", "m-1")
-    assert n.title == "Goal g-past is overdue"
     since, target = TODAY - timedelta(days=2), TODAY - timedelta(days=3)
+    assert (n.kind, n.source, n.recipient_sub) == (Kind.goal_overdue, f"g-past@{target}", "m-1")
+    assert n.title == "Goal g-past is overdue"
+    assert n.data == {"goal_id": "g-past", "plan_id": "p1", "case_id": "", "area": "work", "status": "open",
+                      "due_on": target.isoformat(), "overdue_since": since.isoformat()}
     assert n.body == (f"Goal g-past (work) of plan p1 is overdue since {since} "
                       f"(target date {target}); its status is open.")
     [w] = all_of(db, GoalWatch)
@@ -312,3 +314,38 @@ def test_reading_counts_once_per_reader_and_others_cannot_find_it(db: Database) 
         assert domain.inbox(s, reader=lead, unread=True, limit=50) == []
         assert [m.id for m, _ in domain.inbox(s, reader=other_lead, unread=True, limit=50)] == [n.id]
     assert [(r.notification_id, r.sub) for r in all_of(db, ReadReceipt)] == [(n.id, "lead-1")]
+
+
+def reschedule(db: Database, goal_id: str, due: date | None, version: int,
+               value: GoalStatus = GoalStatus.open, tenant: str = STUTTGART) -> GoalWatch | None:
+    with unit(db) as s:
+        return domain.reschedule_goal(s, tenant=tenant, goal_id=goal_id, plan_id="p1", case_id="c1",
+                                      manager="m-1", area=Topic.work, status=value, due_on=due,
+                                      plan_version=version)
+
+
+def test_a_rescheduled_goal_is_watched_at_its_new_date_and_notified_once_per_date(db: Database) -> None:
+    watch(db, "g1", due=TODAY - timedelta(days=3))
+    with unit(db) as s:
+        [first] = domain.fire_overdue(s, today=TODAY, mail=CONFIG)
+    moved = reschedule(db, "g1", TODAY + timedelta(days=10), 2)
+    assert moved is not None and (moved.state, moved.due_on, moved.fired_at) == (
+        WatchState.watching, TODAY + timedelta(days=10), None)
+    with unit(db) as s:
+        assert domain.fire_overdue(s, today=TODAY, mail=CONFIG) == []  # not due at its new date yet
+        [second] = domain.fire_overdue(s, today=TODAY + timedelta(days=11), mail=CONFIG)
+    assert second.source != first.source and second.data["due_on"] == (TODAY + timedelta(days=10)).isoformat()
+    assert second.data["case_id"] == "c1"
+    # stale, foreign, cleared, then a first date for a goal that had none
+    assert reschedule(db, "g1", TODAY, 2) is None
+    assert reschedule(db, "g1", TODAY, 5, tenant=HEIDELBERG) is None
+    cleared = reschedule(db, "g1", None, 3)
+    assert cleared is not None and cleared.state == WatchState.ended
+    assert reschedule(db, "g-new", None, 2) is None
+    started = reschedule(db, "g-new", TODAY - timedelta(days=1), 2, value=GoalStatus.in_progress)
+    assert started is not None and (started.state, started.status) == (WatchState.watching, "in_progress")
+    with unit(db) as s:
+        [third] = domain.fire_overdue(s, today=TODAY, mail=CONFIG)
+    assert third.data["goal_id"] == "g-new"
+    achieved = reschedule(db, "g-new", TODAY + timedelta(days=5), 3, value=GoalStatus.achieved)
+    assert achieved is not None and achieved.state == WatchState.ended  # a reached goal is not overdue

@@ -50,16 +50,16 @@ async def _after_change(request: Request, web: Web, user: User, plan_id: str, er
     return RedirectResponse(f"/cases/{plan['case_id']}#plan", status_code=303)
 
 
-async def _send(web: Web, user: User, errors: FormErrors, gettext: Any, method: str, path: str,
-                body: dict[str, Any]) -> None:
-    """Send a change to the API; its refusals (409, 422) become the form's errors."""
+async def send(web: Web, user: User, errors: FormErrors, gettext: Any, method: str, path: str,
+               body: dict[str, Any], labels: dict[str, str] = GOAL_LABELS, order: list[str] = GOAL_FIELDS) -> None:
+    """Send a change to the API; its refusals (409, 422) become the form's errors at the fields named."""
     assert user.token is not None
     try:
         await web.api.fetch(method, path, user.token, json=body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        add_api_errors(errors, exc, gettext, GOAL_LABELS, GOAL_FIELDS)
+        add_api_errors(errors, exc, gettext, labels, order)
 
 
 @router.post("/plans/{plan_id}/goals")
@@ -78,7 +78,7 @@ async def add_goal(request: Request, plan_id: str, web: Web, user: User) -> Resp
     if values["target_date"] and target is None:
         errors.add("target_date", gettext("Enter the target date as a date, for example 30.06.2027"))
     if not errors:
-        await _send(web, user, errors, gettext, "POST", f"{PLANS}/{plan_id}/goals",
+        await send(web, user, errors, gettext, "POST", f"{PLANS}/{plan_id}/goals",
                     {"area": values["area"], "title": values["title"],
                      "target_date": target.isoformat() if target else None})
     return await _after_change(request, web, user, plan_id, errors, values, N_("The goal has been added."))
@@ -95,7 +95,7 @@ async def change_goal_status(request: Request, plan_id: str, goal_id: str, web: 
     if status not in GOAL_STATUS:
         errors.add("", gettext("Choose the goal's new status"))
     else:
-        await _send(web, user, errors, gettext, "PATCH", f"{PLANS}/{plan_id}/goals/{goal_id}", {"status": status})
+        await send(web, user, errors, gettext, "PATCH", f"{PLANS}/{plan_id}/goals/{goal_id}", {"status": status})
     return await _after_change(request, web, user, plan_id, errors, {}, N_("The goal's status has been changed."))
 
 
@@ -151,7 +151,7 @@ async def edit_goal(request: Request, plan_id: str, goal_id: str, web: Web, user
     if values["target_date"] and target is None:
         errors.add("target_date", gettext("Enter the target date as a date, for example 30.06.2027"))
     if not errors:
-        await _send(web, user, errors, gettext, "PATCH", f"{PLANS}/{plan_id}/goals/{goal_id}",
+        await send(web, user, errors, gettext, "PATCH", f"{PLANS}/{plan_id}/goals/{goal_id}",
                     {"title": values["title"], "target_date": target.isoformat() if target else None})
     if errors:
         assert user.token is not None

@@ -35,4 +35,6 @@ def alert_node_silent(
         session, tenant=tenant, kind=Kind.node_silent, source=source, recipient_role=OPERATORS,
         title=silence,
         body=(f"{silence} (last seen {_last_seen(last_seen_at)}). Its heartbeat, relay lag and "
-              "dead letters are listed under /api/federation/v1/nodes."), mail=mail)
+              "dead letters are listed under /api/federation/v1/nodes."), mail=mail,
+        data={"node_id": node_id, "silent_minutes": str(silent_for_s // 60),
+              **({"last_seen_at": last_seen_at[:64]} if last_seen_at else {})})

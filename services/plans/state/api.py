@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from shared.http import StateCaller, TenantQuery
 
 from ..deps import SessionDep
-from ..statistics import GoalStatistics
+from ..statistics import GoalStatistics, ReferralStatistics
 from . import service
 
 router = APIRouter(prefix="/api/plans/v1", tags=["plans"])
@@ -19,3 +19,11 @@ def goal_statistics(principal: StateCaller, session: SessionDep,
     """Goals by area and status, statewide or for one municipality (AGS)."""
     table, clients = service.goal_statistics(session, tenant=tenant)
     return GoalStatistics.of(tenant, table, clients)
+
+
+@router.get("/statistics/referrals", response_model=ReferralStatistics)
+def referral_statistics(principal: StateCaller, session: SessionDep,
+                        tenant: TenantQuery = None) -> ReferralStatistics:
+    """Referrals to partner services by partner type and status, statewide or for one municipality (AGS)."""
+    table, clients = service.referral_statistics(session, tenant=tenant)
+    return ReferralStatistics.of(tenant, table, clients)

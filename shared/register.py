@@ -25,9 +25,9 @@ CLASSES = {
     DataClass.pseudonym: "keyed pseudonyms at the state: personal only together with the node's key",
 }
 RULES = {
-    Retention.case: "with its case: erased `LOTSE_RETENTION_CASE_YEARS` after the case was closed, "
-                    "or earlier on a lead's erasure on request (Art. 17)",
-    Retention.access_log: "`LOTSE_RETENTION_AUDIT_YEARS`; erased with its case",
+    Retention.case: "with its case: to be erased a fixed number of years after the case was closed (the "
+                    "municipality's deletion concept), or earlier on a lead's erasure on request (Art. 17)",
+    Retention.access_log: "as long as the municipality's deletion concept keeps access logs; erased with its case",
     Retention.notification: "with the case it is about",
     Retention.staff: "as long as the user acts on the node's records; pseudonymous in what leaves the node",
     Retention.pseudonymous: "kept: aggregated and pseudonymous, no person identifiable at the state",
@@ -106,6 +106,10 @@ def render() -> str:
         lines.append(f"| `{data_class}` | {what} | {count} |")
     lines += ["", "## Retention rules", "", "| rule | how long |", "|---|---|"]
     lines += [f"| `{rule}` | {text} |" for rule, text in RULES.items()]
+    lines += ["", "What Lotse enforces by itself today: `delivery` (published events are deleted after the",
+              "window) and the append-only audit trails (no one can change or delete an entry). The `case`,",
+              "`access_log` and `notification` rules are the deletion concept, not yet carried out: Lotse has no",
+              "erasure run or erasure on request yet, so a node cannot erase a case's personal data today."]
     lines += ["", "## Personal data per service", "",
               "Encrypted: sealed at rest with the case's own key (crypto-shredding: erasing the case",
               "destroys the key, so older backups no longer reveal the person).", "",

@@ -39,11 +39,16 @@ def _emit(session: Session, case: Case, payload: Contract, node: str) -> None:
          aggregate_id=case.id)
 
 
+# Session.info: {case id: grant id} of the cases this request reaches through a break-glass grant.
+STAND_IN = "lotse_break_glass"
+
+
 def audit(session: Session, *, actor: str, action: AuditAction, case: Case,
           detail: str | None = None) -> None:
     """Add an audit row in the caller's transaction: it commits with the access it records."""
+    # An access through a stand-in's break-glass grant carries the grant's id (break_glass.py).
     session.add(AuditEntry(actor=actor[:255], action=action, case_id=case.id, tenant=case.tenant,
-                           detail=detail))
+                           detail=detail, break_glass=session.info.get(STAND_IN, {}).get(case.id)))
 
 
 # -- reads: each one leaves a row in the audit trail ------------------------------------------

@@ -1,6 +1,6 @@
 """Contracts produced by the cases service. Thin: ids, codes, dates, minutes — no names or notes."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import Field
@@ -115,3 +115,17 @@ class CounsellingExtended(Contract):
 
     case_id: str
     extended_on: date
+
+
+@contract
+class BreakGlassOpened(Contract):
+    """A stand-in manager opened a case outside their caseload until `until` (local; the reason stays in the file)."""
+
+    event_type = "BreakGlassOpened"
+    version = 1
+    scope = "local"
+    stream = CASES
+
+    case_id: str
+    manager: str
+    until: datetime

@@ -30,9 +30,10 @@ SERVICES = ["cases", "plans", "funding", "notifications", "federation"]
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}  # per operation and caller: bounded
 # What JSON Schema cannot say, the node checks and answers 422 for: dates and years relative to today
 # or to another field, a cursor that is not one of the list's, a tenant the caller may not act for,
-# the content of a CSV upload (`body`).
+# the content of a CSV upload (`body`), a consent's partner (for one purpose only), a reason blank once trimmed.
 INEXPRESSIBLE = {"birth_date", "held_on", "accommodation_since", "eligible_since", "closed_on", "target_date",
-                 "starts_on", "ends_on", "decided_on", "occupied_since", "year", "cursor", "tenant", "body"}
+                 "starts_on", "ends_on", "decided_on", "occupied_since", "year", "cursor", "tenant", "body",
+                 "given_on", "handed_on", "withdrawn_on", "partner", "reason"}
 STRICT_INT = "Input should be a valid integer"
 
 # Callers whose roles reach past the role checks into every route of the level.

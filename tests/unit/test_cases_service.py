@@ -235,7 +235,9 @@ def test_statuses_and_codes_are_string_columns() -> None:
         assert isinstance(kind, String) and not isinstance(kind, Enum), (table, column)
     assert [a.value for a in AuditAction] == ["open", "read", "list", "record_consultation",
                                               "read_consultations", "close", "read_audit",
-                                              "extend_counselling", "change", "reassign", "search"]
+                                              "extend_counselling", "change", "reassign", "search",
+                                              "record_information", "record_consent", "withdraw_consent",
+                                              "read_consents", "break_glass", "export"]
 
 
 # -- who may see a case -----------------------------------------------------------------------

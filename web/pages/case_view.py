@@ -48,7 +48,8 @@ def choice_lists(request: Request) -> dict[str, Any]:
     """The translated codes the case page's forms offer."""
     gettext = gettext_for(request).gettext
     return {"modes": options("mode", gettext), "topics": options("topic", gettext),
-            "goal_statuses": options("goal_status", gettext)}
+            "goal_statuses": options("goal_status", gettext), "purposes": options("consent_purpose", gettext),
+            "consent_forms": options("consent_form", gettext), "sheet_languages": options("plan_language", gettext)}
 
 
 async def plan_of(web: WebState, user: WebSession, case_id: str) -> Any:
@@ -69,6 +70,7 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
     case = await web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token)
     consultations = await web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token)
     plan = await plan_of(web, user, case_id)
+    privacy = await web.api.fetch("GET", f"{CASES}/{case_id}/consents", user.token)  # information, consents
     # The lead's hand-over form suggests the managers who hold cases here (counts only, not audited per case).
     managers = await web.api.fetch("GET", CASELOADS, user.token) if user.has("lead") else []
     view: dict[str, Any] = {
@@ -76,6 +78,8 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
         "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())},
         "g_errors": FormErrors(), "g_values": {}, "x_errors": FormErrors(), "x_values": {},
         "r_errors": FormErrors(), "r_values": {}, "managers": managers,
+        "privacy": privacy, "i_errors": FormErrors(), "i_values": {"handed_on": format_date(date.today())},
+        "k_errors": FormErrors(), "k_values": {"given_on": format_date(date.today())},
         **choice_lists(request)}
     view.update(parts)
     return view

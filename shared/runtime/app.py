@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -34,14 +35,26 @@ if TYPE_CHECKING:
 
 HTTP_LATENCY = Histogram("lotse_http_request_seconds", "HTTP request latency", ["method", "route", "status"])
 access_log = logging.getLogger("lotse.access")
+log = logging.getLogger(__name__)
 
 
-def route_template(scope: Scope, root: str) -> str:
-    """The matched route's template, as the router left it on this scope; a mount's prefix + /{path}."""
+def route_template(scope: Scope, root: str, templates: Sequence[tuple[re.Pattern[str], str]] = ()) -> str:
+    """The matched route's template, as the router left it on this scope; a mount's prefix + /{path}.
+
+    A request the guard refused before routing (401, 413, 429) is matched against the API's templates here.
+    """
     if (route := getattr(scope.get("route"), "path", None)) is not None:
         return str(route)
     mounted = scope.get("root_path", "")  # a mount moves its prefix into root_path for its app
-    return f"{mounted[len(root):]}/{{path}}" if len(mounted) > len(root) else "unmatched"
+    if len(mounted) > len(root):
+        return f"{mounted[len(root):]}/{{path}}"
+    path = scope.get("path", "")
+    return next((template for pattern, template in templates if pattern.fullmatch(path)), "unmatched")
+
+
+def path_patterns(paths: Sequence[str]) -> list[tuple[re.Pattern[str], str]]:
+    """The OpenAPI document's path templates as patterns ({case_id} matches one segment)."""
+    return [(re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p))), p) for p in paths]
 
 
 class AccessMiddleware:
@@ -50,8 +63,19 @@ class AccessMiddleware:
     The line names the route template, never the path, query, body or caller: those may hold names.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, paths: Callable[[], Sequence[str]] = tuple) -> None:
         self.app = app
+        self._paths = paths  # the API's path templates, to name a request refused before routing
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+
+    def templates(self) -> list[tuple[re.Pattern[str], str]]:
+        if self._templates is None:
+            try:
+                self._templates = path_patterns(self._paths())
+            except Exception:  # the log line must never fail a request: name it "unmatched" then
+                log.exception("the API's path templates are not available to the access log")
+                self._templates = []
+        return self._templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +93,7 @@ class AccessMiddleware:
             await self.app(scope, receive, timed_send)
         finally:
             elapsed = time.perf_counter() - start
-            route = route_template(scope, root)
+            route = route_template(scope, root, self.templates() if status in (401, 413, 429) else ())
             HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             # The OpenTelemetry middleware wraps this one, so the request's span is still current.
             access_log.info("request", extra={"method": scope["method"], "route": route, "status": status,
@@ -118,7 +142,7 @@ def build_app(node: Node) -> FastAPI:
                        burst=node.settings.rate_limit_burst)  # inside the guard: it knows the caller
     app.add_middleware(RequestGuard, default_limit=node.settings.max_body_bytes)
     app.add_middleware(node_headers)  # type: ignore[arg-type]  # a factory of the middleware, as Starlette allows
-    app.add_middleware(AccessMiddleware)
+    app.add_middleware(AccessMiddleware, paths=lambda: list(app.openapi().get("paths", {})))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -129,7 +129,8 @@ def test_the_team_figures_change_with_the_teams_work_and_withhold_small_cells(no
     # every chart is an image with a name and a description, and a table holds the same figures
     assert figures.count('<svg class="chart" role="img"') == 5
     assert "Zurückgehalten: Im Büro, Telefonisch" in figures
-    assert figures.count('<table class="table"') == 4
+    assert figures.count('<table class="table"') == 5  # the four charts' tables and the caseloads
+    assert 'aria-labelledby="caseloads-title"' in figures
     consult(node, cases=1)  # the manager's next consultation
     assert re.search(r'id="consultations-total">8<', lead.get("/team").text)
     # a window without consultations

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 from sqlmodel import Session
 
+from shared.auth import issue_dev_token
 from shared.bus import Subscription, emit
 from shared.http import context_of, session_dependency
 from shared.runtime.app import build_app
@@ -54,7 +55,11 @@ def test_node_serves_health_and_stops_without_stranding(valkey: EmbeddedServer,
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"redis": True, "bus": True, "db:cases": True}
-        assert client.post("/api/cases/v1/probe/400").json() == {"emitted": 400}
+        # every /api/ route is behind authentication, this test's probe too
+        token = issue_dev_token(settings.data_dir, node_id=settings.node_id, node_tenants=settings.tenants,
+                                sub="probe", roles=["manager"], tenants=[settings.tenants[0]])
+        answer = client.post("/api/cases/v1/probe/400", headers={"Authorization": f"Bearer {token}"})
+        assert answer.json() == {"emitted": 400}
         db = node.contexts["cases"].database
         while len(effects(db)) < 60:
             pass

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, event, text
+from sqlalchemy import DDL, Engine, Table, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -92,6 +92,24 @@ def is_infrastructure(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def append_only(table: Table) -> None:
+    """The table refuses UPDATE and DELETE (and TRUNCATE) in the database itself, not only in the code."""
+    name, refusal = table.name, f"{table.name} is append-only"
+    for op in ("UPDATE", "DELETE"):
+        event.listen(table, "after_create", DDL(
+            f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
+            f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END").execute_if(dialect="sqlite"))
+    for ddl in (
+        f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{refusal}'; END $$",
+        f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()",
+        f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_append_only()",
+    ):
+        event.listen(table, "after_create", DDL(ddl).execute_if(dialect="postgresql"))
 
 
 class Database:

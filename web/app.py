@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
+from shared.runtime.guard import RequestGuard
+from shared.runtime.ratelimit import RateLimit
 from web.client import Api
 from web.config import WebConfig
 from web.csrf import csrf_guard
@@ -73,6 +75,9 @@ def standalone(settings: Any) -> FastAPI:
 
     app = build_web(config, api, lifespan=lifespan)
     add_probes(app, api)
+    # Alone, it needs the node's outer layers itself: sign-in attempts limited, bodies bounded before reading.
+    app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
+    app.add_middleware(RequestGuard, default_limit=settings.max_body_bytes)
     return app
 
 

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict
-from sqlalchemy import DDL, JSON, Column, Index, String, event
+from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from shared.db import append_only
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Eligibility, Mode, Relation, Topic
 from shared.fields import Ags
@@ -173,26 +174,8 @@ TABLES = [Case.__table__, Consultation.__table__, AuditEntry.__table__,  # type:
           SearchEntry.__table__]  # type: ignore[attr-defined]
 
 
-def _append_only(table: Any) -> None:
-    """The table refuses UPDATE and DELETE (and TRUNCATE) in the database itself, not only in this code."""
-    name, refusal = table.name, f"{table.name} is append-only"
-    for op in ("UPDATE", "DELETE"):
-        event.listen(table, "after_create", DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
-            f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END").execute_if(dialect="sqlite"))
-    for ddl in (
-        f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN RAISE EXCEPTION '{refusal}'; END $$",
-        f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
-        f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()",
-        f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_append_only()",
-    ):
-        event.listen(table, "after_create", DDL(ddl).execute_if(dialect="postgresql"))
-
-
-_append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
-_append_only(SearchEntry.__table__)  # type: ignore[attr-defined]
+append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
+append_only(SearchEntry.__table__)  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------

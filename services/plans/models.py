@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
-from sqlalchemy import DDL, JSON, Column, String, event
+from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
+from shared.db import append_only
 from shared.events import utcnow
 from shared.events.codes import GoalStatus, Topic
 from shared.events.plans import PartnerType, StepActor, StepStatus
@@ -158,22 +159,7 @@ TABLES = [Plan.__table__, Goal.__table__, AuditEntry.__table__, Step.__table__, 
           PlanVersion.__table__]  # type: ignore[attr-defined]
 
 # The audit trail refuses UPDATE and DELETE in the database itself (migration 0002 does the same).
-APPEND_ONLY_DDL = {
-    "sqlite": [f"CREATE TRIGGER IF NOT EXISTS plans_audit_no_{op.lower()} BEFORE {op} ON plans_audit "
-               "BEGIN SELECT RAISE(ABORT, 'plans_audit is append-only'); END" for op in ("UPDATE", "DELETE")],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION plans_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        "$$ BEGIN RAISE EXCEPTION 'plans_audit is append-only'; END $$",
-        "CREATE TRIGGER plans_audit_no_change BEFORE UPDATE OR DELETE ON plans_audit "
-        "FOR EACH ROW EXECUTE FUNCTION plans_audit_append_only()",
-        "CREATE TRIGGER plans_audit_no_truncate BEFORE TRUNCATE ON plans_audit "
-        "FOR EACH STATEMENT EXECUTE FUNCTION plans_audit_append_only()",
-    ],
-}
-for _dialect, _statements in APPEND_ONLY_DDL.items():
-    for _ddl in _statements:
-        event.listen(AuditEntry.__table__, "after_create",  # type: ignore[attr-defined]
-                     DDL(_ddl).execute_if(dialect=_dialect))
+append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------

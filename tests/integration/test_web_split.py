@@ -30,6 +30,10 @@ def test_the_web_app_alone_serves_pages_from_the_api_and_reports_it_in_readyz(va
             assert page.status_code == 200 and "Haddad" in page.text
             assert "Haddad" in browser.get("/cases").text
             assert csrf_of(page.text)
+            # alone, it bounds bodies before reading them, as the node does
+            huge = browser.post("/cases/new", content=b"x" * (alone.max_body_bytes + 1),
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+            assert huge.status_code == 413 and huge.json()["detail"][0]["field"] == "body"
     unreachable = api_node.model_copy(update={"services": [WEB], "web_api_url": f"http://127.0.0.1:{free_port()}"})
     with TestClient(standalone(unreachable)) as browser:
         ready = browser.get("/readyz")

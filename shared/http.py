@@ -24,6 +24,7 @@ from shared.service import ServiceContext
 # At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
 STATE_ROLES = ("state_operator", "funding_officer")
 RETRY_AFTER_S = 5  # a write that failed on the database's side: when to try again
+RETRY_SAFE = "lotse_retry_safe"  # request state: its connection dropped before the commit; nothing written
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -85,7 +86,9 @@ def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
             db_session = Session(ctx.database.engine, expire_on_commit=False)
             try:
                 yield db_session
-            except BaseException:
+            except BaseException as exc:
+                if connection_dropped(exc):  # before the commit: the node may run the request once more
+                    setattr(request.state, RETRY_SAFE, True)
                 # Rolls back what was not committed and frees the connection (and SQLite's writer lock).
                 with anyio.CancelScope(shield=True):
                     await run_in_threadpool(db_session.close)
@@ -94,6 +97,18 @@ def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
                 await run_in_threadpool(commit_and_close, db_session)
 
     return session
+
+
+def connection_dropped(exc: BaseException) -> bool:
+    """Did the database end the connection under the unit of work (a failover, a restart)?"""
+    current: BaseException | None = exc
+    for _ in range(10):  # the exception and its causes
+        if current is None:
+            return False
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def commit_and_close(db_session: Session) -> None:

@@ -22,6 +22,7 @@ from shared import VERSION
 from shared.http import register_error_handlers
 from shared.runtime import operations
 from shared.runtime.apidocs import mount_docs
+from shared.runtime.failover import RetryAfterFailover
 from shared.runtime.guard import RequestGuard
 from shared.runtime.headers import node_headers
 from shared.runtime.logging import current_trace_id
@@ -138,6 +139,7 @@ def build_app(node: Node) -> FastAPI:
 
     # The last added is the outermost. Before the guard, nothing reads a body: the guard knows its size
     # and its caller first; its own 401/413 answers still get the headers and the access log line.
+    app.add_middleware(RetryAfterFailover)  # innermost: replays a body the guard has already bounded
     app.add_middleware(RateLimit, per_minute=node.settings.rate_limit_per_minute,
                        burst=node.settings.rate_limit_burst)  # inside the guard: it knows the caller
     app.add_middleware(RequestGuard, default_limit=node.settings.max_body_bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -50,15 +51,21 @@ def test_one_trace_from_a_municipal_request_to_the_state_read_model(
     tmp_path: Path, spans: InMemorySpanExporter
 ) -> None:
     with federated(tmp_path, ["federation", "cases"], ["federation", "cases"]) as (state, node_a, _, _):
-        answer = node_a.client.post("/api/cases/v1/cases", json=CASE, headers=node_a.headers("m1", "manager"))
+        manager = node_a.headers("m1", "manager")
+        opened = node_a.client.post("/api/cases/v1/cases", json=CASE, headers=manager)
+        assert opened.status_code == 201, opened.text
+        consultation = {"held_on": date.today().isoformat(), "duration_minutes": 30, "mode": "office",
+                        "topics": ["language"]}
+        route = "/api/cases/v1/cases/{case_id}/consultations"
+        answer = node_a.client.post(route.format(case_id=opened.json()["id"]), json=consultation, headers=manager)
         assert answer.status_code == 201, answer.text
         server = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER
-                  and s.attributes.get("http.route") == "/api/cases/v1/cases"]
+                  and s.attributes.get("http.route") == route]
         trace_id = server[0].context.trace_id
         # The state's read model of cases (group cases; the municipal cases service consumes nothing):
         at_state = eventually(lambda: [s for s in spans.get_finished_spans() if s.kind == SpanKind.CONSUMER
-                                       and s.name == "consume CaseOpened" and s.context.trace_id == trace_id
+                                       and s.name == "consume ConsultationRecorded" and s.context.trace_id == trace_id
                                        and s.attributes["messaging.consumer.group.name"] == "cases"], timeout=30)
         names = {s.name for s in spans.get_finished_spans() if s.context.trace_id == trace_id}
-        assert {"federation forward CaseOpened", "federation ingest CaseOpened"} <= names, names
+        assert {"federation forward ConsultationRecorded", "federation ingest ConsultationRecorded"} <= names, names
         assert at_state[0].parent is not None

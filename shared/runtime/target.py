@@ -50,11 +50,13 @@ class Target:
 
 
 def on_bus(t: Target, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(redis)` against the node's bus, after checking that it answers."""
+    """Run `work(redis)` against the node's bus (its primary, through Sentinel if configured)."""
     from redis.asyncio import Redis
 
     from shared.runtime.checks import redis_client
 
+    if t.settings.sentinels:
+        return on_primary(t, work)
     bus = t.bus()
     redis_client(bus).close()  # one clear line for a stopped node or a wrong URL/password
 
@@ -66,6 +68,30 @@ def on_bus(t: Target, work: Callable[[Any], Awaitable[T]]) -> T:
             await redis.aclose()
 
     return asyncio.run(run())
+
+
+def on_primary(t: Target, work: Callable[[Any], Awaitable[T]]) -> T:
+    """With LOTSE_REDIS_SENTINELS: the primary the Sentinels name now, as the node itself reaches it."""
+    from redis.exceptions import RedisError
+
+    from shared.bus.connection import BusAddress, bus_client
+
+    s = t.settings
+    address = BusAddress(s.redis_url, s.sentinels, s.redis_master)
+
+    async def run() -> T:
+        redis = bus_client(address)
+        try:
+            await redis.ping()
+            return await work(redis)
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(run())
+    except RedisError as exc:
+        fail(f"LOTSE_REDIS_SENTINELS: cannot reach primary {s.redis_master} through {address.describe()}: "
+             f"{str(exc).splitlines()[0][:200]}", 1)
 
 
 def recorded_in(data_dir: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 import redis as redis_sync
 
 from shared.runtime.embedded import free_port
+from shared.runtime.target import Target, on_bus
 from tests.integration.reliability import EFFECTS, effects_per_case, install_counting_service, open_cases
 from tests.nodes import eventually, running_node
 
@@ -84,6 +85,9 @@ def test_the_node_follows_a_failover_and_loses_no_acknowledged_write(
             assert set(effects_per_case(node)) == {*before, *during, *after}
             assert set(effects_per_case(node).values()) == {1}
             eventually(lambda: node.client.get("/readyz").status_code == 200, timeout=30)
+            # the operator's commands (dlq, events tail, federation) find the new primary the same way
+            server = on_bus(Target(node.settings), lambda redis: redis.info("server"))
+            assert int(server["tcp_port"]) == replica
 
 
 def _sentinel_ready(port: int) -> bool:

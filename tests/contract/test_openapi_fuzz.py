@@ -27,7 +27,7 @@ from shared.settings import Settings
 from tests.nodes import STUTTGART, node_settings, serving_node
 
 SERVICES = ["cases", "plans", "funding", "notifications", "federation"]
-EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}  # per operation and caller: bounded
+EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 6}  # per operation and caller: bounded
 # What JSON Schema cannot say, the node checks and answers 422 for: dates and years relative to today
 # or to another field, a cursor that is not one of the list's, a tenant the caller may not act for,
 # the content of a CSV upload (`body`), a consent's partner (for one purpose only), a reason blank once trimmed.

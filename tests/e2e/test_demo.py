@@ -39,12 +39,12 @@ def gone(base: Path, timeout: float = 20) -> bool:
     return not processes_of(base)
 
 
-def test_demo_seeds_three_linked_nodes(tmp_path: Path) -> None:
+def test_demo_seeds_three_linked_nodes_keeps_its_data_and_stops_them_on_every_signal(tmp_path: Path) -> None:
     base = tmp_path / "demo"
     ports = ",".join(str(free_port()) for _ in range(3))
-    result = lotse("demo", "--base", str(base), "--seed-only", "--ports", ports, timeout=240)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
+    seeded = lotse("demo", "--base", str(base), "--seed-only", "--ports", ports, timeout=240)
+    assert seeded.returncode == 0, seeded.stdout[-3000:] + seeded.stderr[-3000:]
+    out = seeded.stdout
     assert "Lotse demo is running." in out and "funding_officer" in out and "Mannheim" in out
     assert "demo users" in out and "manager-heidelberg-1" in out and "lead-stuttgart" in out
     assert "web app" in out and "node-admin-stuttgart" in out
@@ -56,13 +56,6 @@ def test_demo_seeds_three_linked_nodes(tmp_path: Path) -> None:
     for log in base.glob("*.log"):
         assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
     assert gone(base)
-
-
-def test_demo_keeps_its_data_and_stops_all_nodes_on_sigint_sigterm_and_sigkill(tmp_path: Path) -> None:
-    base = tmp_path / "demo"
-    ports = ",".join(str(free_port()) for _ in range(3))
-    seeded = lotse("demo", "--base", str(base), "--seed-only", "--ports", ports, timeout=240)
-    assert seeded.returncode == 0, seeded.stdout[-3000:] + seeded.stderr[-3000:]
     for stop in (signal.SIGINT, signal.SIGTERM):
         proc, said = live_demo(base, ports)
         assert "keeping the existing demo data" in "".join(said) and "demo users" in "".join(said)

@@ -42,7 +42,7 @@ class KeyStore:
     """Data keys per subject, cached briefly in memory (a destroyed key leaves the cache at once)."""
 
     def __init__(self, url: str, *, cache_size: int = 4096) -> None:
-        self.database = Database(url, [SubjectKey.__table__])  # type: ignore[list-item]
+        self.database = Database(url, [SubjectKey.__table__])  # type: ignore[attr-defined]
         self.database.create_all()  # one table that never changes shape: no migration history
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size

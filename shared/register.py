@@ -102,7 +102,7 @@ def render() -> str:
         "|---|---|---|",
     ]
     for data_class, what in CLASSES.items():
-        count = sum(1 for e in personal if e.mark.data_class == data_class)  # type: ignore[union-attr]
+        count = sum(1 for e in personal if isinstance(e.mark, Personal) and e.mark.data_class == data_class)
         lines.append(f"| `{data_class}` | {what} | {count} |")
     lines += ["", "## Retention rules", "", "| rule | how long |", "|---|---|"]
     lines += [f"| `{rule}` | {text} |" for rule, text in RULES.items()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -31,11 +32,9 @@ class Reclaiming:
     stalled: bool
     _stopping: bool
 
-    async def handle(self, entries: list[Entry], deliveries: dict[bytes, int] | None) -> None:
-        raise NotImplementedError
-
-    async def revive(self) -> None:
-        raise NotImplementedError
+    # Consumer's own methods: processing a batch of entries, and reading again after a lost group.
+    handle: Callable[[list[Entry], dict[bytes, int] | None], Awaitable[None]]
+    revive: Callable[[], Awaitable[None]]
 
     async def reclaim_once(self) -> int:
         """XAUTOCLAIM entries idle past the limit (failed, or stranded by a dead consumer) and retry."""

@@ -6,9 +6,10 @@ Six managers (the sign-in picker's, three municipalities) get `--cases` cases ea
 and plan goals through the API. `--users` browser sessions sign in through the dev picker (CSRF token
 and all) and, as many concurrent clients, load the case page (`/cases/{id}`) and the caseload (`/cases`);
 then the same number of API clients with the same managers' tokens make the calls those pages make
-(case + consultations + plan; the case list). Server time is the node's own access-log duration per
-request; each bench request carries a `traceparent` of its own, so the log lines are told apart, and
-the API calls a page makes in-process are counted inside the page, never as API requests.
+(case, consultations, plan, consents and the unread counter; the case list). Server time is the node's
+own access-log duration per request; each bench request carries a `traceparent` of its own, so the log
+lines are told apart. The API calls a page makes in-process are not logged apart: the page's
+Server-Timing header says how long they took.
 Three rounds: one user alone (a request's cost), 50 users back to back (a closed loop: the node's
 capacity, latency = users / throughput), 50 users pausing between pages (as people do).
 """
@@ -49,6 +50,8 @@ CASES, PLANS = "/api/cases/v1/cases", "/api/plans/v1/plans"
 TOPICS = ["language", "work", "housing", "school", "health", "family", "residence", "benefits"]
 AREAS = {"language": "B1 German course with certificate", "work": "Recognition of vocational degree",
          "housing": "Own rental flat", "school": "Enrol children in primary school"}
+UNREAD = "/api/notifications/v1/inbox/unread"
+SERVER_TIMING = re.compile(r"api;dur=([0-9.]+)")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TARGET_P95_MS = 150.0
 # uvicorn closes a connection idle for 5 s, httpx's default reuses one up to 5 s: under load the two race
@@ -71,10 +74,12 @@ class Scenario:
     """What one unit of work is, and what was measured for it."""
 
     name: str
-    unit: Callable[[httpx.AsyncClient, User, str, str], Awaitable[None]]  # (client, user, case id, traceparent)
+    # (client, user, case id, traceparent) -> for a page: its in-process API calls' ms (Server-Timing)
+    unit: Callable[[httpx.AsyncClient, User, str, str], Awaitable[float | None]]
     web: bool
     client_s: list[float] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)
+    inner_ms: dict[str, float] = field(default_factory=dict)  # trace id -> the page's API calls (ms)
     rps: float = 0.0
 
 
@@ -145,26 +150,41 @@ def traceparent() -> tuple[str, str]:
     return trace, f"00-{trace}-{secrets.token_hex(8)}-01"
 
 
-async def case_page(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> None:
-    ok(await c.get(f"/cases/{case_id}", headers={"traceparent": tp}))
+def api_ms(response: httpx.Response) -> float:
+    """The page's in-process API time from its Server-Timing header (web/client.py ApiTiming)."""
+    timing = SERVER_TIMING.search(response.headers.get("server-timing", ""))
+    return float(timing.group(1)) if timing else 0.0
 
 
-async def caseload_page(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> None:
-    ok(await c.get("/cases", headers={"traceparent": tp}))
+async def case_page(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> float:
+    response = await c.get(f"/cases/{case_id}", headers={"traceparent": tp})
+    ok(response)
+    return api_ms(response)
+
+
+async def caseload_page(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> float:
+    response = await c.get("/cases", headers={"traceparent": tp})
+    ok(response)
+    return api_ms(response)
 
 
 async def case_api(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> None:
-    """What the case page asks the API, in the same order (web/pages/case_view.py)."""
+    """What the case page asks the API, in the same order (web/pages/case_view.py, web/render.py)."""
     headers = {"Authorization": f"Bearer {u.token}", "traceparent": tp}
     ok(await c.get(f"{CASES}/{case_id}", headers=headers))
     ok(await c.get(f"{CASES}/{case_id}/consultations", headers=headers))
     ok(await c.get(PLANS, headers=headers, params={"case_id": case_id}))
+    ok(await c.get(f"{CASES}/{case_id}/consents", headers=headers))
+    ok(await c.get(UNREAD, headers=headers))
+    return None
 
 
 async def caseload_api(c: httpx.AsyncClient, u: User, case_id: str, tp: str) -> None:
-    """What the caseload asks the API (web/pages/cases.py: the first page of 25)."""
-    ok(await c.get(CASES, headers={"Authorization": f"Bearer {u.token}", "traceparent": tp},
-                   params={"limit": 25}))
+    """What the caseload asks the API (web/pages/cases.py: the first page of 25; the unread counter)."""
+    headers = {"Authorization": f"Bearer {u.token}", "traceparent": tp}
+    ok(await c.get(CASES, headers=headers, params={"limit": 25}))
+    ok(await c.get(UNREAD, headers=headers))
+    return None
 
 
 async def run(scenario: Scenario, users: list[User], api: list[httpx.AsyncClient], n: int,
@@ -185,8 +205,10 @@ async def run(scenario: Scenario, users: list[User], api: list[httpx.AsyncClient
                 await asyncio.sleep(rng.expovariate(1 / think))
             trace, tp = traceparent()
             t = time.perf_counter()
-            await scenario.unit(c, user, rng.choice(user.cases), tp)
+            inner = await scenario.unit(c, user, rng.choice(user.cases), tp)
             if record:
+                if inner is not None:
+                    scenario.inner_ms[trace] = inner
                 scenario.client_s.append(time.perf_counter() - t)
                 scenario.traces.append(trace)
 
@@ -208,11 +230,10 @@ def server_times(log: Path) -> dict[str, list[tuple[str, float]]]:
     return by_trace
 
 
-def unit_server_ms(scenario: Scenario, lines: list[tuple[str, float]]) -> tuple[float, float]:
+def unit_server_ms(scenario: Scenario, trace: str, lines: list[tuple[str, float]]) -> tuple[float, float]:
     """A unit's server time, and (pages only) how much of it the in-process API calls took."""
-    if scenario.web:  # the page's own line is the outermost: logged last, the longest
-        page = max(d for _, d in lines)
-        return page, sum(d for r, d in lines if r.startswith("/api/"))
+    if scenario.web:  # the page's own line (its in-process API calls have none)
+        return max(d for _, d in lines), scenario.inner_ms.get(trace, 0.0)
     return sum(d for _, d in lines), 0.0
 
 
@@ -228,7 +249,7 @@ def report(rounds: list[tuple[str, list[Scenario], bool]], log: Path) -> None:
         print(f"{'':36} {'req/s':>6} | server ms p50    p95    p99 | client ms p50    p95    p99")
         server: dict[str, list[float]] = {}
         for s in scenarios:
-            units = [unit_server_ms(s, logged[t]) for t in s.traces if t in logged]
+            units = [unit_server_ms(s, t, logged[t]) for t in s.traces if t in logged]
             server[s.name] = [u for u, _ in units]
             sv, cl = server[s.name], [x * 1000 for x in s.client_s]
             print(f"{s.name:36} {s.rps:6.0f} | {pct(sv, 50):13.1f} {pct(sv, 95):6.1f} {pct(sv, 99):6.1f} "
@@ -250,9 +271,9 @@ def report(rounds: list[tuple[str, list[Scenario], bool]], log: Path) -> None:
 def scenarios() -> list[Scenario]:
     """Each page, then the API calls it wraps."""
     return [Scenario("case page  GET /cases/{id}", case_page, web=True),
-            Scenario("  its API calls (3 GETs)", case_api, web=False),
+            Scenario("  its API calls (5 GETs)", case_api, web=False),
             Scenario("caseload   GET /cases", caseload_page, web=True),
-            Scenario("  its API call (GET cases?limit=25)", caseload_api, web=False)]
+            Scenario("  its API calls (cases?limit=25, unread)", caseload_api, web=False)]
 
 
 async def main() -> None:
@@ -264,6 +285,7 @@ async def main() -> None:
     ap.add_argument("--solo", type=int, default=200, help="units per scenario from one user first (0: none)")
     ap.add_argument("--think", type=float, default=2.0,
                     help="a last round with this mean pause per user between pages, in s (0: no such round)")
+    ap.add_argument("--keep", action="store_true", help="keep the node's data directory and log")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lotse-web-bench-"))
     port = free_port()
@@ -326,7 +348,10 @@ async def main() -> None:
     print(f"all-in-one node, SQLite, embedded server; {len(MANAGERS)} managers x {args.cases} cases, "
           f"{args.consultations} consultations and 2 goals each")
     report(rounds, log)
-    shutil.rmtree(tmp, ignore_errors=True)  # kept when something failed: the node's log is in it
+    if args.keep:
+        print(f"\nthe node's data and log (node.log): {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)  # kept when something failed: the node's log is in it
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -115,6 +116,12 @@ def issue_dev_token(
     return jwt.encode(claims, load_or_create_dev_key(data_dir), algorithm="EdDSA")
 
 
+# A verified token is remembered this long at most (never past its expiry): an issuer's key retired in the
+# meantime refuses it again within a minute; a dev key retired on this node does so at once.
+VERIFIED_TTL_S = 60.0
+VERIFIED_MAX = 4096
+
+
 class Authenticator:
     """Verifies bearer tokens for one node."""
 
@@ -130,12 +137,36 @@ class Authenticator:
         self._stamp: tuple[float, ...] = ()
         if not oidc_issuer:
             self._stamp, self._public = _key_files_stamp(self.data_dir), dev_public_keys(self.data_dir)
+        # Tokens verified lately (a page makes several API calls with one): token -> (valid until, caller).
+        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._verified_lock = threading.Lock()
 
-    def _dev_claims(self, token: str) -> dict[str, Any]:
-        """A dev token's claims, checked against every valid key; a rotation or retirement on disk counts at once."""
+    def _dev_keys_current(self) -> None:
+        """Reload the dev keys when their files changed; a rotation or retirement on disk counts at once."""
         stamp = _key_files_stamp(self.data_dir)  # two stat calls: cheaper than the signature check
         if stamp != self._stamp:
+            with self._verified_lock:
+                self._verified.clear()  # what a retired key signed is verified again, and refused
             self._stamp, self._public = stamp, dev_public_keys(self.data_dir)
+
+    def cached(self, token: str) -> Principal | None:
+        """The caller of a token verified within the last VERIFIED_TTL_S and not expired since; else None."""
+        if not self.oidc_issuer:
+            self._dev_keys_current()
+        hit = self._verified.get(token)
+        return hit[1] if hit is not None and hit[0] > time.time() else None
+
+    def _remember(self, token: str, claims: dict[str, Any], principal: Principal) -> None:
+        now = time.time()
+        until = min(float(claims.get("exp", now)), now + VERIFIED_TTL_S)
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_MAX:
+                self._verified.pop(next(iter(self._verified)))  # the oldest entry
+            self._verified[token] = (until, principal)
+
+    def _dev_claims(self, token: str) -> dict[str, Any]:
+        """A dev token's claims, checked against every valid key."""
+        self._dev_keys_current()
         for key in self._public:
             try:
                 return jwt.decode(token, key, algorithms=["EdDSA"], audience=self.node_id, issuer=DEV_ISSUER)
@@ -161,6 +192,9 @@ class Authenticator:
         return client.get_signing_key_from_jwt(token).key
 
     def verify(self, token: str) -> Principal:
+        known = self.cached(token)
+        if known is not None:
+            return known
         try:
             if self.oidc_issuer:
                 key = self._signing_key(token)
@@ -173,6 +207,7 @@ class Authenticator:
         principal = principal_of(claims)
         if self.tenants and not principal.tenants & self.tenants:
             raise TokenError("invalid token: for no tenant this node serves")
+        self._remember(token, claims, principal)
         return principal
 
 
@@ -208,7 +243,7 @@ async def current_principal(request: Request) -> Principal:
                             headers={"WWW-Authenticate": "Bearer"})
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        if authenticator.oidc_issuer:
+        if authenticator.oidc_issuer and authenticator.cached(token) is None:
             principal = await run_in_threadpool(authenticator.verify, token)
         else:
             principal = authenticator.verify(token)

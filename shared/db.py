@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,8 @@ from sqlalchemy import DDL, Engine, Table, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_S = 30
 # FULL: a commit is on disk before it is acknowledged, also across a power loss (NORMAL in WAL mode may
 # roll back the last commits then). Its cost, measured with bench/bus.py, is in docs/benchmarks.md.
@@ -23,6 +26,7 @@ SQLITE_INFRA = ("database is locked", "database or disk is full", "readonly data
                 "disk i/o error", "database table is locked")
 PG_INFRA = ("08", "53", "57P", "25006")
 _WRITER = "lotse_writer"  # connection info: this transaction holds the process's SQLite writer lock
+_QUERY_ONLY = "lotse_query_only"  # connection info: PRAGMA query_only is on for this read transaction
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
 
 
@@ -45,12 +49,19 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
             cur.execute("PRAGMA foreign_keys=ON")
+            # What is deleted or overwritten is zeroed in the file, not left in free pages: an erased name
+            # must not be readable from the database file afterwards (services/cases/erasure.py).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             if conn.get_execution_options().get(READ_ONLY):
-                conn.exec_driver_sql("BEGIN")  # a WAL reader: neither waits for nor blocks writers
+                # A WAL reader: neither waits for nor blocks writers. query_only makes a write in it fail
+                # loudly instead of upgrading to a write lock the process's writer lock knows nothing of.
+                conn.exec_driver_sql("PRAGMA query_only=1")
+                conn.info[_QUERY_ONLY] = True
+                conn.exec_driver_sql("BEGIN")
                 return
             # The lock belongs to the connection's transaction, not to a thread: a request's unit of
             # work may begin in one worker thread and commit in another.
@@ -69,9 +80,58 @@ def make_engine(url: str) -> Engine:
         def _end(conn: Any) -> None:
             if conn.info.pop(_WRITER, False):
                 writer.release()
+            if conn.info.pop(_QUERY_ONLY, False):  # the pooled connection writes again for its next user
+                conn.connection.driver_connection.execute("PRAGMA query_only=0")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@contextmanager
+def permitted(session: Session, permit: type[SQLModel]) -> Iterator[None]:
+    """Within this block, tables made append-only with this permit table admit this transaction's changes.
+
+    The permit row is inserted and deleted again inside the transaction: no other transaction ever sees it.
+    """
+    row = permit()
+    session.add(row)
+    session.flush()
+    try:
+        yield
+        session.flush()
+    finally:
+        session.delete(row)
+        session.flush()
+
+
+def wipe_after_commit(session: Session) -> None:
+    """Once this transaction has committed, fold SQLite's WAL into the database file and truncate it.
+
+    With secure_delete, what the transaction overwrote or deleted is zeroed in its pages; the checkpoint
+    writes those pages over the old ones in the file and empties the WAL, where the old versions still were.
+    In a thread of its own: it waits for readers of older snapshots (at most the busy timeout), not the caller.
+    """
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if not str(engine.url).startswith("sqlite"):
+        return  # PostgreSQL: deleted tuples go with VACUUM; backups are the key store's concern
+
+    def checkpoint() -> None:
+        try:
+            raw = engine.raw_connection()
+            try:
+                driver: Any = raw.driver_connection
+                busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy:
+                    log.warning("the WAL could not be truncated after an erasure (readers busy); it is on the "
+                                "next checkpoint")
+            finally:
+                raw.close()
+        except Exception:
+            log.exception("checkpoint after an erasure failed")
+
+    event.listen(session, "after_commit",
+                 lambda _: threading.Thread(target=checkpoint, name="wipe", daemon=True).start(), once=True)
 
 
 def is_infrastructure(exc: BaseException) -> bool:
@@ -94,22 +154,35 @@ def is_infrastructure(exc: BaseException) -> bool:
     return False
 
 
-def append_only(table: Table) -> None:
-    """The table refuses UPDATE and DELETE (and TRUNCATE) in the database itself, not only in the code."""
-    name, refusal = table.name, f"{table.name} is append-only"
-    for op in ("UPDATE", "DELETE"):
-        event.listen(table, "after_create", DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
-            f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END").execute_if(dialect="sqlite"))
-    for ddl in (
+def append_only(table: Table, *, permit: str | None = None) -> None:
+    """The table refuses UPDATE and DELETE (and TRUNCATE) in the database itself, not only in the code.
+
+    With `permit` (a table's name), a transaction that holds a row in that table may change or delete rows:
+    the erasure of a case's personal data, which inserts its permit, changes, and deletes the permit again
+    before it commits, so no other transaction ever sees one (services/cases/erasure.py).
+    """
+    for dialect, statements in append_only_ddl(table.name, permit).items():
+        for statement in statements:
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+
+
+def append_only_ddl(name: str, permit: str | None = None) -> dict[str, list[str]]:
+    """The statements that make a table append-only, per dialect (the migrations use them, too)."""
+    refusal = f"{name} is append-only"
+    when = f"WHEN NOT EXISTS (SELECT 1 FROM {permit}) " if permit else ""
+    sqlite = [f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} BEFORE {op} ON {name} "
+              f"{when}BEGIN SELECT RAISE(ABORT, '{refusal}'); END" for op in ("UPDATE", "DELETE")]
+    admit = (f"IF TG_OP <> 'TRUNCATE' AND EXISTS (SELECT 1 FROM {permit}) THEN "
+             "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END IF; ") if permit else ""
+    postgresql = [
         f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN RAISE EXCEPTION '{refusal}'; END $$",
+        f"$$ BEGIN {admit}RAISE EXCEPTION '{refusal}'; END $$",
         f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
         f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()",
         f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_append_only()",
-    ):
-        event.listen(table, "after_create", DDL(ddl).execute_if(dialect="postgresql"))
+    ]
+    return {"sqlite": sqlite, "postgresql": postgresql}
 
 
 class Database:
@@ -118,6 +191,8 @@ class Database:
     def __init__(self, url: str, tables: Sequence[Table]) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Read-only transactions: on SQLite a WAL snapshot without the process's writer lock.
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
         self.tables = tables
         self.failing = False  # the last transaction failed for infrastructure reasons
         event.listen(self.engine, "handle_error", self._on_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio
@@ -12,11 +12,12 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy import Table, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from shared.auth import Principal, PrincipalDep, require_roles
-from shared.db import is_infrastructure
+from shared.db import Database, is_infrastructure
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.fields import AGS_PATTERN
 from shared.service import ServiceContext
@@ -25,6 +26,27 @@ from shared.service import ServiceContext
 STATE_ROLES = ("state_operator", "funding_officer")
 RETRY_AFTER_S = 5  # a write that failed on the database's side: when to try again
 RETRY_SAFE = "lotse_retry_safe"  # request state: its connection dropped before the commit; nothing written
+READS = frozenset({"GET", "HEAD"})  # their unit of work reads in a read-only transaction
+_SEES_ITS_RECORD = "lotse_sees_its_record"  # a read route's mark: when its reading must see its own record
+
+
+def sees_its_record(when: Callable[[Request], bool] = lambda _: True) -> Callable[[Any], Any]:
+    """Mark a read route whose answer shows the record of its own reading (the audit trail it reads, the
+    search log its result points to): when `when(request)` holds, its unit of work is a write transaction."""
+
+    def mark(endpoint: Any) -> Any:
+        setattr(endpoint, _SEES_ITS_RECORD, when)
+        return endpoint
+
+    return mark
+
+
+def reads_only(request: Request) -> bool:
+    """Does the request's unit of work only read (and append, after the read, what it recorded)?"""
+    if request.method not in READS:
+        return False
+    when = getattr(getattr(request.scope.get("route"), "endpoint", None), _SEES_ITS_RECORD, None)
+    return when is None or not when(request)
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -54,10 +76,10 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sqlite3.OperationalError, _database_failed)  # from the writer lock's wait
 
 
-def context_of(service: str) -> Callable[[Request], ServiceContext]:
+def context_of(service: str) -> Callable[[Request], Awaitable[ServiceContext]]:
     """A dependency: the running service's context (settings, database) on this node."""
 
-    def context(request: Request) -> ServiceContext:
+    async def context(request: Request) -> ServiceContext:  # no I/O: no worker-thread hop
         return request.app.state.contexts[service]  # type: ignore[no-any-return]
 
     return context
@@ -82,8 +104,12 @@ def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
 
     async def session(request: Request) -> AsyncIterator[Session]:
         ctx: ServiceContext = request.app.state.contexts[service]
+        reading = reads_only(request)
         async with work_slots(request):
-            db_session = Session(ctx.database.engine, expire_on_commit=False)
+            if reading:  # no autoflush: what a read appends is written by finish_read, not inside the read
+                db_session = Session(ctx.database.reader, expire_on_commit=False, autoflush=False)
+            else:
+                db_session = Session(ctx.database.engine, expire_on_commit=False)
             try:
                 yield db_session
             except BaseException as exc:
@@ -94,7 +120,10 @@ def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
                     await run_in_threadpool(db_session.close)
                 raise
             with anyio.CancelScope(shield=True):  # a commit is never left half-way by a cancellation
-                await run_in_threadpool(commit_and_close, db_session)
+                if reading:
+                    await run_in_threadpool(finish_read, ctx.database, db_session)
+                else:
+                    await run_in_threadpool(commit_and_close, db_session)
 
     return session
 
@@ -117,6 +146,34 @@ def commit_and_close(db_session: Session) -> None:
         db_session.commit()
     finally:
         db_session.close()
+
+
+def finish_read(database: Database, db_session: Session) -> None:
+    """End a read's transaction, then write what it appended (audit rows, the search log) in a short one.
+
+    A read holds no writer lock while it runs its dependencies and route across worker-thread hops; only
+    the append takes it, for one INSERT and the commit. A read may add rows, never change or delete any.
+    """
+    try:
+        changed = [obj for obj in db_session.dirty if db_session.is_modified(obj)]
+        if changed or db_session.deleted:
+            raise RuntimeError(f"a read changed or deleted rows ({changed or list(db_session.deleted)})")
+        appended = list(db_session.new)
+        for obj in appended:
+            db_session.expunge(obj)
+    finally:
+        db_session.close()
+    if appended:  # plain INSERTs (the rows are new and nothing reads them back): no ORM flush to plan
+        rows: dict[Table, list[dict[str, Any]]] = {}
+        for obj in appended:
+            mapper = inspect(obj).mapper
+            values = {attr.columns[0].name: getattr(obj, attr.key) for attr in mapper.column_attrs}
+            rows.setdefault(mapper.local_table, []).append(  # type: ignore[arg-type]
+                {name: value for name, value in values.items() if value is not None})
+        with database.engine.begin() as conn:
+            for table, values_list in rows.items():
+                for values in values_list:  # one by one: rows may lack different (defaulted) columns
+                    conn.execute(table.insert(), values)
 
 
 def session_dependency(service: str) -> Any:

@@ -25,8 +25,8 @@ CLASSES = {
     DataClass.pseudonym: "keyed pseudonyms at the state: personal only together with the node's key",
 }
 RULES = {
-    Retention.case: "with its case: to be erased a fixed number of years after the case was closed (the "
-                    "municipality's deletion concept), or earlier on a lead's erasure on request (Art. 17)",
+    Retention.case: "with its case: erased `LOTSE_RETENTION_CASE_YEARS` (default 3) years after the case was "
+                    "closed by the daily retention run, or earlier by a lead's erasure on request (Art. 17)",
     Retention.access_log: "as long as the municipality's deletion concept keeps access logs; erased with its case",
     Retention.notification: "with the case it is about",
     Retention.staff: "as long as the user acts on the node's records; pseudonymous in what leaves the node",
@@ -106,10 +106,23 @@ def render() -> str:
         lines.append(f"| `{data_class}` | {what} | {count} |")
     lines += ["", "## Retention rules", "", "| rule | how long |", "|---|---|"]
     lines += [f"| `{rule}` | {text} |" for rule, text in RULES.items()]
-    lines += ["", "What Lotse enforces by itself today: `delivery` (published events are deleted after the",
-              "window) and the append-only audit trails (no one can change or delete an entry). The `case`,",
-              "`access_log` and `notification` rules are the deletion concept, not yet carried out: Lotse has no",
-              "erasure run or erasure on request yet, so a node cannot erase a case's personal data today."]
+    lines += ["", "What Lotse enforces by itself: `delivery` (published events are deleted after the window),",
+              "the append-only audit trails (no one changes or deletes an entry, except an erasure), and",
+              "`case`, `access_log` and `notification` through erasure (`services/cases/erasure.py`): a lead",
+              "erases a closed case on the client's request with a reason (`POST /api/cases/v1/cases/{id}/",
+              "erase`, the case page's data-protection section), and the daily retention run erases every",
+              "case closed more than `LOTSE_RETENTION_CASE_YEARS` years ago (its runs, with what was due and",
+              "what it erased: `GET /api/cases/v1/erasure-runs`, the node page). Erasure removes the case file's",
+              "names, birth date, nationality, languages and household birth years, the consultation notes,",
+              "consents, information sheets, break-glass reasons, the search terms that found the case and the",
+              "audit details; on `CaseErased` the plans service removes the plan's goal and step texts, dates",
+              "and agreed versions' snapshots, the notifications service every notification, watch and reminder",
+              "about the case. What the figures count stays, without the person (codes, process dates, minutes,",
+              "who accessed the file when), so every figure is the same before and after. The state never held",
+              "the person's data. SQLite zeroes what is overwritten (`secure_delete`) and the WAL is truncated",
+              "after an erasure, so the database files no longer hold the data. Not yet: no column is sealed",
+              "with a per-case key (crypto-shredding; the key store `shared/keystore.py` exists, the services",
+              "do not use it yet), so a backup taken before an erasure holds the person's data until it expires."]
     lines += ["", "## Personal data per service", "",
               "Encrypted: sealed at rest with the case's own key (crypto-shredding: erasing the case",
               "destroys the key, so older backups no longer reveal the person).", "",

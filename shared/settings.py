@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     node_silence_s: float = Field(default=300.0, gt=0)  # state: silent longer -> operator alert
     # cases: how long a stand-in's break-glass access to a case outside their caseload lasts
     break_glass_hours: float = Field(default=3.0, gt=0, le=24)
+    # A closed case's personal data is erased this many years after its closure (the deletion concept).
+    retention_case_years: int = Field(default=3, ge=1, le=30)
     # bus tuning
     batch_size: int = Field(default=500, ge=1, le=10_000)
     block_ms: int = Field(default=200, ge=1, le=60_000)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -59,3 +60,8 @@ def hop_span(name: str, env: Any, kind: trace.SpanKind,
                                       attributes={"messaging.message.id": env.event_id, **(attributes or {})}):
         carrier = current_trace_context()
         yield lambda e: e.model_copy(update={"trace": e.trace.model_copy(update=carrier)})
+
+
+# FastAPI's own telemetry (spans per dependency, endpoint and serialisation) stays off in every app: the
+# node's spans are the OpenTelemetry FastAPI instrumentation's, one per request.
+NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}

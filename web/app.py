@@ -16,7 +16,8 @@ from starlette.types import Scope
 
 from shared.runtime.guard import RequestGuard
 from shared.runtime.ratelimit import RateLimit
-from web.client import Api
+from shared.telemetry import NO_NATIVE_TELEMETRY
+from web.client import Api, ApiTiming
 from web.config import WebConfig
 from web.csrf import csrf_guard
 from web.deps import WebState
@@ -42,13 +43,14 @@ class PageMount(Mount):
 
 def build_web(config: WebConfig, api: Api, **kwargs: Any) -> FastAPI:
     """The pages, their assets, their errors; sessions and security headers around all of them."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None,
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_NATIVE_TELEMETRY,
                   dependencies=[Depends(csrf_guard)], **kwargs)  # every POST checks the CSRF token
     app.state.web = WebState(config, api)
     for router in page_routers():
         app.include_router(router)
     app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
     register_page_errors(app)
+    app.add_middleware(ApiTiming)
     app.add_middleware(SessionMiddleware, config=config)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so it also covers what the session layer sends
     return app

@@ -40,9 +40,12 @@ GOAL_STATUS = {
     "dropped": N_("Dropped"),
 }
 PLAN_STATUS = {"draft": N_("Draft"), "active": N_("Active"), "closed": N_("Closed")}
-POSITION_STATUS = {"approved": N_("Approved, not yet filled"), "occupied": N_("Occupied"), "vacant": N_("Vacant")}
+POSITION_STATUS = {"approved": N_("Approved, not yet filled"), "occupied": N_("Occupied"), "vacant": N_("Vacant"),
+                   "applied": N_("Applied for, not approved yet"), "refused": N_("Refused by the state"),
+                   "withdrawn": N_("Application withdrawn")}
 EXTENSION_KINDS = {"extension_24_months": N_("Extension by 24 months"),
-                   "interruption_12_months": N_("Extension by 12 months after an interruption")}
+                   "interruption_12_months": N_("Extension by 12 months after an interruption"),
+                   "new_position": N_("New position")}
 APPLICATION_STATUS = {"submitted": N_("Waiting for decision"), "approved": N_("Approved"), "rejected": N_("Rejected"),
                       "withdrawn": N_("Withdrawn")}
 QUALIFICATIONS = {"vocational": N_("Vocational level"), "academic": N_("Academic level")}
@@ -109,6 +112,9 @@ PARTNER_TYPES = {
 # The languages a printed plan comes in beside German (and a plan is explained in).
 PLAN_LANGUAGES = {"de": N_("German"), "ar": N_("Arabic"), "fa": N_("Persian"), "uk": N_("Ukrainian"),
                   "ru": N_("Russian"), "tr": N_("Turkish"), "en": N_("English")}
+# Why the counselling of a case ended (the state counts `independent` as an outcome).
+CLOSE_REASONS = {"independent": N_("The client manages independently"), "moved_away": N_("The client moved away"),
+                 "transferred": N_("Handed over to another service"), "other": N_("Another reason")}
 GROUPS = {"role": ROLES, "case_status": CASE_STATUS, "mode": MODES, "topic": TOPICS,
           "goal_status": GOAL_STATUS, "plan_status": PLAN_STATUS, "kind": NOTIFICATION_KINDS,
           "position_status": POSITION_STATUS, "extension_kind": EXTENSION_KINDS,
@@ -116,7 +122,7 @@ GROUPS = {"role": ROLES, "case_status": CASE_STATUS, "mode": MODES, "topic": TOP
           "step_status": STEP_STATUS, "step_actor": STEP_ACTORS, "partner_type": PARTNER_TYPES,
           "plan_language": PLAN_LANGUAGES,
           "eligibility": ELIGIBILITY, "relation": RELATIONS, "qualification": QUALIFICATIONS,
-          "consent_purpose": CONSENT_PURPOSES, "consent_form": CONSENT_FORMS}
+          "consent_purpose": CONSENT_PURPOSES, "consent_form": CONSENT_FORMS, "close_reason": CLOSE_REASONS}
 
 
 def label(group: str, code: str | None) -> str:

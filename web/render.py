@@ -56,7 +56,8 @@ def format_datetime(value: Any) -> str:
 def environment(lang: str) -> Environment:
     """The templates with this language's catalogue installed (one environment per language)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
+                      auto_reload=False)  # templates ship with the package: no stat per page
     catalogue = translations(lang)
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = format_date
@@ -81,27 +82,33 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
 
 
-async def unread_count(request: Request) -> int | None:
-    """The header's unread counter; None when the inbox cannot be read (no notifications service)."""
+async def unread_count(request: Request, *, fresh: bool = False) -> int | None:
+    """The header's unread counter (asked anew when `fresh`, else at most every UNREAD_TTL_S);
+    None when the inbox cannot be read (no notifications service)."""
     session = session_of(request)
     if session.token is None:
         return None
+    web = request.app.state.web
+    known = None if fresh else web.unread.get(session.token)
+    if known is not None:
+        return int(known)
     try:
-        items = await request.app.state.web.api.fetch(
-            "GET", "/api/notifications/v1/inbox", session.token, params={"unread": "true", "limit": 100})
+        answer = await web.api.fetch("GET", "/api/notifications/v1/inbox/unread", session.token)
     except ApiError:
         return None
-    return len(items)
+    web.unread.put(session.token, int(answer["unread"]))
+    return int(answer["unread"])
 
 
-async def page(request: Request, template: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
+async def page(request: Request, template: str, *, status_code: int = 200, fresh_count: bool = False,
+               **values: Any) -> HTMLResponse:
     """A whole page in the request's language, with the header's user, counter and one-time message."""
     session = session_of(request)
     lang = language(request)
     flash = session.take_flash()
     context = {"session": session, "csrf": session.csrf_token(), "request_path": _here(request),
                "flash": translations(lang).gettext(flash) if flash else None,
-               "unread": await unread_count(request), **values}
+               "unread": await unread_count(request, fresh=fresh_count), **values}
     html = environment(lang).get_template(template).render(context)
     return HTMLResponse(html, status_code=status_code, headers={"Vary": "HX-Request, Accept-Language, Cookie"})
 

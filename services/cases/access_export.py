@@ -7,14 +7,14 @@ As JSON, and as a readable German PDF. The plan is the plans service's part (not
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
-from shared.documents import render_pdf, template_environment
+from shared.documents import in_german, print_export
 from shared.events import utcnow
 
 from . import break_glass, consents
@@ -95,7 +95,7 @@ GERMAN: dict[str, dict[str, str]] = {
         "search": "Fall in einer Suche gefunden", "record_information": "Merkblatt als ausgehändigt erfasst",
         "record_consent": "Einwilligung erfasst", "withdraw_consent": "Widerruf erfasst",
         "read_consents": "Einwilligungen gelesen", "break_glass": "Fall in Vertretung geöffnet",
-        "export": "Auskunft erstellt"},
+        "export": "Auskunft erstellt", "erase": "Daten gelöscht"},
     "purpose": {"handover": "Übergabe an eine andere Kommune", "partner_sharing": "Weitergabe an eine Partnerstelle"},
     "form": {"written": "schriftlich", "oral": "mündlich"},
     "mode": {"office": "im Büro", "outreach": "aufsuchend", "phone": "telefonisch", "video": "per Video",
@@ -115,20 +115,9 @@ GERMAN: dict[str, dict[str, str]] = {
 
 def german(group: str, code: Any) -> str:
     """A code in German; an unknown one as it is."""
-    return GERMAN[group].get(str(code), str(code)) if code is not None else ""
+    return in_german(GERMAN, group, code)
 
 
-def german_date(value: date | datetime | None) -> str:
-    """31.12.2026, or 31.12.2026, 14:05 UTC for a moment."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y, %H:%M UTC")
-    return value.strftime("%d.%m.%Y")
-
-
-def printed(answer: AccessExport) -> bytes:
+def printed(answer: Any) -> bytes:
     """The export as a readable German PDF."""
-    html = template_environment(TEMPLATES).get_template("access_export.html").render(
-        x=answer, german=german, day=german_date)
-    return render_pdf(html, base_url=TEMPLATES)
+    return print_export(TEMPLATES, answer, german)

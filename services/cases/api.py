@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from shared.auth import tenant_for_write
-from shared.http import CursorQuery, TenantQuery
+from shared.http import CursorQuery, TenantQuery, sees_its_record
 from shared.ids import ULID_PATTERN
 
-from . import privacy_api, search, service
+from . import erasure_api, privacy_api, search, service
 from .changes import CaseUpdate, CounsellingExtension, Reassignment
 from .deps import (
     AuditedCase,
@@ -60,6 +60,7 @@ def open_case(body: CaseCreate, principal: Caller, session: SessionDep, ctx: Con
 
 
 @router.get("/cases", response_model=CasePage)
+@sees_its_record(when=lambda request: "q" in request.query_params)  # the search log its result points to
 def list_cases(
     principal: Caller, session: SessionDep, ctx: ContextDep,
     status: CaseStatus | None = None,
@@ -140,6 +141,7 @@ def extend_counselling(body: CounsellingExtension, case: LeadsCase, principal: C
 
 
 @router.get("/cases/{case_id}/audit", response_model=AuditPage)
+@sees_its_record()
 def read_audit(
     case: AuditedCase, principal: Auditor, session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -164,3 +166,4 @@ def consultation_statistics(
 
 # The client's data-protection rights on a case (consents, break-glass, export) live in their own module.
 router.include_router(privacy_api.router)
+router.include_router(erasure_api.router)

@@ -67,6 +67,7 @@ class AuditAction(StrEnum):
     read_consents = "read_consents"
     break_glass = "break_glass"
     export = "export"
+    erase = "erase"
 
 
 class Case(SQLModel, table=True):
@@ -77,7 +78,7 @@ class Case(SQLModel, table=True):
     __not_personal__ = {
         "id": ID, "tenant": AGS_CODE, "status": CODE, "eligibility": CODE, "close_reason": CODE,
         "opened_on": PROCESS_DATE, "first_consultation_on": PROCESS_DATE, "counselling_ends_on": PROCESS_DATE,
-        "counselling_extended_on": PROCESS_DATE, "closed_on": PROCESS_DATE,
+        "counselling_extended_on": PROCESS_DATE, "closed_on": PROCESS_DATE, "erased_on": PROCESS_DATE,
         "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }
 
@@ -111,6 +112,7 @@ class Case(SQLModel, table=True):
                                                    default=None, max_length=JUSTIFICATION_MAX)
     closed_on: date | None = None
     close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
+    erased_on: date | None = None  # its personal data erased (services/cases/erasure.py): served no more
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -170,12 +172,21 @@ class SearchEntry(SQLModel, table=True):
     found: int  # cases shown on the page this search answered
 
 
+class ErasurePermit(SQLModel, table=True):
+    """Exists only inside an erasure's transaction: the append-only triggers admit that transaction's changes."""
+
+    __tablename__ = "cases_erasure_permit"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
 TABLES = [Case.__table__, Consultation.__table__, AuditEntry.__table__,  # type: ignore[attr-defined]
-          SearchEntry.__table__]  # type: ignore[attr-defined]
+          SearchEntry.__table__, ErasurePermit.__table__]  # type: ignore[attr-defined]
 
 
-append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
-append_only(SearchEntry.__table__)  # type: ignore[attr-defined]
+# Append-only, except for an erasure (its permit: services/cases/erasure.py; migration 0006 does the same).
+append_only(AuditEntry.__table__, permit=ErasurePermit.__tablename__)  # type: ignore[attr-defined]
+append_only(SearchEntry.__table__, permit=ErasurePermit.__tablename__)  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from shared.http import sees_its_record
 from shared.ids import ULID_PATTERN
 
 from . import access_export, break_glass, consents
@@ -78,6 +79,7 @@ def read_break_glass(case: AuditedCase, principal: Caller, session: SessionDep) 
 @router.get("/cases/{case_id}/export", response_model=AccessExport,
             responses={200: {"content": {"application/pdf": {}},
                              "description": "everything held about the client: JSON, or with format=pdf a German PDF"}})
+@sees_its_record()
 def export_case(case: AuditedCase, principal: Caller, session: SessionDep, ctx: ContextDep,
                 format: Annotated[Literal["json", "pdf"], Query()] = "json") -> AccessExport | Response:
     """An access request (Art. 15 GDPR), for the lead: everything the cases service holds about the client,

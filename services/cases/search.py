@@ -41,7 +41,7 @@ def matching(term: str) -> list[ColumnElement[bool]]:
 def caseload_query(*, tenants: Collection[str], manager: str | None, status: CaseStatus | None,
                    after: str | None, limit: int, where: Sequence[ColumnElement[bool]] = ()) -> SelectOfScalar[Case]:
     """The visible cases (these tenants', this manager's) after the cursor, oldest first, one more than a page."""
-    query = select(Case).where(col(Case.tenant).in_(sorted(tenants)), *where)
+    query = select(Case).where(col(Case.tenant).in_(sorted(tenants)), col(Case.erased_on).is_(None), *where)
     if manager is not None:
         query = query.where(Case.manager == manager)
     if status is not None:

@@ -27,7 +27,7 @@ from shared.ids import new_id
 from . import counselling
 from .models import AuditAction, AuditEntry, Case, Caseload, CaseStatus, Consultation, HouseholdMember
 from .search import caseload_query
-from .statistics import ConsultationStatistics, Tally, check_window
+from .statistics import ConsultationStatistics, Tally, check_window, small
 
 
 class CaseClosedConflict(Conflict):
@@ -55,7 +55,7 @@ def audit(session: Session, *, actor: str, action: AuditAction, case: Case,
 def get_case(session: Session, *, case_id: str, for_update: bool = False) -> Case:
     """The case, locked for the transaction when it is about to change (not audited: a lookup)."""
     case = session.get(Case, case_id, with_for_update=for_update)
-    if case is None:
+    if case is None or case.erased_on is not None:  # an erased case's file no longer exists for anyone
         raise NotFound("case not found")
     return case
 
@@ -261,5 +261,11 @@ def consultation_statistics(session: Session, *, tenant: str, from_: date | None
         clients.add(case_id)
     still_open = session.exec(select(func.count()).select_from(Case).where(
         Case.tenant == tenant, Case.status == CaseStatus.open)).one()
-    return tally.publish(tenant=tenant, from_=from_, to=to, distinct_clients=len(clients),
-                         open_cases=[(tenant, still_open)])
+    answer = tally.publish(tenant=tenant, from_=from_, to=to, distinct_clients=len(clients),
+                           open_cases=[(tenant, still_open)])
+    # The household members counselled alongside, as the programme counts them (the annual figures).
+    members = sum(len(m or []) for m in session.exec(
+        select(Case.household_members).where(col(Case.id).in_(sorted(clients))))) if clients else 0
+    answer.household_members_suppressed = small(members)
+    answer.household_members = None if answer.household_members_suppressed else members
+    return answer

@@ -104,6 +104,9 @@ class ConsultationStatistics(BaseModel):
     by_mode: list[ModeRow]
     by_month: list[MonthRow]
     open_cases: list[OpenCases]
+    # A municipality's answer only: household members counselled alongside, of the clients counselled in the window.
+    household_members: int | None = None
+    household_members_suppressed: bool = False
 
 
 def _rows(name: str, cells: Sequence[Cell], *, splits_total: bool) -> list[dict[str, object]]:

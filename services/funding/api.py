@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from shared.auth import tenant_for_write
 from shared.errors import InvalidInput
+from shared.events.funding import ExtensionKind
 from shared.http import TenantQuery, YearPath
 from shared.ids import ULID_PATTERN
 
@@ -36,6 +37,7 @@ from .models import (
     FundingPosition,
     FundingYearPublic,
     GrantPublic,
+    NewPositionApplicationCreate,
     OccupancyChange,
     OccupancyPublic,
     PositionCreate,
@@ -101,9 +103,9 @@ def occupancy_history(position: CurrentPosition, session: SessionDep) -> Any:
 
 @router.get("/positions/{position_id}/grants", response_model=PositionGrants)
 def position_grants(position: CurrentPosition, session: SessionDep) -> PositionGrants:
-    """The position's grant per funding year (rate × FTE × funded months / 12), as the state computes it."""
-    found = years.position_grants(session, fte=position.fte, qualification=position.qualification,
-                                  starts_on=position.starts_on, ends_on=position.ends_on)
+    """The position's grant per funding year (rate × FTE × funded months / 12), as the state computes it;
+    none while a new position is applied for, nor once refused or withdrawn."""
+    found = years.grants_of(session, position=position)
     return PositionGrants(position_id=position.id, fte=position.fte, qualification=position.qualification,
                           items=[GrantPublic.of(g) for g in found])
 
@@ -131,26 +133,41 @@ def apply_for_extension(position: PositionToChange, principal: Manager, session:
     if body is None:
         raise InvalidInput("justification", "Field required")
     return service.apply_for_extension(
-        session, position=position, kind=body.kind, justification=body.justification,
+        session, position=position, kind=ExtensionKind(body.kind), justification=body.justification,
         interruption_from=body.interruption_from, interruption_to=body.interruption_to,
         actor=principal.sub, today=date.today(), node=ctx.node)
 
 
+@router.post("/new-position-applications", status_code=201, response_model=ExtensionApplicationPublic)
+def apply_for_new_position(body: NewPositionApplicationCreate, principal: Manager, session: SessionDep,
+                           ctx: ContextDep) -> Any:
+    """Apply to the state for a new position; it is registered as `applied` (funded nowhere) until decided."""
+    tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
+    return service.apply_for_new_position(
+        session, tenant=tenant, fte=body.fte, qualification=body.qualification, starts_on=body.starts_on,
+        months=body.months, justification=body.justification, actor=principal.sub, today=date.today(),
+        node=ctx.node)
+
+
 @router.get("/positions/{position_id}/extension-applications", response_model=list[ExtensionApplicationPublic])
-def list_applications(position: CurrentPosition, session: SessionDep) -> Any:
-    """The position's extension applications, newest first."""
-    return service.list_applications(session, position_id=position.id)
+def list_applications(position: CurrentPosition, session: SessionDep) -> list[ExtensionApplicationPublic]:
+    """The position's applications (a new position's included), newest first."""
+    found = service.list_applications(session, position_id=position.id)
+    printed = letters.with_letters(session, application_ids=[a.id for a in found])
+    return [ExtensionApplicationPublic.of(a, a.id in printed) for a in found]
 
 
 @router.get("/extension-applications/{application_id}", response_model=ExtensionApplicationPublic)
-def get_application(application: CurrentApplication) -> Any:
-    """One extension application."""
-    return application
+def get_application(application: CurrentApplication, session: SessionDep) -> ExtensionApplicationPublic:
+    """One application, an extension's or a new position's."""
+    printed = letters.with_letters(session, application_ids=[application.id])
+    return ExtensionApplicationPublic.of(application, application.id in printed)
 
 
 @router.post("/extension-applications/{application_id}/withdraw", response_model=ExtensionApplicationPublic)
 def withdraw_application(application: ApplicationToChange, session: SessionDep, ctx: ContextDep) -> Any:
-    """Withdraw an application the state has not decided yet; 409 once it is decided or withdrawn."""
+    """Withdraw an application the state has not decided yet (a new position's: the position too); 409 once
+    it is decided or withdrawn."""
     return service.withdraw_application(session, application=application, today=date.today(), node=ctx.node)
 
 

@@ -13,20 +13,16 @@ from .exports import Table
 from .models import FundingYear
 
 QUALIFICATION = {"vocational": "Fachschul-/Berufsausbildungsniveau", "academic": "Hochschulniveau"}
-POSITION_STATUS = {"approved": "bewilligt, noch nicht besetzt", "occupied": "besetzt", "vacant": "unbesetzt"}
+POSITION_STATUS = {"approved": "bewilligt, noch nicht besetzt", "occupied": "besetzt", "vacant": "unbesetzt",
+                   "applied": "beantragt", "refused": "abgelehnt", "withdrawn": "Antrag zurückgezogen"}
 APPLICATION_STATUS = {"submitted": "Entscheidung ausstehend", "approved": "bewilligt", "rejected": "abgelehnt",
                       "withdrawn": "zurückgezogen"}
 KIND = {"extension_24_months": "Verlängerung um 24 Monate",
-        "interruption_12_months": "Verlängerung um 12 Monate nach Unterbrechung"}
+        "interruption_12_months": "Verlängerung um 12 Monate nach Unterbrechung", "new_position": "Neue Stelle"}
 
 
-class PositionRow(Protocol):
+class PositionRow(years.PositionTerm, Protocol):
     tenant: str
-    fte: float
-    qualification: Any
-    starts_on: date
-    ends_on: date
-    status: Any
     status_since: date | None
 
 
@@ -40,8 +36,7 @@ def position_tables(session: Session, positions: Sequence[tuple[str, str | None,
         key = [pid, *([node] if with_node else []), p.tenant]
         rows.append([*key, p.fte, QUALIFICATION[p.qualification], p.starts_on, p.ends_on,
                      POSITION_STATUS[p.status], p.status_since])
-        for g in years.position_grants(session, fte=p.fte, qualification=p.qualification, starts_on=p.starts_on,
-                                       ends_on=p.ends_on, model=model):
+        for g in years.grants_of(session, position=p, model=model):
             grant_rows.append([*key, g.year, g.months, g.rate_eur,
                                None if g.amount_eur is None else float(g.amount_eur)])
     return [

@@ -24,6 +24,7 @@ from shared.privacy import AGS_CODE, AMOUNT, PROCESS_DATE, TIMESTAMP, DataClass,
 
 from .grants import funded_months
 from .models import FundingPosition
+from .terms import FUNDED
 
 
 def due_on(year: int) -> date:
@@ -70,9 +71,9 @@ class KeyFiguresPublic(BaseModel):
 
 
 def positions_in_year(session: Session, *, tenants: Collection[str], year: int) -> tuple[int, float]:
-    """The positions funded in the year (any funded month) and their FTE."""
+    """The positions funded in the year (any funded month) and their FTE; none applied for, refused or withdrawn."""
     found = [p for p in session.exec(select(FundingPosition).where(
-        col(FundingPosition.tenant).in_(list(tenants)))).all()
+        col(FundingPosition.tenant).in_(list(tenants)), col(FundingPosition.status).in_(FUNDED))).all()
         if funded_months(starts_on=p.starts_on, ends_on=p.ends_on, year=year)]
     return len(found), round(sum(p.fte for p in found), 3)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -18,7 +18,7 @@ from shared.ids import ULID_PATTERN
 from shared.privacy import AGS_CODE, CODE, ID, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
 
 from .grants import YearGrant
-from .terms import FTE_MAX, FTE_MIN, FTE_STEP, JUSTIFICATION_MIN, REASON_MAX, control_free
+from .terms import FTE_MAX, FTE_MIN, FTE_STEP, JUSTIFICATION_MIN, MAX_TERM_MONTHS, REASON_MAX, control_free
 
 # A bounded calendar keeps every term and its extensions far from date overflow.
 TermDate = Annotated[IsoDate, pydantic.Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
@@ -180,7 +180,11 @@ class OccupancyChange(BaseModel):
     since: IsoDate
 
 
-Justification = Annotated[str, pydantic.Field(min_length=JUSTIFICATION_MIN, max_length=JUSTIFICATION_MAX),
+# Said in the document too (checked by control_free and the trimming): no control characters but line breaks
+# and tabs, no whitespace at either end, so its length is the trimmed length.
+FREE_TEXT = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+Justification = Annotated[str, pydantic.Field(min_length=JUSTIFICATION_MIN, max_length=JUSTIFICATION_MAX,
+                                              json_schema_extra={"pattern": FREE_TEXT}),
                           AfterValidator(control_free)]
 
 
@@ -190,11 +194,25 @@ class ExtensionApplicationCreate(BaseModel):
     # Trimmed before the length is checked: twenty spaces are no justification.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    kind: ExtensionKind = ExtensionKind.extension_24_months
+    # The extension kinds only: a new position is applied for with POST /new-position-applications.
+    kind: Literal["extension_24_months", "interruption_12_months"] = "extension_24_months"
     justification: Justification
     # The interruption of salary payments a 12-month extension makes good: within the term, from < to.
     interruption_from: IsoDate | None = None
     interruption_to: IsoDate | None = None
+
+
+class NewPositionApplicationCreate(BaseModel):
+    """Body of POST /new-position-applications: the position applied for and the municipality's justification."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tenant: str | None = pydantic.Field(default=None, max_length=8, pattern=AGS_PATTERN)
+    fte: Fte
+    qualification: Qualification
+    starts_on: TermDate  # the requested start of the funding
+    months: int = pydantic.Field(ge=1, le=MAX_TERM_MONTHS, strict=True)  # the requested term
+    justification: Justification
 
 
 class PositionPublic(BaseModel):
@@ -227,7 +245,8 @@ class PositionPage(BaseModel):
 
 
 class ExtensionApplicationPublic(BaseModel):
-    """An extension application; `reason` is the state's, `justification` the municipality's."""
+    """An application (an extension's or a new position's); `reason` is the state's, `justification` the
+    municipality's; `has_letter`: this node printed the decision letter (GET …/letter.pdf answers)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -246,6 +265,11 @@ class ExtensionApplicationPublic(BaseModel):
     reason: str | None
     granted_months: int | None
     withdrawn_on: date | None
+    has_letter: bool = False
+
+    @classmethod
+    def of(cls, application: FundingExtensionApplication, has_letter: bool) -> ExtensionApplicationPublic:
+        return cls.model_validate(application).model_copy(update={"has_letter": has_letter})
 
 
 class OccupancyPublic(BaseModel):

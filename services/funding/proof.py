@@ -55,8 +55,7 @@ class ProofRow(BaseModel):
 
 def enter_payout(session: Session, *, position: FundingPosition, year: int, paid_eur: Decimal, actor: str) -> None:
     """Enter (or correct) the amount paid out in a year the position is funded in."""
-    funded = {g.year for g in years.position_grants(session, fte=position.fte, qualification=position.qualification,
-                                                    starts_on=position.starts_on, ends_on=position.ends_on)}
+    funded = {g.year for g in years.grants_of(session, position=position)}
     if year not in funded:
         raise InvalidInput("year", "the position is not funded in this year")
     row = session.get(FundingPayout, (position.id, year), with_for_update=True) or FundingPayout(
@@ -70,8 +69,7 @@ def proof_of_use(session: Session, *, position: FundingPosition) -> list[ProofRo
     paid = {p.year: p.paid_eur for p in session.exec(
         select(FundingPayout).where(FundingPayout.position_id == position.id)).all()}
     rows = []
-    for g in years.position_grants(session, fte=position.fte, qualification=position.qualification,
-                                   starts_on=position.starts_on, ends_on=position.ends_on):
+    for g in years.grants_of(session, position=position):
         out = paid.get(g.year)
         rest = None if g.amount_eur is None or out is None else g.amount_eur - out
         rows.append(ProofRow(year=g.year, months=g.months,

@@ -24,7 +24,7 @@ from shared.events.funding import (
 from shared.ids import new_id
 
 from .models import FundingExtensionApplication, FundingOccupancy, FundingPosition
-from .terms import MAX_TERM_MONTHS, MONTHS_BY_KIND, add_months
+from .terms import FUNDED, MAX_TERM_MONTHS, MONTHS_BY_KIND, add_months, months_asked
 
 # Spelled out rather than "any status": a status added later is not extensible by accident.
 EXTENSIBLE = (PositionStatus.approved, PositionStatus.occupied, PositionStatus.vacant)
@@ -65,14 +65,21 @@ def register_position(
 ) -> FundingPosition:
     """Register an approved position and announce it (PositionRegistered)."""
     check_term(starts_on=starts_on, ends_on=ends_on)
+    return _add_position(session, tenant=tenant, fte=fte, qualification=qualification, starts_on=starts_on,
+                         ends_on=ends_on, status=PositionStatus.approved, actor=actor, node=node)
+
+
+def _add_position(
+    session: Session, *, tenant: str, fte: float, qualification: Qualification, starts_on: date, ends_on: date,
+    status: PositionStatus, actor: str, node: str,
+) -> FundingPosition:
     position = FundingPosition(id=new_id(), tenant=tenant, fte=fte, qualification=qualification,
-                               starts_on=starts_on, ends_on=ends_on, status=PositionStatus.approved,
-                               created_by=actor[:255])
+                               starts_on=starts_on, ends_on=ends_on, status=status, created_by=actor[:255])
     session.add(position)
     session.flush()  # its occupancy history and applications refer to it
     _emit(session, position, PositionRegistered(
-        position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on,
-        status=PositionStatus.approved, qualification=qualification), node)
+        position_id=position.id, fte=fte, starts_on=starts_on, ends_on=ends_on, status=status,
+        qualification=qualification), node)
     return position
 
 
@@ -108,6 +115,8 @@ def change_occupancy(
     session: Session, *, position: FundingPosition, occupied: bool, since: date, node: str, actor: str = "",
 ) -> bool:
     """Mark the position occupied or vacant (re-fillable); False when it already was (no event)."""
+    if position.status not in FUNDED:
+        raise Conflict(f"position is {position.status}; only an approved position can be occupied")
     if since < position.starts_on:
         raise InvalidInput("since", f"must not be before the position starts ({position.starts_on})")
     if since > position.ends_on:
@@ -180,6 +189,8 @@ def apply_for_extension(
     interruption_to: date | None = None,
 ) -> FundingExtensionApplication:
     """Apply to extend the position by the kind's months (ExtensionApplied); Conflict if it cannot be."""
+    if kind == ExtensionKind.new_position:
+        raise InvalidInput("kind", "a new position is applied for with POST /new-position-applications")
     check_interruption(position=position, kind=kind, interruption_from=interruption_from,
                        interruption_to=interruption_to)
     if position.ends_on < today:
@@ -190,20 +201,50 @@ def apply_for_extension(
     pending = open_application(session, position_id=position.id)
     if pending is not None:
         raise Conflict(f"position already has open application {pending.id}")
+    return _submit(session, position=position, kind=kind, current_ends_on=position.ends_on,
+                   requested_ends_on=add_months(position.ends_on, MONTHS_BY_KIND[kind]),
+                   justification=justification, actor=actor, today=today, node=node,
+                   interruption_from=interruption_from, interruption_to=interruption_to)
+
+
+def _submit(
+    session: Session, *, position: FundingPosition, kind: ExtensionKind, current_ends_on: date,
+    requested_ends_on: date, justification: str, actor: str, today: date, node: str,
+    interruption_from: date | None = None, interruption_to: date | None = None,
+) -> FundingExtensionApplication:
     application = FundingExtensionApplication(
         id=new_id(), tenant=position.tenant, position_id=position.id, status=ApplicationStatus.submitted,
-        kind=kind, applied_on=today, current_ends_on=position.ends_on,
-        requested_ends_on=add_months(position.ends_on, MONTHS_BY_KIND[kind]),
+        kind=kind, applied_on=today, current_ends_on=current_ends_on, requested_ends_on=requested_ends_on,
         interruption_from=interruption_from, interruption_to=interruption_to,
         justification=justification, applied_by=actor[:255])
     session.add(application)
     # The justification goes up with the application: the officer deciding it reads it.
     _emit(session, position, ExtensionApplied(
         application_id=application.id, position_id=position.id, applied_on=today,
-        current_ends_on=application.current_ends_on, requested_ends_on=application.requested_ends_on,
+        current_ends_on=current_ends_on, requested_ends_on=requested_ends_on,
         kind=kind, justification=justification, interruption_from=interruption_from,
         interruption_to=interruption_to), node)
     return application
+
+
+def apply_for_new_position(
+    session: Session, *, tenant: str, fte: float, qualification: Qualification, starts_on: date, months: int,
+    justification: str, actor: str, today: date, node: str,
+) -> FundingExtensionApplication:
+    """Apply to the state for a new position: it is registered as `applied` (funded nowhere) with its application.
+
+    The application asks to fund the position from its start (`current_ends_on`) for the months applied for;
+    the state's approval makes it approved with the term granted.
+    """
+    if not 1 <= months <= MAX_TERM_MONTHS:
+        raise InvalidInput("months", f"must be 1 to {MAX_TERM_MONTHS}")
+    ends_on = add_months(starts_on, months)
+    if ends_on < today:
+        raise InvalidInput("starts_on", f"the term applied for would have ended on {ends_on}")
+    position = _add_position(session, tenant=tenant, fte=fte, qualification=qualification, starts_on=starts_on,
+                             ends_on=ends_on, status=PositionStatus.applied, actor=actor, node=node)
+    return _submit(session, position=position, kind=ExtensionKind.new_position, current_ends_on=starts_on,
+                   requested_ends_on=ends_on, justification=justification, actor=actor, today=today, node=node)
 
 
 def get_application(
@@ -232,6 +273,8 @@ def withdraw_application(
         raise Conflict(f"extension application is {application.status}; only a submitted one can be withdrawn")
     application.status, application.withdrawn_on = ApplicationStatus.withdrawn, today
     session.add(application)
+    if application.kind == ExtensionKind.new_position:
+        _settle_new_position(session, application=application, status=PositionStatus.withdrawn)
     emit(session, ExtensionWithdrawn(application_id=application.id, position_id=application.position_id,
                                      withdrawn_on=today),
          stream=STREAMS["funding"], tenant=application.tenant, node=node, aggregate_id=application.position_id)
@@ -266,13 +309,26 @@ def decide_extension(
     application.status = ApplicationStatus.approved if approved else ApplicationStatus.rejected
     application.decided_on, application.reason = decided_on, reason
     application.decision_event_id = event_id
-    granted = MONTHS_BY_KIND[ExtensionKind(application.kind)] if months is None else months
+    kind = ExtensionKind(application.kind)
+    granted = months_asked(kind=kind, current_ends_on=application.current_ends_on,
+                           requested_ends_on=application.requested_ends_on) if months is None else months
     application.granted_months = granted if approved else None
     session.add(application)
+    if kind == ExtensionKind.new_position:
+        _settle_new_position(session, application=application,
+                             status=PositionStatus.approved if approved else PositionStatus.refused)
     if approved:
         position = get_position(session, position_id=position_id, for_update=True)
-        # = ends_on + the months approved: one open application at a time, and nothing else moves ends_on
+        # = ends_on (a new position's: its start) + the months approved: one open application at a time,
+        # and nothing else moves ends_on
         position.ends_on = add_months(application.current_ends_on, granted)
         position.updated_at = utcnow()
         session.add(position)
     return DecisionOutcome.approved if approved else DecisionOutcome.rejected
+
+
+def _settle_new_position(session: Session, *, application: FundingExtensionApplication, status: PositionStatus) -> None:
+    """A new position's application ended: the position is approved, refused or withdrawn with it."""
+    position = get_position(session, position_id=application.position_id, for_update=True)
+    position.status, position.updated_at = status, utcnow()
+    session.add(position)

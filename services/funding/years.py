@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -12,6 +13,7 @@ from shared.events.funding import Qualification
 
 from .grants import YearGrant, grants
 from .models import FundingYear, FundingYearBase
+from .terms import FUNDED
 
 YearTable = type[FundingYearBase]  # FundingYear on a municipal node, FundingStateYear at the state
 
@@ -56,3 +58,19 @@ def position_grants(
     """The position's grant per funding year at the rates this node knows."""
     return grants(fte=fte, qualification=qualification, starts_on=starts_on, ends_on=ends_on,
                   rates=rates_by_year(session, model=model))
+
+
+class PositionTerm(Protocol):
+    fte: float
+    qualification: Any
+    starts_on: date
+    ends_on: date
+    status: Any
+
+
+def grants_of(session: Session, *, position: PositionTerm, model: YearTable = FundingYear) -> list[YearGrant]:
+    """A position's grant per funding year; none while it is applied for, nor once refused or withdrawn."""
+    if position.status not in FUNDED:
+        return []
+    return position_grants(session, fte=position.fte, qualification=position.qualification,
+                           starts_on=position.starts_on, ends_on=position.ends_on, model=model)

@@ -6,12 +6,19 @@ from sqlmodel import Session
 
 from shared.bus import Subscription, for_tenants
 from shared.events import STREAMS, Envelope
-from shared.events.cases import BreakGlassOpened, CaseClosed, CaseOpened, CaseReassigned, CounsellingPeriodSet
+from shared.events.cases import (
+    BreakGlassOpened,
+    CaseClosed,
+    CaseErased,
+    CaseOpened,
+    CaseReassigned,
+    CounsellingPeriodSet,
+)
 from shared.events.funding import ExtensionDecided
 from shared.events.plans import PlanGoalAdded, PlanGoalRescheduled, PlanGoalStatusChanged, PlanReviewScheduled
 from shared.service import ServiceContext
 
-from . import reminders, service
+from . import erasure, reminders, service
 from .mailer import MailConfig
 from .models import Kind
 
@@ -26,7 +33,8 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     def on_extension_decided(session: Session, env: Envelope, p: ExtensionDecided) -> None:
         service.announce_extension_decision(
             session, tenant=env.tenant, source=env.event_id, application_id=p.application_id,
-            position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail)
+            position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail,
+            application_kind=p.kind)
 
     @ours
     def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
@@ -72,6 +80,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         service.announce_break_glass(session, tenant=env.tenant, source=env.event_id, case_id=p.case_id,
                                      manager=p.manager, until=p.until, mail=mail)
 
+    @ours
+    def on_case_erased(session: Session, env: Envelope, p: CaseErased) -> None:
+        erasure.erase_case(session, tenant=env.tenant, case_id=p.case_id)
+
     def on_goal_status_changed(session: Session, env: Envelope, p: PlanGoalStatusChanged) -> None:
         service.track_goal_status(session, tenant=env.tenant, goal_id=p.goal_id, status=p.status,
                                   plan_version=p.plan_version)
@@ -85,9 +97,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
                       CounsellingPeriodSet.event_type: on_counselling_period_set,
                       CaseReassigned.event_type: on_case_reassigned,
                       CaseClosed.event_type: on_case_closed,
-                      BreakGlassOpened.event_type: on_break_glass_opened},
+                      BreakGlassOpened.event_type: on_break_glass_opened,
+                      CaseErased.event_type: on_case_erased},
                      description="confirmations of opened cases; counselling's end; reminders following a case; "
-                                 "break-glass access for the lead"),
+                                 "break-glass access for the lead; what is about an erased case goes"),
         Subscription(STREAMS["plans"], GROUP,
                      {PlanGoalAdded.event_type: on_goal_added,
                       PlanGoalStatusChanged.event_type: on_goal_status_changed,

@@ -173,6 +173,12 @@ TABLES = [*INBOX_TABLES, _table(GoalWatch), _table(Reminder)]
 
 
 # -- API schemas ------------------------------------------------------------------------------
+class UnreadCount(BaseModel):
+    """The caller's unread notifications, counted."""
+
+    unread: int
+
+
 class NotificationPublic(BaseModel):
     """A notification as its reader sees it; `read_at` is when this reader marked it read."""
 

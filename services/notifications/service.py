@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -61,17 +62,19 @@ def _manager(manager: str | None) -> str:
 # -- rules ------------------------------------------------------------------------------------
 def announce_extension_decision(
     session: Session, *, tenant: str, source: str, application_id: str, position_id: str,
-    approved: bool, decided_on: date, mail: MailConfig,
+    approved: bool, decided_on: date, mail: MailConfig, application_kind: str | None = None,
 ) -> Notification | None:
-    """Tell the municipality's lead how the state decided an extension application."""
+    """Tell the municipality's lead how the state decided an application (an extension's or a new position's)."""
     outcome = "approved" if approved else "rejected"
+    new_position = application_kind == "new_position"
     return notify(
         session, tenant=tenant, kind=Kind.extension_decided, source=source, recipient_role="lead",
-        title=f"Extension {outcome} for position {position_id}",
-        body=(f"The state {outcome} extension application {application_id} for position "
-              f"{position_id} on {decided_on.isoformat()}."), mail=mail,
+        title=f"{'New position' if new_position else 'Extension'} {outcome} for position {position_id}",
+        body=(f"The state {outcome} {'new-position' if new_position else 'extension'} application {application_id} "
+              f"for position {position_id} on {decided_on.isoformat()}."), mail=mail,
         data={"outcome": outcome, "application_id": application_id, "position_id": position_id,
-              "decided_on": decided_on.isoformat()})
+              "decided_on": decided_on.isoformat(),
+              **({"application_kind": application_kind} if application_kind else {})})
 
 
 def confirm_case_opened(
@@ -196,19 +199,28 @@ def _addressed_to(reader: Principal, statewide_roles: frozenset[str]) -> ColumnE
     return or_(local, col(Notification.recipient_role).in_(statewide))
 
 
+def _inbox_query(columns: Any, reader: Principal, unread: bool, statewide_roles: frozenset[str]) -> Any:
+    stmt = (select(*columns)
+            .join(ReadReceipt, and_(col(ReadReceipt.notification_id) == Notification.id,
+                                    col(ReadReceipt.sub) == reader.sub), isouter=True)
+            .where(_addressed_to(reader, statewide_roles)))
+    return stmt.where(col(ReadReceipt.read_at).is_(None)) if unread else stmt
+
+
 def inbox(
     session: Session, *, reader: Principal, unread: bool, limit: int,
     statewide_roles: frozenset[str] = frozenset(),
 ) -> list[tuple[Notification, datetime | None]]:
     """The reader's notifications, newest first, each with when this reader read it."""
-    stmt = (select(Notification, ReadReceipt.read_at)
-            .join(ReadReceipt, and_(col(ReadReceipt.notification_id) == Notification.id,
-                                    col(ReadReceipt.sub) == reader.sub), isouter=True)
-            .where(_addressed_to(reader, statewide_roles)))
-    if unread:
-        stmt = stmt.where(col(ReadReceipt.read_at).is_(None))
+    stmt = _inbox_query((Notification, ReadReceipt.read_at), reader, unread, statewide_roles)
     stmt = stmt.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
     return [(n, read_at) for n, read_at in session.exec(stmt.limit(limit)).all()]
+
+
+def unread_count(session: Session, *, reader: Principal, statewide_roles: frozenset[str] = frozenset()) -> int:
+    """How many of the reader's notifications this reader has not read (the header's counter)."""
+    stmt = _inbox_query((func.count(col(Notification.id)),), reader, True, statewide_roles)
+    return int(session.exec(stmt).one())
 
 
 def find_notification(

@@ -6,10 +6,10 @@ import calendar
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.events.plans import PlanReviewScheduled
+from shared.events.plans import PlanAgreed, PlanReviewScheduled
 
 from .models import AuditAction, GoalPublic, Plan, PlanVersion
 from .schemas import REVIEW_MONTHS, AgreementPublic, VersionPublic, VersionSummary
@@ -61,6 +61,8 @@ def agree(
     plan.agreed_version = plan.agreement_version
     plan.version += 1  # the agreement is a change of the plan, though not of its content
     session.add_all([version, plan])
+    emit_plan_event(session, plan, PlanAgreed(plan_id=plan.id, case_id=plan.case_id, manager=plan.manager,
+                                              plan_version=version.number, agreed_on=agreed_on), node)
     _schedule_review(session, plan, review_on, node)
     return version
 
@@ -82,7 +84,7 @@ def record_review(
     return plan
 
 
-def _summaries(session: Session, plan: Plan) -> list[VersionSummary]:
+def summaries(session: Session, plan: Plan) -> list[VersionSummary]:
     agreed = session.exec(select(PlanVersion).where(PlanVersion.plan_id == plan.id)
                           .order_by(col(PlanVersion.number))).all()
     shown = [VersionSummary(number=v.number, status="agreed", agreement=AgreementPublic.model_validate(v))
@@ -95,7 +97,7 @@ def _summaries(session: Session, plan: Plan) -> list[VersionSummary]:
 def versions(session: Session, *, plan: Plan, actor: str) -> list[VersionSummary]:
     """The plan's history: every agreed version, then the draft being worked on (if any)."""
     audit(session, actor=actor, action=AuditAction.read_versions, plan=plan)
-    return _summaries(session, plan)
+    return summaries(session, plan)
 
 
 def version(session: Session, *, plan: Plan, number: int, actor: str) -> VersionPublic:
@@ -106,7 +108,7 @@ def version(session: Session, *, plan: Plan, number: int, actor: str) -> Version
 
 def version_of(session: Session, *, plan: Plan, number: int) -> VersionPublic:
     """One version, for a caller that has audited its reading already."""
-    summary = next((s for s in _summaries(session, plan) if s.number == number), None)
+    summary = next((s for s in summaries(session, plan) if s.number == number), None)
     if summary is None:
         raise NotFound("no such version of this plan")
     if summary.status == "draft":
@@ -115,3 +117,11 @@ def version_of(session: Session, *, plan: Plan, number: int) -> VersionPublic:
     assert stored is not None
     goals: list[dict[str, Any]] = stored.snapshot["goals"]
     return VersionPublic.of(plan.id, summary, goals)
+
+
+def agreed_in(session: Session, *, tenant: str, year: int) -> int:
+    """How many of the municipality's plans were agreed in the year (each plan once; the annual figures)."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    return int(session.exec(select(func.count(func.distinct(PlanVersion.plan_id))).join(
+        Plan, col(Plan.id) == col(PlanVersion.plan_id)).where(
+        Plan.tenant == tenant, col(PlanVersion.agreed_on) >= first, col(PlanVersion.agreed_on) <= last)).one())

@@ -3,12 +3,16 @@ reviews and versions, the audit trail, the lead's figures."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from . import agreements, document, service, steps
+from shared.disclosure import small
+from shared.http import sees_its_record
+
+from . import access_export, agreements, document, service, steps
+from .access_export import PlanAccessExport
 from .deps import (
     AuditedPlan,
     Auditor,
@@ -26,6 +30,7 @@ from .deps import (
 )
 from .models import Goal, GoalChange, GoalCreate, GoalWritten, Plan, PlanPublic, StepPublic
 from .schemas import (
+    AgreedPlans,
     AgreementCreate,
     AgreementPublic,
     AuditEntryPublic,
@@ -145,7 +150,24 @@ def print_plan(plan: CurrentPlan, principal: Caller, session: SessionDep, lang: 
         "Content-Disposition": f'inline; filename="integrationsplan-{plan.id}-{lang}.pdf"'})
 
 
+@router.get("/export", response_model=PlanAccessExport,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "everything held about the client in the plan: JSON, or with "
+                                            "format=pdf a German PDF"}})
+@sees_its_record()
+def export_plan(plan: AuditedPlan, principal: Auditor, session: SessionDep, ctx: ContextDep,
+                format: Annotated[Literal["json", "pdf"], Query()] = "json") -> PlanAccessExport | Response:
+    """An access request (Art. 15 GDPR), for the lead: the plan of a case (`case_id`) with its goals, steps,
+    agreed versions and who accessed it when (this export included); the case file is the cases service's part."""
+    answer = access_export.export(session, plan=plan, actor=principal.sub, node=ctx.node)
+    if format == "pdf":
+        return Response(access_export.printed(answer), media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="auskunft-plan-{plan.case_id}.pdf"'})
+    return answer
+
+
 @router.get("/audit", response_model=AuditPage)
+@sees_its_record()
 def read_audit(
     plan: AuditedPlan, principal: Auditor, session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -160,6 +182,16 @@ def read_audit(
 def goal_statistics(tenant: FiguresTenant, session: SessionDep) -> GoalStatistics:
     """A lead's municipality (`tenant`; optional for a lead of one): goals by area and status, as the state counts."""
     return service.goal_statistics(session, tenant=tenant)
+
+
+@router.get("/statistics/agreements", response_model=AgreedPlans)
+def agreed_plans(tenant: FiguresTenant, session: SessionDep,
+                 year: Annotated[int, Query(ge=2000, le=2100)]) -> AgreedPlans:
+    """A lead's municipality (`tenant`; optional for a lead of one): the plans agreed in `year` (the annual
+    figures), withheld when 1 to 4."""
+    count = agreements.agreed_in(session, tenant=tenant, year=year)
+    return AgreedPlans(tenant=tenant, year=year, plans_agreed=None if small(count) else count,
+                       suppressed=small(count))
 
 
 @router.get("/statistics/referrals", response_model=ReferralStatistics)

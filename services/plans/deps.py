@@ -12,7 +12,7 @@ from shared.errors import NotFound
 from shared.http import TenantQuery, context_of, requires, session_dependency
 from shared.service import ServiceContext
 
-from . import service, steps
+from . import service, stand_ins, steps
 from .models import Goal, Plan, Step
 
 SessionDep = Annotated[Session, session_dependency("plans")]
@@ -31,32 +31,35 @@ def may_see(principal: Principal, plan: Plan) -> bool:
     return principal.has("lead") or plan.manager == principal.sub
 
 
-def _visible(principal: Principal, plan: Plan | None, message: str) -> Plan:
-    # One the caller may not see answers exactly like a missing one.
-    if plan is None or not may_see(principal, plan):
+def _visible(session: Session, principal: Principal, plan: Plan | None, message: str) -> Plan:
+    # One the caller may not see answers exactly like a missing one; an erased one exists no more.
+    if plan is None or plan.erased_on is not None:
+        raise NotFound(message)
+    # A stand-in's running break-glass access admits them; their accesses are marked in the audit trail.
+    if not may_see(principal, plan) and not stand_ins.admits(session, principal, plan):
         raise NotFound(message)
     return plan
 
 
 def current_plan(plan_id: str, session: SessionDep, principal: Caller) -> Plan:
     """The caller's plan, to read."""
-    return _visible(principal, service.get_plan(session, plan_id=plan_id), "plan not found")
+    return _visible(session, principal, service.get_plan(session, plan_id=plan_id), "plan not found")
 
 
 def plan_to_change(plan_id: str, session: SessionDep, principal: Caller) -> Plan:
     """The caller's plan, locked for the transaction: a goal write moves its version."""
     plan = service.get_plan(session, plan_id=plan_id, for_update=True)
-    return _visible(principal, plan, "plan not found")
+    return _visible(session, principal, plan, "plan not found")
 
 
 def plan_of_case(case_id: CaseId, session: SessionDep, principal: Caller) -> Plan:
     """The plan of a case the caller may see."""
-    return _visible(principal, service.find_plan(session, case_id=case_id), "no plan for this case")
+    return _visible(session, principal, service.find_plan(session, case_id=case_id), "no plan for this case")
 
 
 def audited_plan(case_id: CaseId, session: SessionDep, principal: Auditor) -> Plan:
     """The plan whose audit trail a lead reads: the role first (403), then visibility (404)."""
-    return _visible(principal, service.find_plan(session, case_id=case_id), "no plan for this case")
+    return _visible(session, principal, service.find_plan(session, case_id=case_id), "no plan for this case")
 
 
 CurrentPlan = Annotated[Plan, Depends(current_plan)]

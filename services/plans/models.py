@@ -44,7 +44,7 @@ class Plan(SQLModel, table=True):
 
     __tablename__ = "plans_plan"
     __not_personal__ = {"id": ID, "case_id": ID, "tenant": AGS_CODE, "status": CODE, "closed_on": PROCESS_DATE,
-                        "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
+                        "erased_on": PROCESS_DATE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
     __personal__ = {"manager": STAFF, "last_contact_on": PLAN_DATE, "review_on": PLAN_DATE}
 
     id: str = Field(primary_key=True, max_length=26)
@@ -59,6 +59,7 @@ class Plan(SQLModel, table=True):
     agreement_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     agreed_version: int | None = None
     review_on: date | None = None  # the next review, six months after an agreement by default
+    erased_on: date | None = None  # its case's personal data erased: its texts gone, served no more
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -96,13 +97,14 @@ class AuditAction(StrEnum):
     read_versions = "read_versions"
     read_version = "read_version"
     print_document = "print"
+    export = "export"
 
 
 class AuditEntry(SQLModel, table=True):
     """One read or write of a plan, goal or step: who, when, what. Append-only, enforced by the database."""
 
     __tablename__ = "plans_audit"
-    __not_personal__ = {"action": CODE, "case_id": ID, "plan_id": ID, "tenant": AGS_CODE}
+    __not_personal__ = {"action": CODE, "case_id": ID, "plan_id": ID, "tenant": AGS_CODE, "break_glass": ID}
     __personal__ = {"at": Personal(DataClass.access_log, ACCESS_LOG, Retention.access_log),
                     "actor": Personal(DataClass.staff, ACCESS_LOG, Retention.access_log),
                     "detail": Personal(DataClass.access_log, ACCESS_LOG, Retention.access_log)}
@@ -115,6 +117,8 @@ class AuditEntry(SQLModel, table=True):
     plan_id: str = Field(max_length=26)
     tenant: str = Field(max_length=8)
     detail: str | None = Field(default=None, max_length=100)  # a goal or step id, a version
+    # the stand-in's break-glass access this was made under (the BreakGlassOpened event's id: stand_ins.py)
+    break_glass: str | None = Field(default=None, max_length=26)
 
 
 class Step(SQLModel, table=True):
@@ -155,11 +159,34 @@ class PlanVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = [Plan.__table__, Goal.__table__, AuditEntry.__table__, Step.__table__,  # type: ignore[attr-defined]
-          PlanVersion.__table__]  # type: ignore[attr-defined]
+class StandIn(SQLModel, table=True):
+    """A stand-in's break-glass access to a case outside their caseload (BreakGlassOpened): its plan too, until."""
 
-# The audit trail refuses UPDATE and DELETE in the database itself (migration 0002 does the same).
-append_only(AuditEntry.__table__)  # type: ignore[attr-defined]
+    __tablename__ = "plans_stand_in"
+    __not_personal__ = {"id": ID, "case_id": ID, "tenant": AGS_CODE, "until": TIMESTAMP}
+    __personal__ = {"manager": STAFF}
+
+    id: str = Field(primary_key=True, max_length=26)  # the event's id
+    case_id: str = Field(index=True, max_length=100)
+    tenant: str = Field(max_length=8)
+    manager: str = Field(max_length=255)
+    until: datetime
+
+
+class ErasurePermit(SQLModel, table=True):
+    """Exists only inside the transaction that erases a plan's texts: the audit trail's triggers admit it."""
+
+    __tablename__ = "plans_erasure_permit"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+TABLES = [Plan.__table__, Goal.__table__, AuditEntry.__table__, Step.__table__,  # type: ignore[attr-defined]
+          PlanVersion.__table__, StandIn.__table__, ErasurePermit.__table__]  # type: ignore[attr-defined]
+
+# The audit trail refuses UPDATE and DELETE in the database itself, except in an erasure's transaction
+# (migrations 0002 and 0004 do the same).
+append_only(AuditEntry.__table__, permit=ErasurePermit.__tablename__)  # type: ignore[attr-defined]
 
 
 # -- API schemas ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from shared.disclosure import MIN_CELL
 from shared.events.plans import STEP_STATUSES, PartnerType, StepActor, StepStatus
 from shared.fields import IsoDate
 
@@ -141,6 +142,7 @@ class AuditEntryPublic(BaseModel):
     plan_id: str
     tenant: str
     detail: str | None
+    break_glass: str | None = None  # the stand-in's break-glass access the row was made under
 
 
 class AuditPage(BaseModel):
@@ -148,3 +150,13 @@ class AuditPage(BaseModel):
 
     items: list[AuditEntryPublic]
     next_cursor: int | None
+
+
+class AgreedPlans(BaseModel):
+    """GET /statistics/agreements (a lead's municipality): plans agreed in the year, withheld when 1 to 4."""
+
+    tenant: str
+    year: int
+    plans_agreed: int | None
+    suppressed: bool
+    min_cell: int = MIN_CELL

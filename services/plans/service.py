@@ -47,11 +47,17 @@ def changed_content(plan: Plan) -> None:
         plan.agreement_version += 1
 
 
+# Session.info: {case id: stand-in access id} of the plans this request reaches through break-glass.
+STAND_IN = "lotse_break_glass"
+
+
 def audit(session: Session, *, actor: str, action: AuditAction, plan: Plan,
           detail: str | None = None) -> None:
     """Add an audit row in the caller's transaction: it commits with the access it records."""
+    # An access through a stand-in's break-glass access carries its id (stand_ins.py).
     session.add(AuditEntry(actor=actor[:255], action=action, case_id=plan.case_id, plan_id=plan.id,
-                           tenant=plan.tenant, detail=detail))
+                           tenant=plan.tenant, detail=detail,
+                           break_glass=session.info.get(STAND_IN, {}).get(plan.case_id)))
 
 
 # -- reads ------------------------------------------------------------------------------------

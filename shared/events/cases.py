@@ -129,3 +129,18 @@ class BreakGlassOpened(Contract):
     case_id: str
     manager: str
     until: datetime
+
+
+@contract
+class CaseErased(Contract):
+    """A case's personal data was erased (on request or after its retention); local: the plans and
+    notifications services erase their part. Nothing goes up: the state's figures stay as they were."""
+
+    event_type = "CaseErased"
+    version = 1
+    scope = "local"
+    stream = CASES
+
+    case_id: str
+    manager: str
+    erased_on: date

@@ -43,11 +43,15 @@ class GoalStatus(StrEnum):
 
 
 class PositionStatus(StrEnum):
-    """approved (not yet occupied), occupied, vacant (re-fillable)."""
+    """approved (not yet occupied), occupied, vacant (re-fillable); a new position before and without approval:
+    applied (waiting for the state), refused, withdrawn (its application). Only the first three are funded."""
 
     approved = "approved"
     occupied = "occupied"
     vacant = "vacant"
+    applied = "applied"
+    refused = "refused"
+    withdrawn = "withdrawn"
 
 
 class ApplicationStatus(StrEnum):

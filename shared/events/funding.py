@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from .codes import GoalStatus, Mode, PositionStatus, Topic
 from .envelope import Contract
-from .registry import contract
+from .registry import contract, upcaster
 from .streams import FEDERATION, FUNDING
 
 JUSTIFICATION_MAX = 4000  # the municipality's justification of an extension application
@@ -23,18 +23,22 @@ class Qualification(StrEnum):
 
 
 class ExtensionKind(StrEnum):
-    """What an application asks for: 24 more months, or 12 after salary payments were interrupted."""
+    """What an application asks for: 24 more months, 12 after salary payments were interrupted, or a new position.
+
+    A new position's application asks to fund it from its start (`current_ends_on`) for the months applied for.
+    """
 
     extension_24_months = "extension_24_months"
     interruption_12_months = "interruption_12_months"
+    new_position = "new_position"
 
 
 @contract
 class PositionRegistered(Contract):
-    """A municipality registered a funded manager position."""
+    """A municipality registered a funded manager position, or a new one it applies for (status `applied`)."""
 
     event_type = "PositionRegistered"
-    version = 1
+    version = 2  # version 1: shared/events/funding_v1.py (upcast as it is)
     scope = "up"
     stream = FUNDING
 
@@ -52,7 +56,7 @@ class PositionOccupancyChanged(Contract):
     """A position became occupied or vacant (re-fillable)."""
 
     event_type = "PositionOccupancyChanged"
-    version = 1
+    version = 2  # version 1: shared/events/funding_v1.py (upcast as it is)
     scope = "up"
     stream = FUNDING
 
@@ -64,10 +68,10 @@ class PositionOccupancyChanged(Contract):
 
 @contract
 class ExtensionApplied(Contract):
-    """A municipality applied to extend a position (by 24 months, or by 12 after an interruption)."""
+    """A municipality applied to extend a position (by 24 months, or by 12 after an interruption) or for a new one."""
 
     event_type = "ExtensionApplied"
-    version = 1
+    version = 2  # version 1: shared/events/funding_v1.py (upcast as it is)
     scope = "up"
     stream = FUNDING
 
@@ -86,10 +90,10 @@ class ExtensionApplied(Contract):
 
 @contract
 class ExtensionDecided(Contract):
-    """The state decided an extension application (sent down to the applying node)."""
+    """The state decided an application, an extension's or a new position's (sent down to the applying node)."""
 
     event_type = "ExtensionDecided"
-    version = 1
+    version = 2  # version 1: shared/events/funding_v1.py (upcast as it is)
     scope = "down"
     stream = FEDERATION  # on the state it goes to lotse:fed:down:<node>; that node's relay republishes it here
 
@@ -99,12 +103,15 @@ class ExtensionDecided(Contract):
     decided_on: date
     reason: str | None = Field(default=None, max_length=2000)
     # Optional (added later, version stays 1): the months approved when fewer than asked; None: as asked.
-    months: int | None = Field(default=None, ge=1, le=24)
+    # Up to 60 since new positions are applied for (an approval runs at most five years).
+    months: int | None = Field(default=None, ge=1, le=60)
+    # Optional (added with new-position applications, version stays 1): the kind decided; None from older states.
+    kind: ExtensionKind | None = None
 
 
 @contract
 class ExtensionWithdrawn(Contract):
-    """A municipality withdrew an extension application before the state decided it."""
+    """A municipality withdrew an application (an extension's or a new position's) before the state decided it."""
 
     event_type = "ExtensionWithdrawn"
     version = 1
@@ -144,6 +151,10 @@ class CountedFigures(BaseModel):
     by_topic: dict[Topic, WithheldCount]
     by_mode: dict[Mode, WithheldCount]
     goals: dict[Topic, dict[GoalStatus, WithheldCount]]
+    # Optional (added later, so KeyFiguresSubmitted stays version 1); null also where not reported:
+    # the household members counselled alongside the clients counselled in the year, and the plans agreed in it.
+    household_members: WithheldCount = None
+    plans_agreed: WithheldCount = None
 
 
 @contract
@@ -162,3 +173,9 @@ class KeyFiguresSubmitted(Contract, CountedFigures):
     submitted_on: date
     positions: int = Field(ge=0)
     fte: float = Field(ge=0)
+
+
+# Version 2 of these four widened code lists (a new position's kind and statuses) and the months' range: a version 1
+# payload is a valid version 2 payload, so each upcaster passes it on as it is (shared/events/funding_v1.py).
+for _event_type in ("PositionRegistered", "PositionOccupancyChanged", "ExtensionApplied", "ExtensionDecided"):
+    upcaster(_event_type, 1)(dict)

@@ -7,6 +7,8 @@ a referral travels only as its partner type.
 from datetime import date
 from enum import StrEnum
 
+from pydantic import Field
+
 from .codes import GoalStatus, Topic
 from .envelope import Contract
 from .registry import contract
@@ -140,6 +142,28 @@ class PlanReferralChanged(Contract):
     partner_type: PartnerType
     status: StepStatus
     plan_version: int
+
+
+@contract
+class PlanAgreed(Contract):
+    """The client agreed to a version of the plan (the state counts open cases with an agreed plan).
+
+    The language it was explained in and whether it was signed on paper stay home with the version.
+    """
+
+    event_type = "PlanAgreed"
+    version = 1
+    scope = "up"
+    stream = PLANS
+    pseudonymised_fields = ("case_id", "plan_id")
+    pseudonymised_aggregate = True
+    local_only_fields = ("manager",)
+
+    plan_id: str
+    case_id: str
+    manager: str | None = None  # local only: never reaches the state
+    plan_version: int = Field(ge=1)  # the number of the version agreed to (1, 2, ...), not the plan's change count
+    agreed_on: date
 
 
 @contract

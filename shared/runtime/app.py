@@ -29,6 +29,7 @@ from shared.runtime.logging import current_trace_id
 from shared.runtime.openapi import node_openapi
 from shared.runtime.ratelimit import RateLimit
 from shared.settings import WEB
+from shared.telemetry import NO_NATIVE_TELEMETRY
 from web.app import mount_web
 
 if TYPE_CHECKING:
@@ -42,14 +43,19 @@ log = logging.getLogger(__name__)
 def route_template(scope: Scope, root: str, templates: Sequence[tuple[re.Pattern[str], str]] = ()) -> str:
     """The matched route's template, as the router left it on this scope; a mount's prefix + /{path}.
 
-    A request the guard refused before routing (401, 413, 429) is matched against the API's templates here.
+    A request the guard refused before routing (401, 413, 429), and one whose route knows only its own part of
+    the path (a router included into another), is matched against the API's templates here.
     """
+    path = scope.get("path", "")
     if (route := getattr(scope.get("route"), "path", None)) is not None:
-        return str(route)
+        regex = getattr(scope.get("route"), "path_regex", None)
+        if regex is None or regex.match(path):
+            return str(route)
+        # A route of a router included into another router: its own template lacks the outer prefix.
+        return next((template for pattern, template in templates if pattern.fullmatch(path)), str(route))
     mounted = scope.get("root_path", "")  # a mount moves its prefix into root_path for its app
     if len(mounted) > len(root):
         return f"{mounted[len(root):]}/{{path}}"
-    path = scope.get("path", "")
     return next((template for pattern, template in templates if pattern.fullmatch(path)), "unmatched")
 
 
@@ -94,7 +100,7 @@ class AccessMiddleware:
             await self.app(scope, receive, timed_send)
         finally:
             elapsed = time.perf_counter() - start
-            route = route_template(scope, root, self.templates() if status in (401, 413, 429) else ())
+            route = route_template(scope, root, self.templates())
             HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             # The OpenTelemetry middleware wraps this one, so the request's span is still current.
             access_log.info("request", extra={"method": scope["method"], "route": route, "status": status,
@@ -123,7 +129,7 @@ def build_app(node: Node) -> FastAPI:
 
     # The docs pages are our own (mount_docs): their assets come from this node, never a CDN.
     app = FastAPI(title=f"Lotse node {node.settings.node_id}", version=VERSION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, telemetry=NO_NATIVE_TELEMETRY)
     app.state.node = node
     app.state.authenticator = node.authenticator
     app.state.contexts = node.contexts
@@ -175,5 +181,6 @@ def build_app(node: Node) -> FastAPI:
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # One span per request: the ASGI send/receive spans (two or three more per request) tell an operator nothing.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
     return app

@@ -96,8 +96,10 @@ class RequestGuard:
         if scheme.lower() == "bearer" and token:
             authenticator: Authenticator = scope["app"].state.authenticator
             try:
-                principal = (await run_in_threadpool(authenticator.verify, token) if authenticator.oidc_issuer
-                             else authenticator.verify(token))  # a dev token: a signature check, no I/O
+                # A dev token or one verified lately: no I/O; else the issuer's keys may have to be fetched.
+                principal = (await run_in_threadpool(authenticator.verify, token)
+                             if authenticator.oidc_issuer and authenticator.cached(token) is None
+                             else authenticator.verify(token))
             except TokenError as exc:
                 reason = str(exc)
             else:

@@ -35,6 +35,7 @@ STATE_TENANT = "08000000"
 TODAY = date.today()
 STARTS, ENDS = TODAY - timedelta(days=400), TODAY + timedelta(days=300)
 JUSTIFICATION = "Die Stelle ist besetzt; der Beratungsbedarf in der Anschlussunterbringung wächst weiter."
+NEW_JUSTIFICATION = "Die Zahl der Geflüchteten in der Anschlussunterbringung hat sich verdoppelt."
 
 
 @dataclass
@@ -252,4 +253,47 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     reload_until(desk, lambda: desk.locator("#municipalities").get_by_text(f"{TODAY:%d.%m.%Y}").count() > 0,
                  "the figures reached the state")
     officer.accessible("statewide annual figures")
-    assert len(lead.checked) == 11 and len(officer.checked) == 10
+
+    # the lead applies for a new position: errors at the fields, then sent with its justification
+    page.get_by_role("link", name="Stellen", exact=True).click()
+    page.get_by_role("link", name="Neue Stelle beantragen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Neue Stelle beantragen")
+    lead.accessible("new position form")
+    page.get_by_label("VZÄ", exact=True).fill("0,2")
+    page.get_by_role("button", name="Antrag senden").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.get_by_role("link", name=re.compile("0,25 bis 1"))).to_have_attribute("href", "#f-fte")
+    lead.accessible("new position form, with errors")
+    page.get_by_label("VZÄ", exact=True).fill("0,75")
+    page.get_by_label("Hochschulniveau").check()
+    page.get_by_label("Gewünschter Beginn").fill(f"{date(TODAY.year + 1, 1, 1):%d.%m.%Y}")
+    page.get_by_label("Beantragte Monate").fill("36")
+    page.get_by_label("Begründung", exact=True).fill(NEW_JUSTIFICATION)
+    page.get_by_role("button", name="Antrag senden").click()
+    expect(page.locator("#flash")).to_contain_text("Ihr Antrag auf eine neue Stelle wurde an das Land gesendet.")
+    expect(page.locator("#applications")).to_contain_text("Neue Stelle")
+    lead.accessible("new position, applied")
+
+    # the officer reads it in German and approves it with fewer months and a reason
+    desk.goto(state.origin + "/")
+    desk.get_by_role("link", name="Offene Anträge").first.click()
+    reload_until(desk, lambda: desk.get_by_text(NEW_JUSTIFICATION).count() > 0, "the new position reached the state")
+    expect(desk.locator("#queue")).to_contain_text("Neue Stelle")
+    officer.accessible("queue with a new position")
+    desk.get_by_role("link", name="Lesen und entscheiden").click()
+    expect(desk.get_by_role("heading", level=1)).to_contain_text("Antrag auf eine neue Stelle")
+    expect(desk.locator("#new-term")).to_contain_text("36 Monate")
+    officer.accessible("new position application")
+    desk.get_by_label("Bewilligen").check()
+    desk.get_by_label("Bewilligte Monate").fill("24")
+    desk.get_by_label("Begründung der Entscheidung").fill("Zunächst für zwei Jahre")
+    desk.get_by_role("button", name="Entscheidung senden").click()
+    expect(desk.locator("#flash")).to_contain_text("Der Antrag wurde bewilligt.")
+
+    # the lead's inbox links the decision letter once it is printed on the node
+    page.get_by_role("link", name="Posteingang").click()
+    reload_until(page, lambda: page.get_by_role("link", name=re.compile("Bescheid öffnen")).count() > 0,
+                 "the new position's decision and its letter reached the lead")
+    expect(page.locator(".inbox")).to_contain_text("Antrag auf die neue Stelle")
+    lead.accessible("lead's inbox with a letter")
+    assert len(lead.checked) == 15 and len(officer.checked) == 12

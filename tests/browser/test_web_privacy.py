@@ -102,8 +102,34 @@ def test_consents_and_a_stand_in_and_the_lead_told(visit: Visit) -> None:
     expect(page.locator("#break-glass table")).to_contain_text("Frau Weber ist krank, Termin heute")
     visit.accessible("the lead's access request page with the break-glass record")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Als lesbares PDF herunterladen (Deutsch)").click()
+        page.get_by_role("link", name="Als lesbares PDF herunterladen (Deutsch)", exact=True).click()
     assert download.value.suggested_filename == f"auskunft-{case_id}.pdf"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Den Teil des Plans als lesbares PDF herunterladen (Deutsch)").click()
+    assert download.value.suggested_filename == f"auskunft-plan-{case_id}.pdf"
     page.get_by_role("link", name="Alle Zugriffe im Protokoll ansehen").click()
     expect(page.locator("#audit")).to_contain_text("in Vertretung (Notfallzugriff)")
     visit.accessible("the audit trail with break-glass accesses marked")
+
+    # the client asks for erasure: the lead closes the case with its reason, then erases it
+    page.goto(f"{origin}/cases/{case_id}")
+    page.locator("#closing").get_by_role("button", name="Fall abschließen").click()  # no reason chosen
+    expect(page.locator("#closing .error-summary")).to_be_visible()
+    visit.accessible("case page, closing without a reason")
+    page.locator("#closing").get_by_label("Die Person ist weggezogen").check()
+    page.locator("#closing").get_by_role("button", name="Fall abschließen").click()
+    expect(page.locator("#flash")).to_contain_text("Der Fall wurde abgeschlossen.")
+    expect(page.locator("main")).to_contain_text("Die Person ist weggezogen")
+    page.get_by_role("link", name="Daten auf Antrag löschen (Art. 17 DSGVO)").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Daten der Klientin oder des Klienten löschen")
+    visit.accessible("the erasure page")
+    page.get_by_role("button", name="Daten löschen").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+    visit.accessible("the erasure page with errors")
+    page.get_by_label("Warum werden die Daten jetzt gelöscht?").fill("Schriftlicher Antrag vom heutigen Tag")
+    page.get_by_label("Ich habe den Antrag geprüft: Die Daten jetzt auf diesem Knoten löschen").check()
+    page.get_by_role("button", name="Daten löschen").click()
+    expect(page.locator("#flash")).to_contain_text("Die personenbezogenen Daten wurden auf diesem Knoten gelöscht.")
+    expect(page.locator("main")).not_to_contain_text("Amina Haddad")
+    page.goto(f"{origin}/cases/{case_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Seite nicht gefunden")

@@ -153,6 +153,52 @@ def test_a_withdrawn_application_cannot_be_decided(pair: Pair) -> None:
                                 headers=pair.lead).status_code == 404
 
 
+def test_a_new_position_is_applied_for_decided_at_the_state_and_approved_on_the_node(pair: Pair) -> None:
+    this_year = date.today().year
+    pair.at_state("POST", "/years", 201, json={"year": this_year, "budget_eur": 48_000_000, "rates_eur": RATES})
+    eventually(lambda: pair.node.client.get(f"/api/funding/v1/years/{this_year}", headers=pair.lead)
+               .status_code == 200, timeout=30)
+    starts = date(this_year, 1, 1)
+    application = pair.at_node("POST", "/new-position-applications", 201, json={
+        "tenant": STUTTGART, "fte": 1.0, "qualification": "vocational", "starts_on": starts.isoformat(),
+        "months": 48, "justification": JUSTIFICATION})
+    pid = application["position_id"]
+    assert pair.at_node("GET", f"/positions/{pid}")["status"] == "applied"
+
+    seen = eventually(lambda: next((a for a in pair.at_state("GET", "/extension-applications?status=submitted")
+                                    if a["id"] == application["id"]), None), timeout=30)
+    assert (seen["kind"], seen["justification"], seen["requested_ends_on"]) == (
+        "new_position", JUSTIFICATION, add_months(starts, 48).isoformat())
+    registered = next(p for p in pair.at_state("GET", f"/positions?tenant={STUTTGART}")["items"]
+                      if p["position_id"] == pid)
+    assert registered["status"] == "applied"
+    committed = pair.at_state("GET", f"/years/{this_year}/allocation")["committed_eur"]
+    impact = {i["year"]: i["extra_eur"] for i in pair.at_state(
+        "GET", f"/extension-applications/{application['id']}/impact")}
+    assert impact[this_year] == 51_000.0  # a full year at the vocational rate, one full-time position
+    refused = pair.at_state("POST", f"/extension-applications/{application['id']}/decision", 422,
+                            json={"approved": True, "months": 36})
+    assert [d["field"] for d in refused["detail"]] == ["reason"]
+    pair.at_state("POST", f"/extension-applications/{application['id']}/decision",
+                  json={"approved": True, "months": 36, "reason": "Bewilligung zunächst für drei Jahre"})
+
+    decided = eventually(lambda: (lambda a: a if a["status"] == "approved" else None)(
+        pair.at_node("GET", f"/extension-applications/{application['id']}")), timeout=30)
+    assert (decided["granted_months"], decided["has_letter"]) == (36, True)
+    position = pair.at_node("GET", f"/positions/{pid}")
+    assert (position["status"], position["ends_on"]) == ("approved", add_months(starts, 36).isoformat())
+    here = pair.at_node("GET", f"/positions/{pid}/grants")
+    assert here == pair.at_state("GET", f"/positions/{pid}/grants")
+    assert [g["months"] for g in here["items"]] == [12, 12, 12]
+    text = " ".join(pdf_text(pair.node.client.get(
+        f"/api/funding/v1/extension-applications/{application['id']}/letter.pdf", headers=pair.lead).content).split())
+    for expected in ("Förderung einer neuen Stelle", "für 36 Monate", euro(here["items"][0]["amount_eur"]),
+                     "Bewilligung zunächst für drei Jahre"):
+        assert expected in text, expected
+    after = pair.at_state("GET", f"/years/{this_year}/allocation")["committed_eur"]
+    assert after == committed + 51_000.0
+
+
 def test_the_annual_figures_equal_a_recount_and_reach_the_state_with_small_cells_withheld(pair: Pair) -> None:
     last_year = date.today().year - 1
     manager = pair.node.headers("mia", "manager", tenants=[STUTTGART])
@@ -160,7 +206,7 @@ def test_the_annual_figures_equal_a_recount_and_reach_the_state_with_small_cells
         case = pair.node.client.post("/api/cases/v1/cases", headers=manager, json={
             "given_name": "Zyxwvu", "family_name": "Canarywood", "birth_date": "1987-03-14", "nationality": "SYR",
             "languages": ["ar"], "household_size": 2, "accommodation_since": f"{last_year - 1}-02-01",
-            "tenant": STUTTGART})
+            "tenant": STUTTGART, "household_members": [{"relation": "child", "birth_year": 2015}]})
         assert case.status_code == 201, case.text
         for topics, mode in ((["work", "language"], "office"), (["health"] if i < 2 else ["work"], "outreach")):
             r = pair.node.client.post(f"/api/cases/v1/cases/{case.json()['id']}/consultations", headers=manager,
@@ -184,6 +230,8 @@ def test_the_annual_figures_equal_a_recount_and_reach_the_state_with_small_cells
     assert sent["by_topic"]["work"] == sum("work" in c.topics for c in held) == 10
     assert sent["by_topic"]["health"] is None  # 2 consultations: withheld, never sent
     assert sent["positions"] >= 1
+    # the household members counselled alongside (one per case) and the plans agreed in the year (none)
+    assert (sent["household_members"], sent["plans_agreed"]) == (6, 0)
 
     overview = eventually(lambda: (lambda o: o if any(m["tenant"] == STUTTGART and m["submitted_on"]
                                                       for m in o["municipalities"]) else None)(

@@ -18,7 +18,7 @@ YEAR = date.today().year - 1
 
 @pytest.fixture
 def state(start_node: Callable[..., NodeHandle]) -> NodeHandle:
-    return start_node("federation", "cases", level="state")
+    return start_node("federation", "cases", "plans", level="state")
 
 
 def feed(redis: Redis) -> None:

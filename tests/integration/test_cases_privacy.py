@@ -197,3 +197,65 @@ def test_the_lead_exports_everything_held_about_the_client_with_who_accessed_it(
         assert (r.status_code, r.json()) == (404, {"detail": "case not found"})
     bad = node.client.get(f"{API}/cases/{cid}/export", headers=as_lead, params={"format": "xml"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "format"
+
+
+def test_the_plans_part_of_the_export_holds_the_plan_its_versions_and_who_accessed_it(
+        start_node: Callable[..., NodeHandle]) -> None:
+    node = start_node("cases", "plans")
+    as_m1, as_lead = manager(node), lead(node)
+    cid = open_case(node, as_m1, given_name="Amina", family_name="Planvogel")["id"]
+    plans = "/api/plans/v1"
+    plan = eventually(lambda: (r := node.client.get(f"{plans}/plans", headers=as_m1, params={"case_id": cid}))
+                      .status_code == 200 and r.json())
+    goal = node.client.post(f"{plans}/plans/{plan['id']}/goals", headers=as_m1,
+                            json={"area": "work", "title": "Ausbildung als Bäckerin"}).json()
+    node.client.post(f"{plans}/plans/{plan['id']}/goals/{goal['id']}/steps", headers=as_m1,
+                     json={"what": "Bewerbung schreiben", "who": "client"})
+    assert node.client.post(f"{plans}/plans/{plan['id']}/agreements", headers=as_m1, json={
+        "agreed_on": TODAY.isoformat(), "language": "ar", "signed_on_paper": True}).status_code == 201
+
+    r = node.client.get(f"{plans}/export", headers=as_lead, params={"case_id": cid})
+    assert r.status_code == 200, r.text
+    x = r.json()
+    assert (x["plan"]["case_id"], [g["title"] for g in x["plan"]["goals"]]) == (cid, ["Ausbildung als Bäckerin"])
+    assert [s["what"] for s in x["plan"]["goals"][0]["steps"]] == ["Bewerbung schreiben"]
+    assert [(v["number"], v["status"], v["agreement"]["language"]) for v in x["versions"]] == [(1, "agreed", "ar")]
+    actions = [(e["actor"], e["action"]) for e in x["audit"]]
+    assert ("m1", "agree") in actions and actions[-1] == (f"lead-{STUTTGART}", "export")
+    pdf = node.client.get(f"{plans}/export", headers=as_lead, params={"case_id": cid, "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content).replace("\n", " ")
+    for words in ("Integrationsplan", "Ausbildung als Bäckerin", "Bewerbung schreiben", "vereinbart",
+                  "Auskunft erstellt"):
+        assert words in text, words
+    # only the lead of the case's municipality
+    assert node.client.get(f"{plans}/export", headers=as_m1, params={"case_id": cid}).status_code == 403
+    assert node.client.get(f"{plans}/export", headers=lead(node, HEIDELBERG),
+                           params={"case_id": cid}).status_code == 404
+
+
+def test_break_glass_opens_the_plan_too_for_its_window_and_marks_the_plans_audit(
+        start_node: Callable[..., NodeHandle]) -> None:
+    from services.plans.models import StandIn
+    node = start_node("cases", "plans")
+    as_m1, as_m2, plans = manager(node), manager(node, "m2"), "/api/plans/v1"
+    cid = open_case(node, as_m1)["id"]
+    plan = eventually(lambda: (r := node.client.get(f"{plans}/plans", headers=as_m1, params={"case_id": cid}))
+                      .status_code == 200 and r.json())
+    assert node.client.get(f"{plans}/plans", headers=as_m2, params={"case_id": cid}).status_code == 404
+    grant = node.client.post(f"{API}/cases/{cid}/break-glass", headers=as_m2, json={"reason": REASON}).json()
+    # the plans service learns of the access from BreakGlassOpened
+    eventually(lambda: node.client.get(f"{plans}/plans", headers=as_m2, params={"case_id": cid}).status_code == 200)
+    assert node.client.post(f"{plans}/plans/{plan['id']}/goals", headers=as_m2,
+                            json={"area": "language", "title": "Kurs B1"}).status_code == 201
+    assert node.client.get(f"{plans}/plans", headers=manager(node, "m3"), params={"case_id": cid}).status_code == 404
+    with node.node.contexts["plans"].database.session() as s:  # the window ends, as the clock would end it
+        (access,) = s.exec(select(StandIn)).all()
+        access.until = utcnow() - timedelta(seconds=1)
+        s.add(access)
+        s.commit()
+    assert node.client.get(f"{plans}/plans", headers=as_m2, params={"case_id": cid}).status_code == 404
+    trail = node.client.get(f"{plans}/audit", headers=lead(node), params={"case_id": cid}).json()["items"]
+    marked = [e["action"] for e in trail if e["break_glass"] is not None]
+    assert marked == ["read", "add_goal"] and all(e["actor"] == "m2" for e in trail if e["break_glass"])
+    assert all(e["break_glass"] is None for e in trail if e["actor"] != "m2") and grant["manager"] == "m2"

@@ -11,8 +11,16 @@ from openpyxl import load_workbook
 from redis import Redis
 
 from services.funding.terms import add_months
-from shared.events import STREAMS, envelope_for
-from shared.events.funding import FundingYearSet, Qualification
+from shared.events import STREAMS, envelope_for, new_event_id
+from shared.events.codes import PositionStatus
+from shared.events.funding import (
+    ExtensionApplied,
+    ExtensionDecided,
+    ExtensionKind,
+    FundingYearSet,
+    PositionRegistered,
+    Qualification,
+)
 from shared.federation.keys import STATE_TENANT
 from tests.integration.test_funding_pages import (
     ENDS,
@@ -21,6 +29,7 @@ from tests.integration.test_funding_pages import (
     applied,
     browser,
     decide,
+    inbound,
     position,
     received,
     summary_links,
@@ -30,6 +39,7 @@ from tests.nodes import STUTTGART, NodeHandle, eventually
 
 YEAR = STARTS.year + 1  # a whole year of the term
 RATES = {Qualification.vocational: 51_000, Qualification.academic: 60_000}
+JUSTIFICATION_TEXT = "Die Zahl der Geflüchteten in der Anschlussunterbringung hat sich verdoppelt."
 
 
 @pytest.fixture
@@ -163,3 +173,103 @@ def test_the_officer_sets_a_year_imports_keys_and_is_warned_before_exceeding(sta
                          as_=state.headers("f", "funding_officer")).json()
     assert (decided["status"], decided["granted_months"]) == ("approved", 12)
     assert date.fromisoformat(decided["requested_ends_on"]) == add_months(ENDS, 24)
+
+
+def test_the_lead_applies_for_a_new_position_with_errors_at_the_fields(node: NodeHandle, redis: Redis) -> None:
+    lead = browser(node)
+    csrf = sign_in(lead, "lead-stuttgart")
+    listing = lead.get("/positions").text
+    assert 'href="/positions/new"' in listing and "Neue Stelle beantragen" in listing
+    form = lead.get("/positions/new")
+    assert form.status_code == 200 and 'id="send-new-position"' in form.text and "Gewünschter Beginn" in form.text
+    bad = lead.post("/positions/new", data={"csrf_token": csrf, "fte": "0,2", "starts_on": "31.02.2026",
+                                            "months": "61", "justification": "zu kurz"})
+    assert bad.status_code == 422
+    assert summary_links(bad.text) == ["#f-fte", "#f-qualification", "#f-starts_on", "#f-months",
+                                       "#f-justification"]
+    assert "0,25 bis 1" in bad.text and "von 1 bis 60" in bad.text
+    steps = lead.post("/positions/new", data={"csrf_token": csrf, "fte": "0,33", "qualification": "academic",
+                                              "starts_on": "1.1.2026", "months": "12",
+                                              "justification": JUSTIFICATION_TEXT})
+    assert steps.status_code == 422 and summary_links(steps.text) == ["#f-fte"]
+    starts = date.today().replace(day=1)
+    done = lead.post("/positions/new", data={"csrf_token": csrf, "fte": "0,75", "qualification": "academic",
+                                             "starts_on": f"{starts:%d.%m.%Y}", "months": "36",
+                                             "justification": JUSTIFICATION_TEXT}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    pid = done.headers["location"].removeprefix("/positions/").removesuffix("#applications")
+    page = lead.get(f"/positions/{pid}").text
+    assert "Ihr Antrag auf eine neue Stelle wurde an das Land gesendet." in page
+    assert "Beantragt, noch nicht bewilligt" in page and "Beantragter Förderzeitraum" in page
+    assert f"{starts:%d.%m.%Y} bis {add_months(starts, 36):%d.%m.%Y}" in page
+    assert f'href="/positions/{pid}/extension"' not in page  # nothing to extend before it is approved
+    listing = lead.get("/positions").text
+    assert "Beantragt, noch nicht bewilligt" in listing and f'href="/positions/{pid}/extension"' not in listing
+    (application,) = node.call("GET", f"{FUNDING}/positions/{pid}/extension-applications",
+                               as_=node.headers("lead-stuttgart", "lead", tenants=[STUTTGART])).json()
+    assert (application["kind"], application["justification"]) == ("new_position", JUSTIFICATION_TEXT)
+    # the extension form offers no new position
+    other = position(node)
+    assert 'value="new_position"' not in lead.get(f"/positions/{other['id']}/extension").text
+
+
+def test_the_officer_sees_a_new_position_in_german_and_decides_it(state: NodeHandle, redis: Redis) -> None:
+    position_id, app_id = new_event_id(), new_event_id()
+    starts = date(YEAR, 1, 1)
+    inbound(redis, PositionRegistered(position_id=position_id, fte=0.75, starts_on=starts,
+                                      ends_on=add_months(starts, 36), status=PositionStatus.applied,
+                                      qualification=Qualification.academic),
+            node="node-a", tenant=STUTTGART, aggregate_id=position_id)
+    inbound(redis, ExtensionApplied(application_id=app_id, position_id=position_id, applied_on=date.today(),
+                                    current_ends_on=starts, requested_ends_on=add_months(starts, 36),
+                                    kind=ExtensionKind.new_position, justification=JUSTIFICATION_TEXT),
+            node="node-a", tenant=STUTTGART, aggregate_id=position_id)
+    received(state, app_id)
+    officer = browser(state)
+    csrf = sign_in(officer, "funding-officer")
+    queue = officer.get("/applications").text
+    assert "Neue Stelle" in queue and f"beantragt für {starts:%d.%m.%Y} bis {add_months(starts, 36):%d.%m.%Y}" in queue
+    page = officer.get(f"/applications/{app_id}").text
+    assert "Antrag auf eine neue Stelle" in page and 'id="new-fte">0,75' in page and "Hochschulniveau" in page
+    assert "(36 Monate)" in page and JUSTIFICATION_TEXT in page
+    too_many = officer.post(f"/applications/{app_id}/decision", data={"csrf_token": csrf, "approved": "yes",
+                                                                      "months": "40", "reason": "mehr"})
+    assert too_many.status_code == 422 and summary_links(too_many.text) == ["#f-months"]
+    assert "von 1 bis 36" in too_many.text
+    ok = officer.post(f"/applications/{app_id}/decision", data={"csrf_token": csrf, "approved": "yes",
+                                                                "months": "24", "reason": "Zunächst zwei Jahre"},
+                      follow_redirects=False)
+    assert ok.status_code == 303
+    register = state.call("GET", f"{FUNDING}/positions", as_=state.headers("f", "funding_officer")).json()
+    assert [(p["status"], p["ends_on"]) for p in register["items"]] == [
+        ("approved", add_months(starts, 24).isoformat())]
+
+
+def test_the_inbox_links_a_decision_to_its_letter_only_when_the_letter_is_here(node: NodeHandle,
+                                                                               redis: Redis) -> None:
+    lead_api = node.headers("lead-stuttgart", "lead", tenants=[STUTTGART])
+    application = node.call("POST", f"{FUNDING}/new-position-applications", as_=lead_api, json={
+        "fte": 0.5, "qualification": "vocational", "starts_on": date.today().replace(day=1).isoformat(),
+        "months": 24, "justification": JUSTIFICATION_TEXT}).json()
+    decision = ExtensionDecided(application_id=application["id"], position_id=application["position_id"],
+                                approved=True, decided_on=date.today(), kind=ExtensionKind.new_position)
+    # and one this node never applied for: announced to the lead, but there is no letter to link
+    stray = ExtensionDecided(application_id=new_event_id(), position_id=new_event_id(), approved=False,
+                             decided_on=date.today(), reason="unbekannt")
+    for payload in (decision, stray):
+        env = envelope_for(payload, tenant=STUTTGART, node="state", aggregate_id=payload.position_id,
+                           target_node="test-node")
+        redis.xadd(STREAMS["federation"], {"event": env.to_json()})
+    lead = browser(node)
+    csrf = sign_in(lead, "lead-stuttgart")
+    letter = f'/positions/{application["position_id"]}/applications/{application["id"]}/letter.pdf'
+    inbox = eventually(lambda: (t := lead.get("/inbox").text) and letter in t
+                       and t.count("<h2>Verlängerung entschieden") == 2 and t)
+    assert f"Das Land hat den Antrag auf die neue Stelle {application['position_id']} am " in inbox
+    assert inbox.count('.pdf"') == 1  # the stray decision has no letter here: no link
+    assert lead.get(letter).content.startswith(b"%PDF")
+    # marking it read (HTMX swaps the notification) keeps the link
+    notifications = node.call("GET", "/api/notifications/v1/inbox", as_=lead_api).json()
+    mine = next(n for n in notifications if n["data"].get("application_id") == application["id"])
+    swapped = lead.post(f"/inbox/{mine['id']}/read", data={"csrf_token": csrf}, headers={"HX-Request": "true"})
+    assert swapped.status_code == 200 and letter in swapped.text

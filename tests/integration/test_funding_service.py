@@ -126,7 +126,8 @@ def test_position_lifecycle_and_approved_extension(node: NodeHandle, redis: Redi
         "kind": "extension_24_months", "applied_on": TODAY.isoformat(), "current_ends_on": LEAP_END.isoformat(),
         "requested_ends_on": requested.isoformat(), "interruption_from": None, "interruption_to": None,
         "justification": JUSTIFICATION, "decided_on": None,
-        "reason": None, "granted_months": None, "withdrawn_on": None}
+        "reason": None, "granted_months": None, "withdrawn_on": None,
+        "has_letter": False}
     assert get(f"/positions/{pid}").json()["open_application_id"] == application["id"]
     assert get("/positions").json()["items"][0]["open_application_id"] == application["id"]
     r = apply(node, pid, as_lead)

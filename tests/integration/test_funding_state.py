@@ -201,7 +201,8 @@ def test_applications_from_two_nodes_and_decisions(state: NodeHandle, redis: Red
             to_a.aggregate_id) == ("ExtensionDecided", "down", "node-a", STUTTGART, "state",
                                    "pos-a")
     assert to_a.payload == {"application_id": app_a, "position_id": "pos-a", "approved": True,
-                            "decided_on": TODAY.isoformat(), "reason": "bewilligt", "months": None}
+                            "decided_on": TODAY.isoformat(), "reason": "bewilligt", "months": None,
+                            "kind": "extension_24_months"}
     assert (to_b.target_node, to_b.tenant, to_b.payload["approved"], to_b.payload["reason"]) == (
         "node-b", HEIDELBERG, False, "Haushaltsmittel ausgeschöpft")
     assert redis.xlen(DOWN_ALL) == 0

@@ -111,3 +111,31 @@ def test_envelope_round_trip_and_payload_validation() -> None:
     assert env.scope == "down" and len(env.event_id) == 26
     later = envelope_for(payload, tenant="08111000", node="state", aggregate_id="p")
     assert later.event_id > env.event_id  # time-ordered
+
+
+V1_PAYLOADS = {  # what a node of the release before new-position applications sends
+    "PositionRegistered": {"position_id": "P1", "fte": 0.5, "starts_on": "2025-01-01", "ends_on": "2029-12-31",
+                           "status": "approved", "qualification": "academic"},
+    "PositionOccupancyChanged": {"position_id": "P1", "occupied": True, "since": "2025-02-01", "status": "occupied"},
+    "ExtensionApplied": {"application_id": "A1", "position_id": "P1", "applied_on": "2026-01-05",
+                         "current_ends_on": "2029-12-31", "requested_ends_on": "2031-12-31",
+                         "kind": "extension_24_months", "justification": "Die Stelle wird weiter gebraucht."},
+    "ExtensionDecided": {"application_id": "A1", "position_id": "P1", "approved": True, "decided_on": "2026-02-01",
+                         "reason": None, "months": 12},
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(V1_PAYLOADS))
+def test_a_version_1_funding_event_reads_as_version_2(event_type: str) -> None:
+    from shared.events import Envelope, parse_payload
+    v1, v2 = contracts()[(event_type, 1)], contracts()[(event_type, 2)]
+    payload = v1.model_validate(V1_PAYLOADS[event_type]).model_dump(mode="json")
+    read = parse_payload(Envelope(type=event_type, version=1, tenant="08111000", node="n", aggregate_id="P1",
+                                  payload=payload))
+    assert type(read) is v2 and read.model_dump(mode="json", include=set(payload)) == payload
+    # what version 2 added cannot be sent as version 1: an older node would refuse it
+    widened = {"PositionRegistered": {"status": "applied"}, "PositionOccupancyChanged": {"status": "refused"},
+               "ExtensionApplied": {"kind": "new_position"}, "ExtensionDecided": {"months": 60}}[event_type]
+    with pytest.raises(ValueError):
+        v1.model_validate({**payload, **widened})
+    assert v2.model_validate({**payload, **widened})

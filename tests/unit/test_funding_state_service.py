@@ -179,7 +179,8 @@ def test_an_approval_moves_the_register_and_goes_down_to_the_applying_node(sessi
     assert (env.type, env.scope, env.target_node, env.tenant, env.node, env.aggregate_id) == (
         "ExtensionDecided", "down", "node-a", STUTTGART, "state", "p1")
     assert env.payload == {"application_id": "a1", "position_id": "p1", "approved": True,
-                           "decided_on": "2026-06-01", "reason": "bewilligt", "months": None}
+                           "decided_on": "2026-06-01", "reason": "bewilligt", "months": None,
+                           "kind": "extension_24_months"}
     (row,) = outbox(session)
     assert (row.event_id, row.stream) == (env.event_id, down_stream("node-a"))
 

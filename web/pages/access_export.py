@@ -10,8 +10,8 @@ from web.pages.case_view import CASES, ident
 from web.render import page
 
 router = APIRouter()
-# The plans service offers no export of its part yet: the page says so instead of linking it.
 FORMATS = {"json": "application/json", "pdf": "application/pdf"}
+PLAN_EXPORT = "/api/plans/v1/export"  # the plans service's part of the export
 
 
 @router.get("/cases/{case_id}/export")
@@ -34,3 +34,16 @@ async def download(case_id: str, kind: str, web: Web, user: User) -> Response:
         checked(answer)  # raises the matching refusal
     return Response(answer.content, media_type=FORMATS[kind], headers={
         "Content-Disposition": f'attachment; filename="auskunft-{case_id}.{kind}"'})
+
+
+@router.get("/cases/{case_id}/plan-export.{kind}")
+async def download_plan(case_id: str, kind: str, web: Web, user: User) -> Response:
+    """The plans service's part of the export: the plan, its versions and who accessed it (recorded too)."""
+    assert user.token is not None
+    if kind not in FORMATS:
+        ident("")
+    answer = await web.api.call("GET", PLAN_EXPORT, user.token, params={"case_id": ident(case_id), "format": kind})
+    if answer.status_code != 200:
+        checked(answer)
+    return Response(answer.content, media_type=FORMATS[kind], headers={
+        "Content-Disposition": f'attachment; filename="auskunft-plan-{case_id}.{kind}"'})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from web.deps import User, Web, WebState
 from web.forms import FormErrors, add_api_errors, parse_int, text
 from web.i18n import N_
 from web.pages.funding_common import money
+from web.pages.operator_tables import decimal
 from web.render import gettext_for, language, page
 from web.session import WebSession
 from web.users import municipality
@@ -44,12 +46,21 @@ def application_id(value: str) -> str:
     return value
 
 
+def asked(application: dict[str, Any]) -> int:
+    """The months applied for: fixed by an extension's kind, chosen for a new position (its term)."""
+    if application["kind"] in ASKED:
+        return ASKED[application["kind"]]
+    start = date.fromisoformat(application["current_ends_on"])
+    end = date.fromisoformat(application["requested_ends_on"])
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
 def _shown(application: dict[str, Any]) -> dict[str, Any]:
-    """The application with its municipality's name, its excerpt and its page's address."""
+    """The application with its municipality's name, its excerpt, the months asked and its page's address."""
     justification = application.get("justification") or ""
     excerpt = justification if len(justification) <= EXCERPT else justification[:EXCERPT].rstrip() + " …"
     return {**application, "place": municipality(application["tenant"]), "excerpt": excerpt,
-            "url": f"/applications/{quote(application['id'], safe='')}"}
+            "asked": asked(application), "url": f"/applications/{quote(application['id'], safe='')}"}
 
 
 def _paged(rows: list[dict[str, Any]], page_no: str) -> tuple[list[dict[str, Any]], int, int]:
@@ -86,8 +97,14 @@ async def _decision_page(request: Request, web: WebState, user: WebSession, app_
         impact = [{**i, **{f"{k}_text": money(i[k], lang) for k in (
             "extra_eur", "district_committed_eur", "district_allocation_eur", "committed_eur", "budget_eur")}}
             for i in await web.api.fetch("GET", f"{APPLICATIONS}/{app_id}/impact", _token(user))]
-    return await page(request, "funding/application.html", status_code=status_code, application=_shown(found),
-                      values=values, errors=errors, impact=impact, asked=ASKED.get(found["kind"], 24))
+    position = None
+    if found["kind"] == "new_position":  # the officer decides on its FTE and qualification too
+        position = await web.api.fetch("GET", f"/api/funding/v1/positions/{quote(found['position_id'], safe='')}"
+                                       "/grants", _token(user))
+        position["fte_text"] = decimal(position["fte"], language(request))
+    shown = _shown(found)
+    return await page(request, "funding/application.html", status_code=status_code, application=shown,
+                      values=values, errors=errors, impact=impact, asked=shown["asked"], position=position)
 
 
 @router.get("/applications/{app_id}")
@@ -99,7 +116,7 @@ async def application_page(request: Request, app_id: str, web: Web, user: User) 
 @router.post("/applications/{app_id}/decision")
 async def decide(request: Request, app_id: str, web: Web, user: User) -> Response:
     """Approve, or reject with a reason; the decision goes down to the applying node."""
-    application_id(app_id)
+    most = asked(await web.api.fetch("GET", f"{APPLICATIONS}/{application_id(app_id)}", _token(user)))
     form = await request.form()
     values = {name: text(form, name) for name in FIELDS}
     gettext = gettext_for(request).gettext
@@ -109,8 +126,9 @@ async def decide(request: Request, app_id: str, web: Web, user: User) -> Respons
         errors.add("approved", gettext("Choose whether to approve or reject the application"))
     elif values["approved"] == "no" and not values["reason"]:
         errors.add("reason", gettext("Enter the reason for the rejection: the municipality reads it"))
-    if values["months"] and (months is None or not 1 <= months <= 24):
-        errors.add("months", gettext("Enter the months approved as a whole number from 1 to 24"))
+    if values["months"] and (months is None or not 1 <= months <= most):
+        errors.add("months", gettext("Enter the months approved as a whole number from 1 to %(num)d") % {
+            "num": most})
     if not errors:
         approved = values["approved"] == "yes"
         body: dict[str, Any] = {"approved": approved, "reason": values["reason"] or None}

@@ -1,4 +1,4 @@
-"""Changes to a case after it was opened: corrections, the lead's extension of the counselling and hand-over."""
+"""Changes to a case after it was opened: corrections, the lead's extension of the counselling, hand-over, closing."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ class OneFieldForm:
 EXTENSION = OneFieldForm("justification", N_("Justification"),
                          N_("Enter why this person needs a fourth year of counselling"), "counselling-extension", "x",
                          N_("The counselling has been extended to four years."), "#counselling")
+CLOSING = OneFieldForm("reason", N_("Why does the counselling end?"), N_("Choose why the counselling ends"), "close",
+                      "z", N_("The case has been closed."), "#closing")
 HANDOVER = OneFieldForm("manager", N_("Manager"), N_("Enter the user id of the manager who takes the case over"),
                         "reassign", "r", N_("The case has been handed over."))
 
@@ -114,3 +116,9 @@ async def edit(request: Request, case_id: str, web: Web, user: User) -> Response
 async def reassign(request: Request, case_id: str, web: Web, user: User) -> Response:
     """The lead hands the case to another manager; the case then leaves the old manager's caseload."""
     return await HANDOVER.post(request, case_id, web, user)
+
+
+@router.post("/cases/{case_id}/close")
+async def close(request: Request, case_id: str, web: Web, user: User) -> Response:
+    """The manager (or the lead) closes the case with the reason the counselling ends; it stays readable."""
+    return await CLOSING.post(request, case_id, web, user)

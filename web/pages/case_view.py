@@ -49,7 +49,8 @@ def choice_lists(request: Request) -> dict[str, Any]:
     gettext = gettext_for(request).gettext
     return {"modes": options("mode", gettext), "topics": options("topic", gettext),
             "goal_statuses": options("goal_status", gettext), "purposes": options("consent_purpose", gettext),
-            "consent_forms": options("consent_form", gettext), "sheet_languages": options("plan_language", gettext)}
+            "consent_forms": options("consent_form", gettext), "sheet_languages": options("plan_language", gettext),
+            "close_reasons": options("close_reason", gettext)}
 
 
 async def plan_of(web: WebState, user: WebSession, case_id: str) -> Any:
@@ -65,8 +66,7 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
                     **parts: Any) -> dict[str, Any]:
     """Everything the case page shows; `parts` replace what a form just changed (values, errors)."""
     assert user.token is not None
-    # One call after the other: the API's SQLite writer lock is handed over per thread (shared/db.py),
-    # and concurrent in-process calls can end a transaction on another thread than it began.
+    # One call after the other: at once they cost the same CPU and, under load, made pages slower (bench/web.py).
     case = await web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token)
     consultations = await web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token)
     plan = await plan_of(web, user, case_id)
@@ -80,6 +80,7 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
         "r_errors": FormErrors(), "r_values": {}, "managers": managers,
         "privacy": privacy, "i_errors": FormErrors(), "i_values": {"handed_on": format_date(date.today())},
         "k_errors": FormErrors(), "k_values": {"given_on": format_date(date.today())},
+        "z_errors": FormErrors(), "z_values": {},
         **choice_lists(request)}
     view.update(parts)
     return view

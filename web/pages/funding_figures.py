@@ -20,6 +20,7 @@ router = APIRouter()
 FIGURES = "/api/funding/v1/key-figures"
 CONSULTATIONS = "/api/cases/v1/statistics/consultations"
 GOALS = "/api/plans/v1/statistics/goals"
+AGREED = "/api/plans/v1/statistics/agreements"  # plans agreed in the year
 
 
 def _token(user: WebSession) -> str:
@@ -42,13 +43,15 @@ async def composed(web: WebState, user: WebSession, tenant: str, year: int) -> d
     stats = await web.api.fetch("GET", CONSULTATIONS, _token(user), params={
         "tenant": tenant, "from": f"{year}-01-01", "to": f"{year}-12-31"})
     goals = await web.api.fetch("GET", GOALS, _token(user), params={"tenant": tenant})
+    agreed = await web.api.fetch("GET", AGREED, _token(user), params={"tenant": tenant, "year": year})
     by_area: dict[str, dict[str, int | None]] = {}
     for cell in goals["cells"]:
         by_area.setdefault(cell["area"], {})[cell["status"]] = cell["count"]
     return {"consultations": stats["consultations"], "minutes": stats["minutes"],
             "clients": stats["distinct_clients"],
             "by_topic": {r["topic"]: r["consultations"] for r in stats["by_topic"]},
-            "by_mode": {r["mode"]: r["consultations"] for r in stats["by_mode"]}, "goals": by_area}
+            "by_mode": {r["mode"]: r["consultations"] for r in stats["by_mode"]}, "goals": by_area,
+            "household_members": stats.get("household_members"), "plans_agreed": agreed["plans_agreed"]}
 
 
 @router.get("/key-figures")

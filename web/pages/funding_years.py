@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from opentelemetry.propagate import inject
 
 from web.client import ApiError, Missing, checked
 from web.deps import User, Web, WebState
@@ -119,11 +118,9 @@ async def upload_keys(request: Request, year: str, web: Web, user: User) -> Resp
     elif len(content) > CSV_MAX:
         errors.add("keys", gettext("The CSV file is too large"))
     else:
-        headers = {"Authorization": f"Bearer {_token(user)}", "Accept": "application/json",
-                   "Content-Type": "text/csv"}
-        inject(headers)
         try:
-            checked(await web.api.client.put(f"{YEARS}/{number}/allocation", content=content, headers=headers))
+            checked(await web.api.call("PUT", f"{YEARS}/{number}/allocation", _token(user), content=content,
+                                       content_type="text/csv"))
         except ApiError as exc:
             if exc.status != 422:
                 raise

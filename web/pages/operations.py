@@ -1,7 +1,8 @@
 """The node_admin's pages: the node's health at a glance, its streams and consumer groups, dead letters.
 
 Every figure comes from the node operations API (`/api/node/v1`), which carries names, counts and
-ids only: no page here calls a case or plan API, so no case content can reach a node_admin.
+ids only, and from the cases service's retention runs (dates and counts): no page here reads a case or
+plan, so no case content can reach a node_admin.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from web.users import municipality
 
 router = APIRouter()
 OPS = "/api/node/v1"
+RETENTION = "/api/cases/v1/erasure-runs"
 PAGE_SIZE = 25
 DEAD_LETTER_ID = re.compile(r"^\d{1,20}-\d{1,20}$")  # a stream entry id, as the API accepts it
 GROUP_COLUMNS = [Column("stream", N_("Stream")), Column("consumers", N_("Consumers"), descending=True),
@@ -55,6 +57,10 @@ async def node_health(request: Request, web: Web, user: User) -> Response:
     """The node at a glance: dead letters, consumer groups, outbox, federation link, versions."""
     assert user.token is not None
     status = await web.api.fetch("GET", f"{OPS}/status", user.token)
+    try:  # a municipal node's retention runs; a state node (or one without the cases service) has none
+        retention = await web.api.fetch("GET", RETENTION, user.token, params={"limit": 1})
+    except Missing:
+        retention = None
     groups = [g for s in status["streams"] for g in s["groups"]]
     sent_age = _heartbeat_age(status["federation"].get("last_heartbeat_sent_at"))
     return await page(
@@ -63,7 +69,7 @@ async def node_health(request: Request, web: Web, user: User) -> Response:
         lag=sum(g["lag"] or 0 for g in groups), lag_unknown=any(g["lag"] is None for g in groups),
         places=[municipality(t) for t in status["tenants"]],
         sent_age=age_text(sent_age, gettext_for(request)) if sent_age is not None else None,
-        checked_at=datetime.now(UTC))
+        checked_at=datetime.now(UTC), retention=retention)
 
 
 @router.get("/node/streams")

@@ -30,7 +30,7 @@ PAGE_SIZE = 25
 COLUMNS = [Column("ends_on", N_("Term ends")), Column("starts_on", N_("Term starts")),
            Column("fte", N_("FTE"), descending=True), Column("status", N_("Status")),
            Column("place", N_("Municipality"))]
-KINDS = list(EXTENSION_KINDS)
+KINDS = [k for k in EXTENSION_KINDS if k != "new_position"]  # a new position is applied for on its own form
 JUSTIFICATION = (20, 4000)  # its length after trimming, as the API counts it
 FIELDS = ["kind", "justification", "interruption_from", "interruption_to"]
 LABELS = {"kind": N_("What do you apply for?"), "justification": N_("Justification"),
@@ -59,8 +59,12 @@ async def all_positions(web: WebState, user: WebSession) -> list[dict[str, Any]]
     return found
 
 
+FUNDED = ("approved", "occupied", "vacant")  # a new position applied for, refused or withdrawn is not
+
+
 def _shown(position: dict[str, Any], lang: str) -> dict[str, Any]:
-    return {**position, "place": municipality(position["tenant"]), "fte_text": decimal(position["fte"], lang)}
+    return {**position, "place": municipality(position["tenant"]), "fte_text": decimal(position["fte"], lang),
+            "extensible": position["status"] in FUNDED and not position["ended"]}
 
 
 @router.get("/positions")
@@ -173,7 +177,7 @@ async def letter(position_id: str, application_id: str, web: Web, user: User) ->
 
 def _form_page(request: Request, position: dict[str, Any], values: dict[str, str], errors: FormErrors,
                status_code: int = 200) -> Any:
-    kinds = options("extension_kind", gettext_for(request).gettext)
+    kinds = [(code, text) for code, text in options("extension_kind", gettext_for(request).gettext) if code in KINDS]
     return page(request, "lead/extension.html", status_code=status_code, position=position, values=values,
                 errors=errors, kinds=kinds, limits=JUSTIFICATION)
 
@@ -185,20 +189,25 @@ async def extension_form(request: Request, position_id: str, web: Web, user: Use
     return await _form_page(request, position, {"kind": KINDS[0]}, FormErrors())
 
 
+def check_justification(errors: FormErrors, value: str, gettext: Any) -> None:
+    """An application's justification: given, and as long as the API allows (after trimming)."""
+    shortest, longest = JUSTIFICATION
+    if not value:
+        errors.add("justification", gettext("Enter the justification"))
+    elif len(value) < shortest:
+        errors.add("justification", gettext("The justification must have at least %(num)d characters") % {
+            "num": shortest})
+    elif len(value) > longest:
+        errors.add("justification", gettext("The justification must have at most %(num)d characters") % {
+            "num": longest})
+
+
 def _check(values: dict[str, str], position: dict[str, Any], gettext: Any) -> tuple[FormErrors, dict[str, Any]]:
     """The form's errors in the page's language, and the API's body when there are none."""
     errors = FormErrors()
     if values["kind"] not in KINDS:
         errors.add("kind", gettext("Choose what you apply for"))
-    shortest, longest = JUSTIFICATION
-    if not values["justification"]:
-        errors.add("justification", gettext("Enter the justification"))
-    elif len(values["justification"]) < shortest:
-        errors.add("justification", gettext("The justification must have at least %(num)d characters") % {
-            "num": shortest})
-    elif len(values["justification"]) > longest:
-        errors.add("justification", gettext("The justification must have at most %(num)d characters") % {
-            "num": longest})
+    check_justification(errors, values["justification"], gettext)
     body: dict[str, Any] = {"kind": values["kind"], "justification": values["justification"]}
     if values["kind"] != "interruption_12_months":
         return errors, body  # dates typed before choosing 24 months are not sent

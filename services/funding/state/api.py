@@ -41,8 +41,7 @@ def position_register(principal: StateCaller, session: SessionDep, tenant: Tenan
 def position_grants(position_id: str, principal: StateCaller, session: SessionDep) -> PositionGrants:
     """A position's grant per funding year, computed as its municipal node computes it."""
     p = service.find_position(session, position_id=position_id)
-    found = years.position_grants(session, fte=p.fte, qualification=p.qualification, starts_on=p.starts_on,
-                                  ends_on=p.ends_on, model=FundingStateYear)
+    found = years.grants_of(session, position=p, model=FundingStateYear)
     return PositionGrants(position_id=p.position_id, fte=p.fte, qualification=p.qualification,
                           items=[GrantPublic.of(g) for g in found])
 

@@ -16,7 +16,7 @@ from shared.events.funding import ExtensionKind, Qualification
 from .. import years
 from ..exports import Table
 from ..grants import CENT, grants
-from ..terms import MONTHS_BY_KIND, add_months
+from ..terms import FUNDED, add_months, months_asked
 from .models import (
     DISTRICTS_MAX,
     SHARE_MAX,
@@ -102,7 +102,7 @@ def committed(session: Session, *, year: int) -> dict[str, Decimal]:
     """Per district: the grants of the year of every position in the register (approved grants)."""
     rates = years.get_year(session, year=year, model=FundingStateYear).rates()
     found: dict[str, Decimal] = {}
-    for p in session.exec(select(FundingStatePosition)).all():
+    for p in session.exec(select(FundingStatePosition).where(col(FundingStatePosition.status).in_(FUNDED))).all():
         amount = _position_grant(p, year, rates)
         if amount:
             found[district_of(p.tenant)] = found.get(district_of(p.tenant), Decimal(0)) + amount
@@ -154,12 +154,16 @@ def impact(session: Session, *, application: FundingStateApplication) -> list[Im
     position = session.get(FundingStatePosition, (application.node, application.position_id))
     if position is None:
         return []
-    extended_to = add_months(position.ends_on, MONTHS_BY_KIND[ExtensionKind(application.kind)])
+    kind = ExtensionKind(application.kind)
+    new_position = kind == ExtensionKind.new_position  # funded nowhere yet: all of its grant is extra
+    asked = months_asked(kind=kind, current_ends_on=application.current_ends_on,
+                         requested_ends_on=application.requested_ends_on)
+    extended_to = add_months(application.current_ends_on if new_position else position.ends_on, asked)
     found = []
     for funding_year in years.list_years(session, model=FundingStateYear):
         rates = funding_year.rates()
         extra = (_position_grant(position, funding_year.year, rates, extended_to)
-                 - _position_grant(position, funding_year.year, rates))
+                 - (Decimal(0) if new_position else _position_grant(position, funding_year.year, rates)))
         if not extra:
             continue
         budget = year_budget(session, year=funding_year.year)

@@ -96,6 +96,8 @@ def overview(session: Session, *, year: int, today: date) -> KeyFiguresOverview:
                 for t in sorted(known_tenants(session))]
     figures = [r.figures for r in rows.values()]
     totals = {name: _total(f[name] for f in figures) for name in ("consultations", "minutes", "clients")}
+    for name in ("household_members", "plans_agreed"):  # submissions from before these figures lack them
+        totals[name] = _total(f[name] for f in figures if name in f)
     for group in ("by_topic", "by_mode"):
         for key in sorted({k for f in figures for k in f[group]}):
             totals[f"{group}.{key}"] = _total(f[group].get(key) for f in figures)

@@ -16,7 +16,7 @@ from shared.events.funding import JUSTIFICATION_MAX, ExtensionKind, Qualificatio
 from shared.privacy import AGS_CODE, CODE, ID, NODE_ID, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
 
 from ..models import FundingYearBase
-from ..terms import REASON_MAX, control_free
+from ..terms import FUNDED, MAX_TERM_MONTHS, REASON_MAX, control_free
 
 ID_MAX = 100  # ids from other nodes: the envelope's aggregate ids allow 100
 
@@ -130,7 +130,7 @@ class StatePositionPublic(BaseModel):
 
 
 class TenantFte(BaseModel):
-    """A municipality's current positions (term not ended) and their FTE by status."""
+    """A municipality's current funded positions (term not ended) and their FTE by status."""
 
     tenant: str
     positions: int
@@ -152,7 +152,7 @@ class PositionRegister(BaseModel):
         counted: dict[str, int] = {}
         fte: dict[str, dict[PositionStatus, float]] = {}
         for p in items:
-            if p.ended:
+            if p.ended or p.status not in FUNDED:  # a new position applied for, refused or withdrawn counts nowhere
                 continue
             counted[p.tenant] = counted.get(p.tenant, 0) + 1
             by_status = fte.setdefault(p.tenant, dict.fromkeys(PositionStatus, 0.0))
@@ -206,7 +206,7 @@ class DecisionCreate(BaseModel):
 
     approved: bool = pydantic.Field(strict=True)
     reason: Reason | None = None
-    months: int | None = pydantic.Field(default=None, ge=1, le=24, strict=True)  # None: as asked
+    months: int | None = pydantic.Field(default=None, ge=1, le=MAX_TERM_MONTHS, strict=True)  # None: as asked
 
 
 

@@ -16,7 +16,7 @@ from shared.federation.keys import DOWN_ALL, STATE_TENANT, down_stream
 
 from .. import years
 from ..models import FundingYearBase
-from ..terms import MONTHS_BY_KIND, add_months
+from ..terms import add_months, months_asked
 from .models import ID_MAX, FundingStateApplication, FundingStatePosition, FundingStateYear
 
 log = logging.getLogger(__name__)
@@ -155,10 +155,13 @@ def decide(
     """Decide a submitted application and send ExtensionDecided down to the applying node.
 
     A rejection needs a reason, and so does an approval of fewer months than asked. On approval the
-    register's term moves by the months approved, as the applying node moves its own.
+    register's term moves by the months approved, as the applying node moves its own; a new position
+    becomes approved with the term granted, or refused.
     """
     reason = (reason or "").strip() or None
-    asked = MONTHS_BY_KIND[ExtensionKind(application.kind)]
+    kind = ExtensionKind(application.kind)
+    asked = months_asked(kind=kind, current_ends_on=application.current_ends_on,
+                         requested_ends_on=application.requested_ends_on)
     if months is not None and not approved:
         raise InvalidInput("months", "only for an approval")
     if months is not None and months > asked:
@@ -177,19 +180,22 @@ def decide(
     application.granted_months = granted if approved else None
     application.decided_by = actor[:255]
     session.add(application)
-    if approved:
-        position = session.get(FundingStatePosition, (application.node, application.position_id),
-                               with_for_update=True)
-        if position is None:
-            log.warning("approved application %s for position %s/%s missing from the register",
-                        application.id, application.node, application.position_id)
-        else:
-            position.ends_on = add_months(position.ends_on, granted)
-            position.updated_at = utcnow()
-            session.add(position)
+    position = session.get(FundingStatePosition, (application.node, application.position_id), with_for_update=True)
+    if position is None:
+        log.warning("decided application %s for position %s/%s missing from the register",
+                    application.id, application.node, application.position_id)
+    elif kind == ExtensionKind.new_position:
+        position.status = PositionStatus.approved if approved else PositionStatus.refused
+        position.ends_on = add_months(application.current_ends_on, granted) if approved else position.ends_on
+        position.updated_at = utcnow()
+        session.add(position)
+    elif approved:
+        position.ends_on = add_months(position.ends_on, granted)
+        position.updated_at = utcnow()
+        session.add(position)
     return emit(session, ExtensionDecided(
         application_id=application.id, position_id=application.position_id, approved=approved,
-        decided_on=today, reason=reason, months=granted if approved and granted < asked else None),
+        decided_on=today, reason=reason, months=granted if approved and granted < asked else None, kind=kind),
         stream=down_stream(application.node), tenant=application.tenant, node=node,
         aggregate_id=application.position_id, target_node=application.node)
 
@@ -206,4 +212,8 @@ def record_withdrawal(session: Session, *, node: str, application_id: str, withd
         return False
     application.status, application.withdrawn_on = ApplicationStatus.withdrawn, withdrawn_on
     session.add(application)
+    position = session.get(FundingStatePosition, (node, application.position_id), with_for_update=True)
+    if application.kind == ExtensionKind.new_position and position is not None:
+        position.status, position.updated_at = PositionStatus.withdrawn, utcnow()
+        session.add(position)
     return True

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from .. import service
 from ..deps import Limit, SessionDep, Unread
-from ..models import NotificationPublic
+from ..models import NotificationPublic, UnreadCount
 from .deps import STATEWIDE, CurrentNotification, Reader
 
 router = APIRouter(prefix="/api/notifications/v1", tags=["notifications"])
@@ -19,6 +19,12 @@ def read_inbox(reader: Reader, session: SessionDep, unread: Unread = False,
     rows = service.inbox(session, reader=reader, unread=unread, limit=limit,
                          statewide_roles=STATEWIDE)
     return [NotificationPublic.of(n, read_at) for n, read_at in rows]
+
+
+@router.get("/inbox/unread", response_model=UnreadCount)
+def count_unread(reader: Reader, session: SessionDep) -> UnreadCount:
+    """How many of the caller's notifications the caller has not read yet (the header's counter)."""
+    return UnreadCount(unread=service.unread_count(session, reader=reader, statewide_roles=STATEWIDE))
 
 
 @router.post("/inbox/{notification_id}/read", response_model=NotificationPublic)

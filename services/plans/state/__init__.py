@@ -1,1 +1,2 @@
-"""The plans service at state level: the statewide, pseudonymous goal table and goal statistics."""
+"""The plans service at state level: the statewide, pseudonymous goals, referrals and cases, their statistics and
+the year's outcomes."""

@@ -1,30 +1,41 @@
-"""Subscriptions of the plans service at state level: goal events become the statewide goal table."""
+"""Subscriptions of the plans service at state level: goal, referral and agreement events become the statewide
+tables; the cases' openings, consultations and closures tell which cases are open and how long they took."""
 
 from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from shared.bus import Subscription
 from shared.events import STREAMS, Envelope
+from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from shared.events.codes import GoalStatus
-from shared.events.plans import PlanGoalAdded, PlanGoalStatusChanged, PlanReferralChanged
+from shared.events.plans import PlanAgreed, PlanGoalAdded, PlanGoalStatusChanged, PlanReferralChanged
 from shared.service import ServiceContext
 
-from . import service
+from . import agreements, service
 
 GROUP = "plans"
+ZONE = ZoneInfo("Europe/Berlin")  # a goal's status changes on a calendar day in Baden-Württemberg
+
+
+def day_of(env: Envelope) -> date:
+    """The day the event happened on its node."""
+    return env.occurred_at.astimezone(ZONE).date()
 
 
 def on_goal_added(session: Session, env: Envelope, p: PlanGoalAdded) -> None:
     service.record_goal(session, node=env.node, tenant=env.tenant, goal_pseudonym=p.goal_id,
                         case_pseudonym=p.case_id, area=p.area, status=GoalStatus.open,
-                        plan_version=p.plan_version)
+                        plan_version=p.plan_version, changed_on=day_of(env))
 
 
 def on_goal_status_changed(session: Session, env: Envelope, p: PlanGoalStatusChanged) -> None:
     service.record_goal(session, node=env.node, tenant=env.tenant, goal_pseudonym=p.goal_id,
                         case_pseudonym=p.case_id, area=p.area, status=p.status,
-                        plan_version=p.plan_version)
+                        plan_version=p.plan_version, changed_on=day_of(env))
 
 
 def on_referral_changed(session: Session, env: Envelope, p: PlanReferralChanged) -> None:
@@ -33,11 +44,41 @@ def on_referral_changed(session: Session, env: Envelope, p: PlanReferralChanged)
                             status=p.status, plan_version=p.plan_version)
 
 
+def on_plan_agreed(session: Session, env: Envelope, p: PlanAgreed) -> None:
+    agreements.note_plan_agreed(session, node=env.node, tenant=env.tenant, case_pseudonym=p.case_id,
+                                agreed_on=p.agreed_on)
+
+
+def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
+    agreements.note_case_opened(session, node=env.node, tenant=env.tenant, case_pseudonym=p.case_id,
+                                opened_on=p.opened_on)
+
+
+def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRecorded) -> None:
+    agreements.note_consultation(session, node=env.node, tenant=env.tenant, case_pseudonym=p.case_id,
+                                 held_on=p.held_on)
+
+
+def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
+    agreements.note_case_closed(session, node=env.node, tenant=env.tenant, case_pseudonym=p.case_id,
+                                closed_on=p.closed_on, reason=p.reason)
+
+
 def subscriptions(ctx: ServiceContext) -> list[Subscription]:
-    """Every node's goals, pseudonymous as the federation delivers them; the node attaches the database."""
-    return [Subscription(
-        STREAMS["plans"], GROUP,
-        {PlanGoalAdded.event_type: on_goal_added,
-         PlanGoalStatusChanged.event_type: on_goal_status_changed,
-         PlanReferralChanged.event_type: on_referral_changed},
-        description="the statewide goal and referral tables for their statistics")]
+    """Every node's plans and cases, pseudonymous as the federation delivers them; the node attaches the database."""
+    return [
+        Subscription(
+            STREAMS["plans"], GROUP,
+            {PlanGoalAdded.event_type: on_goal_added,
+             PlanGoalStatusChanged.event_type: on_goal_status_changed,
+             PlanReferralChanged.event_type: on_referral_changed,
+             PlanAgreed.event_type: on_plan_agreed},
+            description="the statewide goal and referral tables for their statistics, and which plans are agreed"),
+        Subscription(
+            STREAMS["cases"], GROUP,
+            {CaseOpened.event_type: on_case_opened,
+             ConsultationRecorded.event_type: on_consultation_recorded,
+             CaseClosed.event_type: on_case_closed},
+            description="which cases are open, for the share of them with an agreed plan, and the months from the "
+                        "first consultation to independence"),
+    ]

@@ -1,8 +1,9 @@
-"""The plans domain at state level: the statewide, pseudonymous goal table and its statistics."""
+"""The plans domain at state level: the statewide, pseudonymous goal and referral tables and their statistics."""
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlmodel import Session, func, select
@@ -22,7 +23,7 @@ class NotAPseudonym(ValueError):
     """A goal event names its goal or case by something no node's pseudonym can be (dead-lettered)."""
 
 
-def _check_pseudonyms(**values: str) -> None:
+def check_pseudonyms(**values: str) -> None:
     for name, value in values.items():
         if not 0 < len(value) <= PSEUDONYM_MAX:
             raise NotAPseudonym(f"{name}: not a pseudonym of at most {PSEUDONYM_MAX} chars")
@@ -49,17 +50,20 @@ def _keep_newest(session: Session, model: type[Row], key: tuple[str, str], plan_
 
 def record_goal(
     session: Session, *, node: str, tenant: str, goal_pseudonym: str, case_pseudonym: str,
-    area: Topic, status: GoalStatus, plan_version: int,
+    area: Topic, status: GoalStatus, plan_version: int, changed_on: date | None = None,
 ) -> bool:
-    """Keep a goal's newest known area and status; False for an event older than what is stored.
+    """Keep a goal's newest known area and status, and the day its status was set (the event's `changed_on`,
+    else today); False for an event older than what is stored.
 
     Every goal event carries the goal's area and status after it, so a status change that
     arrives before its PlanGoalAdded creates the row, and the late PlanGoalAdded is then ignored.
     """
-    _check_pseudonyms(goal_id=goal_pseudonym, case_id=case_pseudonym)
+    check_pseudonyms(goal_id=goal_pseudonym, case_id=case_pseudonym)
+    row = session.get(StateGoal, (node, goal_pseudonym), with_for_update=True)
+    since = row.status_changed_on if row is not None and row.status == status else changed_on or date.today()
     return _keep_newest(session, StateGoal, (node, goal_pseudonym), plan_version, {
         "node": node, "goal_pseudonym": goal_pseudonym, "case_pseudonym": case_pseudonym, "tenant": tenant,
-        "area": area, "status": status})
+        "area": area, "status": status, "status_changed_on": since})
 
 
 def record_referral(
@@ -67,7 +71,7 @@ def record_referral(
     partner_type: PartnerType, status: StepStatus, plan_version: int,
 ) -> bool:
     """Keep a referral's newest known partner type and status; False for an event older than what is stored."""
-    _check_pseudonyms(step_id=step_pseudonym, case_id=case_pseudonym)
+    check_pseudonyms(step_id=step_pseudonym, case_id=case_pseudonym)
     return _keep_newest(session, StateReferral, (node, step_pseudonym), plan_version, {
         "node": node, "step_pseudonym": step_pseudonym, "case_pseudonym": case_pseudonym, "tenant": tenant,
         "area": area, "partner_type": partner_type, "status": status})

@@ -1,0 +1,225 @@
+"""Erasure (Art. 17 and the retention run) on a municipal node federated with the state: after it, no canary
+is left in any database file, Redis key, stream entry, AOF or log line of either level, and every figure is
+what it was before."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_sync
+import sqlalchemy as sa
+from sqlmodel import select
+
+from services.cases.erasure import Ground, run_retention
+from services.cases.models import Case, CaseStatus
+from services.plans.models import Plan
+from shared.runtime.embedded import EmbeddedServer
+from tests.e2e.test_federation_link import server
+from tests.integration.test_cases_canary import levels  # noqa: F401  (the fixture)
+from tests.integration.test_cases_service import everything_in_redis
+from tests.nodes import NodeHandle, eventually, running_node
+
+STUTTGART = "08111000"
+CASES, PLANS = "/api/cases/v1", "/api/plans/v1"
+CANARIES = ("Xylofon-Erase", "Quarzit-Erase", "Renamed-Erase", "1981-03-23", "Note-Erase-Text",
+            "Goal-Erase-Title", "Step-Erase-What", "Partner-Erase-Name", "Reason-Erase-Glass",
+            "Justify-Erase-Text")
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def open_case(node: NodeHandle, as_: dict[str, str], given: str, family: str, born: str = "1981-03-23") -> str:
+    case = ok(node.client.post(f"{CASES}/cases", headers=as_, json={
+        "given_name": given, "family_name": family, "birth_date": born, "nationality": "SYR",
+        "languages": ["ar"], "household_size": 2, "eligibility": "follow_up_accommodation",
+        "accommodation_since": "2020-02-01", "household_members": [{"relation": "child", "birth_year": 2012}]}), 201)
+    return str(case["id"])
+
+
+def the_plan(node: NodeHandle, as_: dict[str, str], cid: str) -> dict[str, Any]:
+    return eventually(lambda: (r := node.client.get(f"{PLANS}/plans", headers=as_, params={"case_id": cid}))
+                      .status_code == 200 and r.json())
+
+
+def figures(node: NodeHandle, state: NodeHandle, lead: dict[str, str]) -> list[Any]:
+    """Every figure either level shows about the municipality."""
+    operator = state.headers("op", "state_operator")
+    year = date.today().year
+    return [
+        ok(node.client.get(f"{CASES}/caseloads", headers=lead)),
+        ok(node.client.get(f"{CASES}/statistics/consultations", headers=lead)),
+        ok(node.client.get(f"{PLANS}/statistics/goals", headers=lead)),
+        ok(node.client.get(f"{PLANS}/statistics/referrals", headers=lead)),
+        ok(state.client.get(f"{CASES}/statistics/outcomes", headers=operator, params={"year": year})),
+        ok(state.client.get(f"{PLANS}/statistics/goals", headers=operator)),
+        ok(state.client.get(f"{PLANS}/statistics/referrals", headers=operator)),
+    ]
+
+
+def database_bytes(node: NodeHandle) -> bytes:
+    """Every file of the node's databases (the WAL and shared memory included)."""
+    return b"\n".join(p.read_bytes() for p in Path(node.settings.data_dir).rglob("*.db*") if p.is_file())
+
+
+def test_an_erased_case_leaves_nothing_on_either_level_and_every_figure_stays(
+        levels: tuple[NodeHandle, NodeHandle, EmbeddedServer, EmbeddedServer],  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    muni, state, muni_srv, state_srv = levels
+    m1, m2 = muni.headers("m1", "manager", tenants=[STUTTGART]), muni.headers("m2", "manager", tenants=[STUTTGART])
+    lead = muni.headers("l1", "lead", tenants=[STUTTGART])
+    cid = open_case(muni, m1, "Xylofon-Erase", "Quarzit-Erase")
+    kept = open_case(muni, m1, "Bleibt-Hier", "Unberuehrt", born="1990-01-01")  # a case that is not erased
+    for held_on in ("2024-01-10", "2024-02-14"):
+        ok(muni.client.post(f"{CASES}/cases/{cid}/consultations", headers=m1, json={
+            "held_on": held_on, "duration_minutes": 45, "mode": "office", "topics": ["work", "language"],
+            "note": "Note-Erase-Text"}), 201)
+    ok(muni.client.patch(f"{CASES}/cases/{cid}", headers=m1, json={"family_name": "Renamed-Erase"}))
+    ok(muni.client.post(f"{CASES}/cases/{cid}/counselling-extension", headers=lead,
+                        json={"justification": "Justify-Erase-Text"}))
+    ok(muni.client.get(f"{CASES}/cases", headers=lead, params={"q": "Xylofon-Erase"}))
+    ok(muni.client.post(f"{CASES}/cases/{cid}/consents", headers=m1, json={
+        "purpose": "partner_sharing", "given_on": "2024-01-10", "form": "written", "partner": "Partner-Erase-Name"}),
+       201)
+    ok(muni.client.post(f"{CASES}/cases/{cid}/break-glass", headers=m2,
+                        json={"reason": "Reason-Erase-Glass: Vertretung im Urlaub"}), 201)
+    plan = the_plan(muni, m1, cid)
+    goal = ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/goals", headers=m1, json={
+        "area": "work", "title": "Goal-Erase-Title", "target_date": (date.today() + timedelta(days=90)).isoformat()}),
+              201)
+    ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/goals/{goal['id']}/steps", headers=m1, json={
+        "what": "Step-Erase-What", "who": "partner", "partner_type": "jobcenter"}), 201)
+    ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/agreements", headers=m1, json={
+        "agreed_on": date.today().isoformat(), "language": "ar", "signed_on_paper": True}), 201)
+    refused = muni.client.post(f"{CASES}/cases/{cid}/erase", headers=lead, json={"reason": "Antrag auf Löschung"})
+    assert refused.status_code == 409 and "close it first" in refused.text  # an open case is closed first
+    ok(muni.client.post(f"{CASES}/cases/{cid}/close", headers=m1, json={"reason": "moved_away"}))
+
+    def closed_at_state() -> bool:
+        from services.cases.state.models import StateCase
+        with state.node.contexts["cases"].database.session() as s:
+            return any(c.closed_on is not None for c in s.exec(select(StateCase)).all())
+
+    eventually(closed_at_state, timeout=30)
+
+    def settled() -> list[Any] | None:  # the plans' events travel on their own stream: wait until all arrived
+        first = figures(muni, state, lead)
+        time.sleep(0.5)
+        return first if first == figures(muni, state, lead) else None
+
+    eventually(settled, timeout=30)
+    before = figures(muni, state, lead)
+
+    held = database_bytes(muni)  # the scan below sees the data while it is there
+    assert all(c.encode() in held for c in ("Xylofon-Erase", "Note-Erase-Text", "Goal-Erase-Title", "Step-Erase-What"))
+    # the lead erases on request, with a reason; the bad requests name their field
+    assert muni.client.post(f"{CASES}/cases/{cid}/erase", headers=m1,
+                            json={"reason": "Antrag der Klientin"}).status_code == 403
+    short = muni.client.post(f"{CASES}/cases/{cid}/erase", headers=lead, json={"reason": "kurz"})
+    assert short.status_code == 422 and short.json()["detail"][0]["field"] == "reason"
+    erased = ok(muni.client.post(f"{CASES}/cases/{cid}/erase", headers=lead,
+                                 json={"reason": "Antrag der Klientin nach Art. 17 DSGVO"}), 202)
+    assert (erased["case_id"], erased["ground"], erased["erased_by"]) == (cid, "request", "l1")
+    # the file exists for no one any more, and is found by no search; the other case is untouched
+    assert muni.client.get(f"{CASES}/cases/{cid}", headers=lead).status_code == 404
+    assert muni.client.post(f"{CASES}/cases/{cid}/erase", headers=lead,
+                            json={"reason": "noch einmal bitte"}).status_code == 404
+    assert ok(muni.client.get(f"{CASES}/cases", headers=lead, params={"q": "Erase"}))["items"] == []
+    assert ok(muni.client.get(f"{CASES}/cases/{kept}", headers=m1))["family_name"] == "Unberuehrt"
+    assert [e["case_id"] for e in ok(muni.client.get(f"{CASES}/erasures", headers=lead))] == [cid]
+
+    def plan_erased() -> bool:
+        with muni.node.contexts["plans"].database.session() as s:
+            row = s.exec(select(Plan).where(Plan.case_id == cid)).first()
+            return row is not None and row.erased_on is not None
+
+    eventually(plan_erased, timeout=30)
+    assert muni.client.get(f"{PLANS}/plans", headers=m1, params={"case_id": cid}).status_code == 404
+    assert figures(muni, state, lead) == before  # what the figures count stays
+
+    def no_canary_left() -> list[tuple[str, str]]:
+        found = []
+        for name, node, srv in (("municipal", muni, muni_srv), ("state", state, state_srv)):
+            client = redis_sync.Redis.from_url(srv.url)
+            try:
+                held = b"\n".join(everything_in_redis(client))
+            finally:
+                client.close()
+            aof = b"\n".join(p.read_bytes() for p in srv.data_dir.rglob("*") if p.is_file())
+            files = database_bytes(node)
+            found += [(name, c) for c in CANARIES for where in (held, aof, files) if c.encode() in where]
+        return found
+
+    leftovers = eventually(lambda: not no_canary_left() or None, timeout=20) and no_canary_left()
+    assert leftovers == []
+    # nor in any log line of either node (the test's own HTTP client logs the URLs it asks for: not the nodes')
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name != "httpx")
+    assert "lotse.access" in logged and not [c for c in CANARIES if c in logged]
+    with muni.node.contexts["cases"].database.session() as s:
+        shell = s.get(Case, cid)
+        assert shell is not None and (shell.status, shell.given_name, shell.household_members) == (
+            CaseStatus.closed, "", [{"relation": "child"}])
+
+
+def test_the_retention_run_erases_exactly_what_is_due_and_survives_an_interruption(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = server(tmp_path, "redis")
+    try:
+        with running_node(tmp_path, srv.url, node_id="node-r", tenants=[STUTTGART],
+                          scheduler_interval_s=3600) as node:
+            m1 = node.headers("m1", "manager", tenants=[STUTTGART])
+            ids = [open_case(node, m1, f"Retention{letter}", "Fall") for letter in "ABCD"]
+            for cid in ids[:3]:
+                ok(node.client.post(f"{CASES}/cases/{cid}/close", headers=m1, json={"reason": "independent"}))
+            db = node.node.contexts["cases"].database
+            closed = {ids[0]: date(2021, 5, 31), ids[1]: date(2021, 6, 1), ids[2]: date(2023, 1, 1)}
+            with db.session() as s:  # the test moves the cases' closing days, not the clock
+                for cid, day in closed.items():
+                    s.execute(sa.update(Case).where(Case.id == cid).values(closed_on=day))  # type: ignore[arg-type]
+                s.commit()
+            # the first run (three years, the default) breaks after its first erasure: the node stopped, say
+            from services.cases import erasure
+            real = erasure.erase_case
+            calls = {"n": 0}
+
+            def breaking(*args: Any, **kw: Any) -> Any:
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    raise RuntimeError("the node stopped")
+                return real(*args, **kw)
+
+            def erased() -> dict[str, bool]:
+                with db.session() as s:
+                    return {c.id: c.erased_on is not None for c in s.exec(select(Case)).all()}
+
+            monkeypatch.setattr(erasure, "erase_case", breaking)
+            with pytest.raises(RuntimeError):
+                run_retention(db, day=date(2024, 6, 2), years=3, tenants=[STUTTGART], node="node-r")
+            monkeypatch.setattr(erasure, "erase_case", real)
+            assert erased() == {ids[0]: True, ids[1]: False, ids[2]: False, ids[3]: False}
+            # closed exactly three years before the day: not yet due
+            assert run_retention(db, day=date(2024, 6, 1), years=3, tenants=[STUTTGART], node="node-r").due == 0
+            # the day after, the rest of the interrupted run is due, and nothing else
+            run = run_retention(db, day=date(2024, 6, 2), years=3, tenants=[STUTTGART], node="node-r")
+            assert (run.due, run.erased) == (1, 1)
+            assert erased() == {ids[0]: True, ids[1]: True, ids[2]: False, ids[3]: False}
+            assert run_retention(db, day=date(2024, 6, 2), years=3, tenants=[STUTTGART], node="node-r").due == 0
+            runs = ok(node.client.get(f"{CASES}/erasure-runs", headers=node.headers("admin", "node_admin")))
+            assert runs["retention_years"] == 3
+            # newest first; the interrupted run shows as not finished (the node's own run at its start is older)
+            assert [(r["due"], r["erased"], r["finished_at"] is not None) for r in runs["runs"]][:4] == [
+                (0, 0, True), (1, 1, True), (0, 0, True), (2, 1, False)]
+            erasures = ok(node.client.get(f"{CASES}/erasures", headers=node.headers("l1", "lead",
+                                                                                      tenants=[STUTTGART])))
+            assert {e["ground"] for e in erasures} == {Ground.retention} and len(erasures) == 2
+            assert all(e["erased_by"] == "retention" and e["reason"] is None for e in erasures)
+    finally:
+        srv.stop()

@@ -113,9 +113,10 @@ def test_the_lead_sees_grants_and_history_withdraws_and_opens_the_letter(node: N
     second = next(a for a in node.call("GET", f"{FUNDING}/positions/{target['id']}/extension-applications",
                                        as_=lead_api).json() if a["status"] == "submitted")
     decide(redis, second, approved=True, reason="Bedarf nachgewiesen")
+    # the page reads the position and its applications in two API calls: wait until both show the decision
+    moved = f'id="ends-on">{add_months(ENDS, 24):%d.%m.%Y}'
     page = eventually(lambda: (t := lead.get(f"/positions/{target['id']}").text) and f'id="letter-{second["id"]}"'
-                      in t and t)
-    assert f'id="ends-on">{add_months(ENDS, 24):%d.%m.%Y}' in page
+                      in t and moved in t and t)
     letter = lead.get(f"/positions/{target['id']}/applications/{second['id']}/letter.pdf")
     assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
     assert lead.get(f"/positions/{target['id']}/applications/{first['id']}/letter.pdf").status_code == 404

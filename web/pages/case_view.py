@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import date
@@ -62,17 +63,22 @@ async def plan_of(web: WebState, user: WebSession, case_id: str) -> Any:
         return None
 
 
+async def _none() -> list[Any]:
+    return []
+
+
 async def case_view(request: Request, web: WebState, user: WebSession, case_id: str,
                     **parts: Any) -> dict[str, Any]:
     """Everything the case page shows; `parts` replace what a form just changed (values, errors)."""
     assert user.token is not None
-    # One call after the other: at once they cost the same CPU and, under load, made pages slower (bench/web.py).
-    case = await web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token)
-    consultations = await web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token)
-    plan = await plan_of(web, user, case_id)
-    privacy = await web.api.fetch("GET", f"{CASES}/{case_id}/consents", user.token)  # information, consents
-    # The lead's hand-over form suggests the managers who hold cases here (counts only, not audited per case).
-    managers = await web.api.fetch("GET", CASELOADS, user.token) if user.has("lead") else []
+    # The reads at once: each is a read-only transaction of its own, none waits for another (shared/http.py).
+    case, consultations, plan, privacy, managers = await asyncio.gather(
+        web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token),
+        web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token),
+        plan_of(web, user, case_id),
+        web.api.fetch("GET", f"{CASES}/{case_id}/consents", user.token),  # information, consents
+        # The lead's hand-over form suggests the managers who hold cases here (counts only, not audited per case).
+        web.api.fetch("GET", CASELOADS, user.token) if user.has("lead") else _none())
     view: dict[str, Any] = {
         "case": case, "consultations": list(reversed(consultations)), "plan": plan, "attempt": 0,
         "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())},

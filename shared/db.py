@@ -28,6 +28,8 @@ PG_INFRA = ("08", "53", "57P", "25006")
 _WRITER = "lotse_writer"  # connection info: this transaction holds the process's SQLite writer lock
 _QUERY_ONLY = "lotse_query_only"  # connection info: PRAGMA query_only is on for this read transaction
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
+APPEND_ONLY_PERMIT = "lotse_append_only_permit"  # Table.info: the permit table's name (None: no changes at all)
+SESSION_KEYSTORE = "lotse_keystore"  # Session.info: the key store that seals personal fields (shared/sealing.py)
 
 
 def make_engine(url: str) -> Engine:
@@ -161,6 +163,7 @@ def append_only(table: Table, *, permit: str | None = None) -> None:
     the erasure of a case's personal data, which inserts its permit, changes, and deletes the permit again
     before it commits, so no other transaction ever sees one (services/cases/erasure.py).
     """
+    table.info[APPEND_ONLY_PERMIT] = permit
     for dialect, statements in append_only_ddl(table.name, permit).items():
         for statement in statements:
             event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
@@ -194,6 +197,7 @@ class Database:
         # Read-only transactions: on SQLite a WAL snapshot without the process's writer lock.
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
         self.tables = tables
+        self.keystore: Any = None  # shared.keystore.KeyStore: seals the personal fields of its models
         self.failing = False  # the last transaction failed for infrastructure reasons
         event.listen(self.engine, "handle_error", self._on_error)
         event.listen(self.engine, "commit", self._on_commit)
@@ -225,9 +229,16 @@ class Database:
         """Create the tables directly, without a migration history: for tests and scratch databases."""
         SQLModel.metadata.create_all(self.engine, tables=list(self.tables))
 
+    def new_session(self, *, reading: bool = False) -> Session:
+        """A session on this database (a read-only transaction when `reading`), with its key store."""
+        info = {SESSION_KEYSTORE: self.keystore} if self.keystore is not None else None
+        if reading:  # no autoflush: a read writes nothing inside its transaction
+            return Session(self.reader, expire_on_commit=False, autoflush=False, info=info)
+        return Session(self.engine, expire_on_commit=False, info=info)
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.new_session() as session:
             yield session
 
     def ping(self) -> bool:

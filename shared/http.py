@@ -106,10 +106,8 @@ def unit_of_work(service: str) -> Callable[[Request], AsyncIterator[Session]]:
         ctx: ServiceContext = request.app.state.contexts[service]
         reading = reads_only(request)
         async with work_slots(request):
-            if reading:  # no autoflush: what a read appends is written by finish_read, not inside the read
-                db_session = Session(ctx.database.reader, expire_on_commit=False, autoflush=False)
-            else:
-                db_session = Session(ctx.database.engine, expire_on_commit=False)
+            # A read has no autoflush: what it appends is written by finish_read, not inside the read.
+            db_session = ctx.database.new_session(reading=reading)
             try:
                 yield db_session
             except BaseException as exc:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import LargeBinary
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.db import Database
 
@@ -54,13 +55,18 @@ class KeyStore:
             if subject_id in self._cache:
                 self._cache.move_to_end(subject_id)
                 return self._cache[subject_id]
-        with self.database.session() as session:
+        with self.database.new_session(reading=True) as session:  # no writer lock for a read
             row = session.get(SubjectKey, subject_id)
-            if row is None and create:
-                row = SubjectKey(subject_id=subject_id, key=AESGCM.generate_key(bit_length=256),
-                                 created_at=datetime.now(UTC))
-                session.add(row)
-                session.commit()
+        if row is None and create:
+            try:
+                with self.database.session() as session:
+                    row = SubjectKey(subject_id=subject_id, key=AESGCM.generate_key(bit_length=256),
+                                     created_at=datetime.now(UTC))
+                    session.add(row)
+                    session.commit()
+            except IntegrityError:  # another process made it first: use that one
+                with self.database.new_session(reading=True) as session:
+                    row = session.get(SubjectKey, subject_id)
         if row is None:
             return None
         if row.key is None:
@@ -85,10 +91,13 @@ class KeyStore:
             own.commit()
         return had_key
 
-    def shredded(self) -> list[str]:
-        """Subjects whose keys were destroyed."""
-        with self.database.session() as session:
-            return list(session.exec(select(SubjectKey.subject_id).where(SubjectKey.key.is_(None))))  # type: ignore[union-attr]
+    def shredded(self, among: list[str] | None = None) -> list[str]:
+        """Subjects whose keys were destroyed (of `among`, when given)."""
+        query = select(SubjectKey.subject_id).where(col(SubjectKey.key).is_(None))
+        if among is not None:
+            query = query.where(col(SubjectKey.subject_id).in_(among))
+        with self.database.new_session(reading=True) as session:
+            return list(session.exec(query))
 
     def seal(self, subject_id: str, context: str, plaintext: str) -> str:
         """Encrypt with the subject's key; `context` (table.column) binds the value to its place."""

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_master: str | None = None
     database_url: str | None = None  # None: one SQLite file per service under data_dir
+    # the per-case data keys (crypto-shredding), apart from the service databases; None: keys/subjects.db
+    # under data_dir, or LOTSE_DATABASE_URL's database with {service} = keys
+    keystore_url: str | None = None
     # upgrade a database behind the code at start; default: on only for the embedded SQLite default
     db_auto_upgrade: bool = True
     http_host: str = "127.0.0.1"
@@ -209,6 +212,15 @@ class Settings(BaseSettings):
     def bus_services(self) -> list[str]:
         """The services this process runs (each with its database and consumers); the web app is not one."""
         return [s for s in self.services if s != WEB]
+
+    @property
+    def keystore_database_url(self) -> str:
+        """Where the per-case data keys live: never inside a service's database (its backups must not hold them)."""
+        if self.keystore_url is not None:
+            return self.keystore_url
+        if self.database_url is None:
+            return f"sqlite:///{self.data_dir / 'keys' / 'subjects.db'}"
+        return self.database_url_for("keys")
 
     def database_url_for(self, service: str) -> str:
         """Each service owns its own database: a file per service, or a schema-less URL suffix."""

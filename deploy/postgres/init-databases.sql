@@ -7,3 +7,5 @@ CREATE DATABASE lotse_plans;
 CREATE DATABASE lotse_funding;
 CREATE DATABASE lotse_notifications;
 CREATE DATABASE lotse_federation;
+-- The per-case data keys (crypto-shredding): apart from every service database, backed up on its own.
+CREATE DATABASE lotse_keys;

@@ -20,6 +20,7 @@ from shared.events import utcnow
 from shared.events.cases import BreakGlassOpened
 from shared.ids import new_id
 from shared.privacy import ACCESS_LOG, AGS_CODE, ID, TIMESTAMP, DataClass, Retention, personal
+from shared.sealing import SealedText, sealed
 
 from .models import AuditAction, Case, CaseStatus
 from .service import STAND_IN, _emit, audit
@@ -28,10 +29,12 @@ REASON_MIN, REASON_MAX = 10, 500
 DEFAULT_HOURS = 3.0
 
 
+@sealed
 class BreakGlassGrant(SQLModel, table=True):
-    """One stand-in's access to a case outside their caseload: who, why, from when until when."""
+    """One stand-in's access to a case outside their caseload: who, why (sealed), from when until when."""
 
     __tablename__ = "cases_break_glass"
+    __subject__ = "case_id"
     __not_personal__ = {"id": ID, "case_id": ID, "tenant": AGS_CODE, "opened_at": TIMESTAMP, "until": TIMESTAMP}
 
     id: str = Field(primary_key=True, max_length=26)
@@ -39,7 +42,7 @@ class BreakGlassGrant(SQLModel, table=True):
     tenant: str = Field(max_length=8)
     manager: str = personal(DataClass.staff, ACCESS_LOG, Retention.access_log, max_length=255)
     reason: str = personal(DataClass.access_log, "proving why a file outside the caseload was opened",
-                           Retention.access_log, max_length=REASON_MAX)
+                           Retention.access_log, encrypted=True, sa_type=SealedText())
     opened_at: datetime = Field(default_factory=utcnow)
     until: datetime
 

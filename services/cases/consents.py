@@ -19,6 +19,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import utcnow
 from shared.ids import new_id
 from shared.privacy import CODE, ID, PROCESS_DATE, TIMESTAMP, DataClass, Retention, personal
+from shared.sealing import SealedText, sealed
 
 from .fields import Language, PastDate, _printable
 from .models import EARLIEST_CONSULTATION, AuditAction, Case, CaseStatus
@@ -42,24 +43,29 @@ class ConsentForm(StrEnum):
     oral = "oral"
 
 
+@sealed
 class InformationSheet(SQLModel, table=True):
     """The data-protection information sheet (Art. 13 GDPR) handed to the client: when, in which language."""
 
     __tablename__ = "cases_information_sheet"
+    __subject__ = "case_id"
     __not_personal__ = {"id": ID, "case_id": ID, "handed_on": PROCESS_DATE, "created_at": TIMESTAMP}
 
     id: str = Field(primary_key=True, max_length=26)
     case_id: str = Field(index=True, max_length=26, foreign_key="cases_case.id")
     handed_on: date
-    language: str = personal(DataClass.origin, "informing the client in a language they read", max_length=3)
+    language: str = personal(DataClass.origin, "informing the client in a language they read", encrypted=True,
+                             sa_type=SealedText())
     recorded_by: str = personal(DataClass.staff, CONSENT, Retention.staff, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
 
+@sealed
 class Consent(SQLModel, table=True):
     """A consent the client gave for one purpose (with its partner service), and its withdrawal."""
 
     __tablename__ = "cases_consent"
+    __subject__ = "case_id"
     __not_personal__ = {"id": ID, "case_id": ID, "purpose": CODE, "form": CODE, "given_on": PROCESS_DATE,
                         "withdrawn_on": PROCESS_DATE, "created_at": TIMESTAMP, "withdrawn_at": TIMESTAMP}
 
@@ -67,7 +73,8 @@ class Consent(SQLModel, table=True):
     case_id: str = Field(index=True, max_length=26, foreign_key="cases_case.id")
     purpose: ConsentPurpose = Field(sa_type=String(20))
     # the partner service the data may go to: with the case, it tells which services the client uses
-    partner: str | None = personal(DataClass.case_content, CONSENT, default=None, max_length=PARTNER_MAX)
+    partner: str | None = personal(DataClass.case_content, CONSENT, default=None, encrypted=True,
+                                   sa_type=SealedText())
     given_on: date
     form: ConsentForm = Field(sa_type=String(10))
     recorded_by: str = personal(DataClass.staff, CONSENT, Retention.staff, max_length=255)

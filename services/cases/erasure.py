@@ -30,6 +30,7 @@ from shared.events import utcnow
 from shared.events.cases import CaseErased
 from shared.ids import new_id
 from shared.privacy import AGS_CODE, CODE, ID, PROCESS_DATE, TIMESTAMP, DataClass, Retention, personal
+from shared.sealing import shred_after_commit, shred_erased
 
 from . import break_glass, consents
 from .models import (
@@ -174,6 +175,8 @@ def erase_case(session: Session, *, case: Case, actor: str, ground: Ground, reas
     session.execute(sa.update(Consultation).where(col(Consultation.case_id) == case.id).values(note=None))
     consents.erase(session, case_id=case.id)
     break_glass.erase(session, case_id=case.id)
+    search_keys = list(session.exec(select(SearchEntry.subject).where(col(SearchEntry.id).in_(searches)))) \
+        if searches else []
     with permitted(session, ErasurePermit):
         session.execute(sa.update(AuditEntry).where(col(AuditEntry.case_id) == case.id).values(detail=None))
         if searches:
@@ -183,6 +186,8 @@ def erase_case(session: Session, *, case: Case, actor: str, ground: Ground, reas
     session.add(erasure)
     _emit(session, case, CaseErased(case_id=case.id, manager=case.manager, erased_on=day), node)
     wipe_after_commit(session)  # the overwritten texts leave the file, too
+    # and every copy of the sealed fields becomes unreadable, the terms of the searches that found it too
+    shred_after_commit(session, [case.id, *search_keys])
     return erasure
 
 
@@ -258,6 +263,13 @@ def ran_on(session: Session, day: date) -> bool:
                                                     col(ErasureRun.started_at) >= start)).first() is not None
 
 
+def shred_leftovers(db: Database) -> int:
+    """Destroy the keys of erased cases that outlived their erasure (a crash right after its commit)."""
+    with db.session() as session:
+        erased = list(session.exec(select(Case.id).where(col(Case.erased_on).is_not(None))).all())
+    return shred_erased(db, erased)
+
+
 def ran_today(db: Database, day: date) -> bool:
     with db.session() as session:
         return ran_on(session, day)
@@ -268,6 +280,11 @@ def background(ctx: ServiceContext) -> list[Background]:
     db, settings = ctx.database, ctx.settings
 
     async def run() -> None:
+        try:
+            if shredded := await asyncio.to_thread(shred_leftovers, db):
+                log.warning("destroyed the keys of %s erased cases left after an interrupted erasure", shredded)
+        except Exception:
+            log.exception("could not destroy the keys of erased cases; the next start tries again")
         while True:
             try:
                 day = today()

@@ -15,6 +15,7 @@ from shared.db import append_only
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Eligibility, Mode, Relation, Topic
 from shared.fields import Ags
+from shared.ids import new_id
 from shared.privacy import (
     ACCESS_LOG,
     AGS_CODE,
@@ -28,8 +29,9 @@ from shared.privacy import (
     mark,
     personal,
 )
+from shared.sealing import SealedText, sealed
 
-from .fields import NAME_MAX, Language, Name, Nationality, PastDate, unique
+from .fields import Language, Name, Nationality, PastDate, unique
 
 NOTE_MAX = 4000
 JUSTIFICATION_MAX = 1000
@@ -70,10 +72,12 @@ class AuditAction(StrEnum):
     erase = "erase"
 
 
+@sealed
 class Case(SQLModel, table=True):
-    """A client's case file (Fallakte); the personal data never leaves this table."""
+    """A client's case file (Fallakte); the personal data never leaves this table, sealed with the case's key."""
 
     __tablename__ = "cases_case"
+    __subject__ = "id"
     __table_args__ = (Index("ix_cases_case_visible", "tenant", "manager", "id"),)
     __not_personal__ = {
         "id": ID, "tenant": AGS_CODE, "status": CODE, "eligibility": CODE, "close_reason": CODE,
@@ -87,29 +91,30 @@ class Case(SQLModel, table=True):
     # the sub of the manager whose caseload it is in
     manager: str = personal(DataClass.staff, "whose caseload the case is in", Retention.staff, max_length=255)
     status: CaseStatus = Field(sa_type=String(10))
-    given_name: str = personal(DataClass.identity, COUNSELLING, max_length=NAME_MAX)
-    family_name: str = personal(DataClass.identity, COUNSELLING, max_length=NAME_MAX)
-    birth_date: date = personal(DataClass.identity, COUNSELLING)
-    nationality: str = personal(DataClass.origin, COUNSELLING, max_length=3)
+    given_name: str = personal(DataClass.identity, COUNSELLING, encrypted=True, sa_type=SealedText())
+    family_name: str = personal(DataClass.identity, COUNSELLING, encrypted=True, sa_type=SealedText())
+    birth_date: date = personal(DataClass.identity, COUNSELLING, encrypted=True, sa_type=SealedText("date"))
+    nationality: str = personal(DataClass.origin, COUNSELLING, encrypted=True, sa_type=SealedText())
     languages: list[str] = Field(default_factory=list, sa_column=mark(
         Column(JSON, nullable=False), Personal(DataClass.origin, "counselling in a language the client speaks",
-                                               Retention.case)))
+                                               Retention.case, encrypted=True)))
     household_size: int
     # Household members counselled alongside: [{relation, birth_year}], never a name.
     household_members: list[dict[str, Any]] = Field(default_factory=list, sa_column=mark(
         Column(JSON, nullable=False), Personal(DataClass.circumstances, "counting who is counselled alongside",
                                                Retention.case)))
     eligibility: Eligibility = Field(sa_type=String(30))
-    eligible_since: date = personal(DataClass.circumstances, ELIGIBILITY)
+    eligible_since: date = personal(DataClass.circumstances, ELIGIBILITY, encrypted=True, sa_type=SealedText("date"))
     # required for follow-up accommodation only
-    accommodation_since: date | None = personal(DataClass.circumstances, ELIGIBILITY, default=None)
+    accommodation_since: date | None = personal(DataClass.circumstances, ELIGIBILITY, default=None, encrypted=True,
+                                                sa_type=SealedText("date"))
     opened_on: date
     # The counselling clock: three years from the first consultation, four once extended.
     first_consultation_on: date | None = None
     counselling_ends_on: date | None = None
     counselling_extended_on: date | None = None
     extension_justification: str | None = personal(DataClass.case_content, "the lead's reason for a fourth year",
-                                                   default=None, max_length=JUSTIFICATION_MAX)
+                                                   default=None, encrypted=True, sa_type=SealedText())
     closed_on: date | None = None
     close_reason: CloseReason | None = Field(default=None, sa_type=String(20))
     erased_on: date | None = None  # its personal data erased (services/cases/erasure.py): served no more
@@ -117,10 +122,12 @@ class Case(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+@sealed
 class Consultation(SQLModel, table=True):
-    """A consultation held with the client; its note stays here, only codes go on the bus."""
+    """A consultation held with the client; its note stays here (sealed), only codes go on the bus."""
 
     __tablename__ = "cases_consultation"
+    __subject__ = "case_id"
     __not_personal__ = {"id": ID, "case_id": ID, "held_on": PROCESS_DATE, "mode": CODE, "topics": CODE,
                         "created_at": TIMESTAMP}
 
@@ -130,7 +137,8 @@ class Consultation(SQLModel, table=True):
     duration_minutes: int
     mode: Mode = Field(sa_type=String(10))
     topics: list[Topic] = Field(sa_column=Column(JSON, nullable=False))
-    note: str | None = personal(DataClass.case_content, COUNSELLING, default=None, max_length=NOTE_MAX)
+    note: str | None = personal(DataClass.case_content, COUNSELLING, default=None, encrypted=True,
+                                sa_type=SealedText())
     recorded_by: str = personal(DataClass.staff, "who recorded the consultation", Retention.staff, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -154,22 +162,26 @@ class AuditEntry(SQLModel, table=True):
     break_glass: str | None = Field(default=None, max_length=26)
 
 
+@sealed
 class SearchEntry(SQLModel, table=True):
     """One search for a case by name or birth date: who, when, the term, how many were shown. Append-only.
 
-    The term is personal data: it is kept here, in the audit, and never in an event or a log line.
+    The term is personal data: it is kept here, in the audit, and never in an event or a log line. It is sealed
+    with a key of its own (`subject`), destroyed when a case it found is erased.
     """
 
     __tablename__ = "cases_search"
-    __not_personal__ = {"tenants": AGS_CODE}
+    __subject__ = "subject"
+    __not_personal__ = {"tenants": AGS_CODE, "subject": ID}
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = personal(DataClass.access_log, ACCESS_LOG, Retention.access_log, default_factory=utcnow)
     actor: str = personal(DataClass.staff, ACCESS_LOG, Retention.access_log, max_length=255)
     tenants: str = Field(max_length=255)  # the municipalities searched (AGS, comma-separated)
     term: str = personal(DataClass.identity, "proof of who searched for whom", Retention.access_log,
-                         max_length=SEARCH_MAX)
+                         encrypted=True, sa_type=SealedText())
     found: int  # cases shown on the page this search answered
+    subject: str = Field(default_factory=new_id, max_length=26)  # the term's key in the key store
 
 
 class ErasurePermit(SQLModel, table=True):

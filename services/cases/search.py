@@ -1,4 +1,8 @@
-"""Finding a case by name or birth date within what the caller may see; every search is logged for the audit."""
+"""Finding a case by name or birth date within what the caller may see; every search is logged for the audit.
+
+Names and birth dates are sealed at rest (shared/sealing.py): no query can compare them, so the visible cases
+are read in batches, opened in memory and matched here. Only what the caller may see is ever opened.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import re
 from collections.abc import Collection, Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from .models import AuditAction, AuditEntry, Case, CaseStatus, SearchEntry
 
+SCAN_BATCH = 500  # visible cases opened at a time while searching
 GERMAN_DATE = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")
 
 
@@ -25,17 +30,13 @@ def birth_date_in(term: str) -> date | None:
         return None
 
 
-def _like(part: str) -> str:
-    return "%" + part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def matching(term: str) -> list[ColumnElement[bool]]:
-    """Conditions a case meets when the term names it: its birth date, or every word in either name."""
+def matches(case: Case, term: str) -> bool:
+    """Does the term name the case: its birth date, or every word in either name (case-insensitively)?"""
     born = birth_date_in(term)
     if born is not None:
-        return [col(Case.birth_date) == born]
-    return [or_(col(Case.given_name).ilike(_like(p), escape="\\"), col(Case.family_name).ilike(_like(p), escape="\\"))
-            for p in term.split()]
+        return case.birth_date == born
+    names = ((case.given_name or "").casefold(), (case.family_name or "").casefold())
+    return all(any(part in name for name in names) for part in term.casefold().split())
 
 
 def caseload_query(*, tenants: Collection[str], manager: str | None, status: CaseStatus | None,
@@ -57,9 +58,14 @@ def search_cases(
 ) -> tuple[list[Case], str | None]:
     """A page of the visible cases the term names, oldest first; the search and each case shown are audited."""
     found: list[Case] = []
-    if tenants:
-        found = list(session.exec(caseload_query(tenants=tenants, manager=manager, status=status, after=after,
-                                                 limit=limit, where=matching(term))).all())
+    cursor = after
+    while tenants and len(found) <= limit:
+        batch = list(session.exec(caseload_query(tenants=tenants, manager=manager, status=status, after=cursor,
+                                                 limit=SCAN_BATCH - 1)).all())
+        found += [case for case in batch if matches(case, term)]
+        if len(batch) < SCAN_BATCH:
+            break
+        cursor = batch[-1].id
     page = found[:limit]
     # The term stays in the search log (audit only); each case shown points to it, naming no term.
     entry = SearchEntry(actor=actor[:255], tenants=",".join(sorted(tenants))[:255], term=term, found=len(page))

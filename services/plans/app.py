@@ -5,7 +5,7 @@ from pathlib import Path
 from shared.events import STREAMS
 from shared.service import Level, ServiceSpec
 
-from . import api, consumers, models
+from . import api, consumers, erasure, models
 from .state import api as state_api
 from .state import consumers as state_consumers
 from .state import models as state_models
@@ -13,7 +13,7 @@ from .state import models as state_models
 service = ServiceSpec(
     name="plans",
     municipal=Level(tables=models.TABLES, router=api.router,
-                    subscriptions=consumers.subscriptions,
+                    subscriptions=consumers.subscriptions, background=erasure.background,
                     migrations=Path(__file__).parent / "migrations"),
     state=Level(tables=state_models.TABLES, router=state_api.router,
                 subscriptions=state_consumers.subscriptions,

@@ -6,17 +6,26 @@ its steps by actor, partner type and status, how many versions were agreed and w
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from shared.db import permitted, wipe_after_commit
+from shared.db import Database, permitted, wipe_after_commit
 from shared.events import utcnow
+from shared.sealing import shred_after_commit, shred_erased
 
 from . import stand_ins
 from .models import AuditEntry, ErasurePermit, Goal, Plan, PlanVersion, Step
 from .service import PlanNotYetKnown, find_plan
+
+if TYPE_CHECKING:
+    from shared.service import Background, ServiceContext
+
+log = logging.getLogger(__name__)
 
 
 def erase_plan(session: Session, *, case_id: str, tenant: str, erased_on: date) -> Plan:
@@ -40,4 +49,27 @@ def erase_plan(session: Session, *, case_id: str, tenant: str, erased_on: date) 
     with permitted(session, ErasurePermit):
         session.execute(sa.update(AuditEntry).where(col(AuditEntry.case_id) == case_id).values(detail=None))
     wipe_after_commit(session)  # the overwritten texts leave the file, too
+    shred_after_commit(session, [plan.id, *goal_ids])  # and every copy of the sealed fields becomes unreadable
     return plan
+
+
+def shred_leftovers(db: Database) -> int:
+    """Destroy the keys of erased plans and their goals that outlived the erasure (a crash after its commit)."""
+    with db.session() as session:
+        plans = list(session.exec(select(Plan.id).where(col(Plan.erased_on).is_not(None))).all())
+        goals = list(session.exec(select(Goal.id).where(col(Goal.plan_id).in_(plans))).all()) if plans else []
+    return shred_erased(db, [*plans, *goals])
+
+
+def background(ctx: ServiceContext) -> list[Background]:
+    """At start: destroy the keys an interrupted erasure left behind."""
+    db = ctx.database
+
+    async def run() -> None:
+        try:
+            if shredded := await asyncio.to_thread(shred_leftovers, db):
+                log.warning("destroyed %s keys of erased plans left after an interrupted erasure", shredded)
+        except Exception:
+            log.exception("could not destroy the keys of erased plans; the next start tries again")
+
+    return [run]

@@ -18,6 +18,7 @@ from shared.events.codes import GoalStatus, Topic
 from shared.events.plans import PartnerType, StepActor, StepStatus
 from shared.fields import IsoDate
 from shared.privacy import ACCESS_LOG, AGS_CODE, CODE, ID, PROCESS_DATE, TIMESTAMP, DataClass, Personal, Retention
+from shared.sealing import SealedText, sealed
 
 TITLE_MAX = 200
 STEP_MAX = 300
@@ -27,8 +28,10 @@ TARGET_YEARS_AHEAD = 10
 
 PLANNING = "the integration plan agreed with the client (counselling)"
 STAFF = Personal(DataClass.staff, "who works on the plan", Retention.staff)
-CONTENT = Personal(DataClass.case_content, PLANNING, Retention.case)
-PLAN_DATE = Personal(DataClass.case_content, PLANNING, Retention.case)  # a client's dates reveal their circumstances
+CONTENT = Personal(DataClass.case_content, PLANNING, Retention.case, encrypted=True)  # sealed with the plan's key
+# a client's dates reveal their circumstances: sealed too, where no query filters on them
+PLAN_DATE = Personal(DataClass.case_content, PLANNING, Retention.case, encrypted=True)
+AGREED_ON = Personal(DataClass.case_content, PLANNING, Retention.case)  # the agreement statistics count by year
 
 
 class PlanStatus(StrEnum):
@@ -39,10 +42,16 @@ class PlanStatus(StrEnum):
     closed = "closed"
 
 
+@sealed
 class Plan(SQLModel, table=True):
-    """A client's integration plan (Integrationsplan); one per case, created when the case opens."""
+    """A client's integration plan (Integrationsplan); one per case, created when the case opens.
+
+    Its personal fields, its goals' and its versions' are sealed with the plan's own key (subject: the plan's
+    id), a step's with its goal's; erasing the plan destroys them (services/plans/erasure.py).
+    """
 
     __tablename__ = "plans_plan"
+    __subject__ = "id"
     __not_personal__ = {"id": ID, "case_id": ID, "tenant": AGS_CODE, "status": CODE, "closed_on": PROCESS_DATE,
                         "erased_on": PROCESS_DATE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
     __personal__ = {"manager": STAFF, "last_contact_on": PLAN_DATE, "review_on": PLAN_DATE}
@@ -53,21 +62,24 @@ class Plan(SQLModel, table=True):
     manager: str = Field(index=True, max_length=255)
     status: PlanStatus = Field(sa_type=String(10))
     version: int = 1
-    last_contact_on: date | None = None  # latest consultation held in the case
+    last_contact_on: date | None = Field(default=None, sa_type=SealedText("date"))  # latest consultation held
     closed_on: date | None = None
     # The plan as an agreement: the version being worked on, the last one the client agreed to.
     agreement_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     agreed_version: int | None = None
-    review_on: date | None = None  # the next review, six months after an agreement by default
+    # the next review, six months after an agreement by default
+    review_on: date | None = Field(default=None, sa_type=SealedText("date"))
     erased_on: date | None = None  # its case's personal data erased: its texts gone, served no more
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+@sealed
 class Goal(SQLModel, table=True):
     """A goal in one area (Handlungsfeld) of a plan; its free-text title never leaves here."""
 
     __tablename__ = "plans_goal"
+    __subject__ = "plan_id"
     __not_personal__ = {"id": ID, "plan_id": ID, "area": CODE, "status": CODE, "created_at": TIMESTAMP,
                         "updated_at": TIMESTAMP}
     __personal__ = {"title": CONTENT, "target_date": PLAN_DATE, "created_by": STAFF}
@@ -75,8 +87,8 @@ class Goal(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=26)
     plan_id: str = Field(index=True, max_length=26, foreign_key="plans_plan.id")
     area: Topic = Field(sa_type=String(20))
-    title: str = Field(max_length=TITLE_MAX)
-    target_date: date | None = None
+    title: str = Field(sa_type=SealedText())
+    target_date: date | None = Field(default=None, sa_type=SealedText("date"))
     status: GoalStatus = Field(sa_type=String(20))
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
@@ -121,38 +133,42 @@ class AuditEntry(SQLModel, table=True):
     break_glass: str | None = Field(default=None, max_length=26)
 
 
+@sealed
 class Step(SQLModel, table=True):
     """A step agreed to reach a goal: what, who (a partner service by its type only), by when, its status."""
 
     __tablename__ = "plans_step"
+    __subject__ = "goal_id"
     __not_personal__ = {"id": ID, "goal_id": ID, "who": CODE, "partner_type": CODE, "status": CODE,
                         "created_at": TIMESTAMP, "updated_at": TIMESTAMP}
     __personal__ = {"what": CONTENT, "due_on": PLAN_DATE, "created_by": STAFF}
 
     id: str = Field(primary_key=True, max_length=26)
     goal_id: str = Field(index=True, max_length=26, foreign_key="plans_goal.id")
-    what: str = Field(max_length=STEP_MAX)  # free text: never leaves here
+    what: str = Field(sa_type=SealedText())  # free text: never leaves here
     who: StepActor = Field(sa_type=String(10))
     partner_type: PartnerType | None = Field(default=None, sa_type=String(40))
-    due_on: date | None = None
+    due_on: date | None = Field(default=None, sa_type=SealedText("date"))
     status: StepStatus = Field(sa_type=String(10))
     created_by: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+@sealed
 class PlanVersion(SQLModel, table=True):
     """A version of the plan the client agreed to: its goals and steps as they were, and how it was agreed."""
 
     __tablename__ = "plans_version"
+    __subject__ = "plan_id"
     __not_personal__ = {"plan_id": ID, "created_at": TIMESTAMP}
-    __personal__ = {"agreed_on": PLAN_DATE, "language": Personal(DataClass.origin, PLANNING, Retention.case),
+    __personal__ = {"agreed_on": AGREED_ON, "language": Personal(DataClass.origin, PLANNING, Retention.case, True),
                     "recorded_by": STAFF, "snapshot": CONTENT}
 
     plan_id: str = Field(primary_key=True, max_length=26, foreign_key="plans_plan.id")
     number: int = Field(primary_key=True)
     agreed_on: date
-    language: str = Field(max_length=3)  # the language the plan was explained in (ISO 639)
+    language: str = Field(sa_type=SealedText())  # the language the plan was explained in (ISO 639)
     signed_on_paper: bool
     recorded_by: str = Field(max_length=255)
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -25,8 +25,10 @@ from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
 from shared.keyfile import make_private
+from shared.keystore import KeyStore
 from shared.migrations.runner import prepare as prepare_database
 from shared.runtime.embedded import EmbeddedServer, write_private
+from shared.sealing import seal_backlog, sealed_models
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -73,6 +75,7 @@ class Node:
         self.broker: RedisBroker | None = None
         self.guard: BusGuard | None = None
         self.consumer_name = consumer_name(settings.node_id)
+        self.keystore: KeyStore | None = None
 
     def opts(self) -> ConsumerOptions:
         s = self.settings
@@ -106,8 +109,16 @@ class Node:
         await asyncio.to_thread(self.start_embedded)
         self.address = BusAddress(self.redis_url, s.sentinels, s.redis_master)
         self.redis = bus_client(self.address)
+        sealing = {name for name, level in self.levels.items() if sealed_models(level.tables)}
+        if sealing:  # the per-case data keys, in a database of their own (crypto-shredding)
+            self.keystore = await asyncio.to_thread(KeyStore, s.keystore_database_url)
         for ctx in self.contexts.values():
             await asyncio.to_thread(prepare_database, ctx, self.levels[ctx.name])
+            if ctx.name in sealing:
+                ctx.database.keystore = self.keystore
+                sealed = await asyncio.to_thread(seal_backlog, ctx.database, self.levels[ctx.name].tables)
+                if sealed:
+                    log.info("%s: sealed %s rows written before their fields were encrypted", ctx.name, sealed)
             ctx.redis = self.redis
         # Declare every installed service's groups, running here or not, so no producer's
         # entries are trimmed before a consumer process in split mode first starts.
@@ -202,6 +213,8 @@ class Node:
         for ctx in self.contexts.values():
             if ctx.db is not None:
                 ctx.db.dispose()
+        if self.keystore is not None:
+            self.keystore.dispose()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
         step("stopped")

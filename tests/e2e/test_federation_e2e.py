@@ -191,6 +191,26 @@ def test_no_personal_data_reaches_the_state(statewide: Statewide) -> None:
             data = path.read_bytes()
             for canary in CANARIES:
                 assert canary.encode() not in data, f"{canary} in {path}"
-    # ...while the municipal node does keep the case file (in its database or not yet checkpointed WAL)
+    # ...while the municipal node does keep the case file: sealed at rest, opened with its own key store
     municipal = b"".join(p.read_bytes() for p in (statewide.tmp / "node-a").glob("cases.db*"))
-    assert b"Canarywood" in municipal
+    assert b"enc1:" in municipal and not [c for c in CANARIES if c.encode() in municipal]
+    assert "Canarywood" in opened_family_names(statewide.tmp / "node-a")
+
+
+def opened_family_names(node_dir: Path) -> list[str]:
+    """The family names of a municipal node's case files, opened with the node's key store."""
+    from sqlmodel import select
+
+    from services.cases.models import Case
+    from shared.db import Database
+    from shared.keystore import KeyStore
+
+    db = Database(f"sqlite:///{node_dir / 'cases.db'}", [])
+    keys = KeyStore(f"sqlite:///{node_dir / 'keys' / 'subjects.db'}")
+    db.keystore = keys
+    try:
+        with db.session() as s:
+            return [c.family_name for c in s.exec(select(Case)).all()]
+    finally:
+        db.dispose()
+        keys.dispose()

@@ -5,6 +5,7 @@ what it was before."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 import redis as redis_sync
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.cases.erasure import Ground, run_retention
 from services.cases.models import Case, CaseStatus
@@ -71,7 +72,7 @@ def database_bytes(node: NodeHandle) -> bytes:
 
 def test_an_erased_case_leaves_nothing_on_either_level_and_every_figure_stays(
         levels: tuple[NodeHandle, NodeHandle, EmbeddedServer, EmbeddedServer],  # noqa: F811
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)
     muni, state, muni_srv, state_srv = levels
     m1, m2 = muni.headers("m1", "manager", tenants=[STUTTGART]), muni.headers("m2", "manager", tenants=[STUTTGART])
@@ -118,8 +119,12 @@ def test_an_erased_case_leaves_nothing_on_either_level_and_every_figure_stays(
     eventually(settled, timeout=30)
     before = figures(muni, state, lead)
 
-    held = database_bytes(muni)  # the scan below sees the data while it is there
-    assert all(c.encode() in held for c in ("Xylofon-Erase", "Note-Erase-Text", "Goal-Erase-Title", "Step-Erase-What"))
+    # Sealed at rest: the database files never held the names, notes or plan texts in plaintext.
+    held = database_bytes(muni)
+    assert not [c for c in CANARIES if c.encode() in held]
+    copies = backups(muni, tmp_path)  # a backup of every service database, taken before the erasure
+    assert {"Case.given_name", "Consultation.note", "Goal.title", "Step.what", "PlanVersion.snapshot"} <= set(
+        readable_fields(copies, muni, cid, plan["id"]))  # while the keys live, the backup opens
     # the lead erases on request, with a reason; the bad requests name their field
     assert muni.client.post(f"{CASES}/cases/{cid}/erase", headers=m1,
                             json={"reason": "Antrag der Klientin"}).status_code == 403
@@ -166,7 +171,55 @@ def test_an_erased_case_leaves_nothing_on_either_level_and_every_figure_stays(
     with muni.node.contexts["cases"].database.session() as s:
         shell = s.get(Case, cid)
         assert shell is not None and (shell.status, shell.given_name, shell.household_members) == (
-            CaseStatus.closed, "", [{"relation": "child"}])
+            CaseStatus.closed, None, [{"relation": "child"}])  # its key is destroyed: nothing opens any more
+    # Crypto-shredding: the backup taken before the erasure, opened with the node's key store, yields
+    # no personal field of the case (and its bytes hold none of the canaries).
+    assert not [c for c in CANARIES for copy in copies.values() if c.encode() in copy.read_bytes()]
+    assert readable_fields(copies, muni, cid, plan["id"]) == []
+    assert ok(muni.client.get(f"{CASES}/cases/{kept}", headers=m1))["given_name"] == "Bleibt-Hier"
+
+
+def backups(node: NodeHandle, into: Path) -> dict[str, Path]:
+    """A consistent copy of each service database (SQLite's online backup), as an operator's backup job makes."""
+    copies = {}
+    for service, ctx in node.node.contexts.items():
+        source = Path(ctx.database.url.split("///", 1)[1])
+        copies[service] = into / f"backup-{service}.db"
+        with sqlite3.connect(source) as src, sqlite3.connect(copies[service]) as dst:
+            src.backup(dst)
+    return copies
+
+
+def readable_fields(copies: dict[str, Path], node: NodeHandle, cid: str, plan_id: str) -> list[str]:
+    """Every sealed field of the case's rows in the backups that still opens with the node's key store."""
+    from services.cases.consents import Consent
+    from services.cases.models import Consultation
+    from services.plans.models import Goal, PlanVersion, Step
+    from shared.db import Database
+    from shared.sealing import sealed_fields
+
+    found = []
+    for service, queries in (("cases", [select(Case).where(Case.id == cid),
+                                        select(Consultation).where(Consultation.case_id == cid),
+                                        select(Consent).where(Consent.case_id == cid)]),
+                             ("plans", [select(Plan).where(Plan.id == plan_id),
+                                        select(Goal).where(Goal.plan_id == plan_id),
+                                        select(Step).where(col(Step.goal_id).in_(
+                                            select(Goal.id).where(Goal.plan_id == plan_id))),
+                                        select(PlanVersion).where(PlanVersion.plan_id == plan_id)])):
+        db = Database(f"sqlite:///{copies[service]}", [])
+        db.keystore = node.node.keystore
+        try:
+            with db.session() as s:
+                for query in queries:
+                    rows = list(s.exec(query).all())
+                    assert rows, f"the backup holds the case's rows ({query})"
+                    for row in rows:
+                        found += [f"{type(row).__name__}.{name}" for name, _, _ in sealed_fields(type(row))
+                                  if getattr(row, name) not in (None, "")]
+        finally:
+            db.dispose()
+    return found
 
 
 def test_the_retention_run_erases_exactly_what_is_due_and_survives_an_interruption(

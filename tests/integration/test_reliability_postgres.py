@@ -21,7 +21,7 @@ def test_connections_dropped_by_the_server_are_replaced(valkey: EmbeddedServer, 
     admin = create_engine(POSTGRES_URL + ("&" if "?" in POSTGRES_URL else "?") + "connect_timeout=3")
     try:
         with admin.begin() as conn:
-            for service in ("cases", EFFECTS):
+            for service in ("cases", EFFECTS, "keys"):  # keys: the per-case data keys (LOTSE_KEYSTORE_URL)
                 conn.execute(text(f"CREATE SCHEMA {base}_{service}"))
     except Exception as exc:  # noqa: BLE001 - no PostgreSQL here
         admin.dispose()
@@ -44,6 +44,6 @@ def test_connections_dropped_by_the_server_are_replaced(valkey: EmbeddedServer, 
             assert node.client.get("/readyz").status_code == 200
     finally:
         with admin.begin() as conn:
-            for service in ("cases", EFFECTS):
+            for service in ("cases", EFFECTS, "keys"):  # keys: the per-case data keys (LOTSE_KEYSTORE_URL)
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {base}_{service} CASCADE"))
         admin.dispose()

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 
 from shared.bus import BUS_TABLES
 from shared.db import Database
+from shared.keystore import KeyStore
 
 
 @pytest.fixture
@@ -20,16 +21,22 @@ def database(tmp_path: Path) -> Iterator[Callable[[Sequence[Table]], Database]]:
     """Make a database holding the given tables (and the bus tables), as a service's own would."""
     made: list[Database] = []
     numbers = itertools.count()
+    keys: list[KeyStore] = []
 
     def make(tables: Sequence[Table]) -> Database:
         db = Database(f"sqlite:///{tmp_path / f'unit-{next(numbers)}.db'}", [*tables, *BUS_TABLES])
         SQLModel.metadata.create_all(db.engine, tables=[*tables, *BUS_TABLES])
+        if not keys:  # the node's one key store, apart from the service databases
+            keys.append(KeyStore(f"sqlite:///{tmp_path / 'keys' / 'subjects.db'}"))
+        db.keystore = keys[0]
         made.append(db)
         return db
 
     yield make
     for db in made:
         db.dispose()
+    for store in keys:
+        store.dispose()
 
 
 @pytest.fixture

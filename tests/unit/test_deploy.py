@@ -532,9 +532,9 @@ def test_redis_conf_and_state_acl_file_load_in_a_real_server(server_kind: str, t
 
 
 # -- PostgreSQL and the collector ---------------------------------------------------------------
-def test_postgres_init_creates_a_database_per_service() -> None:
+def test_postgres_init_creates_a_database_per_service_and_one_for_the_keys() -> None:
     sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
-    assert set(re.findall(r"CREATE DATABASE (\w+);", sql)) == {f"lotse_{s}" for s in ALL_SERVICES}
+    assert set(re.findall(r"CREATE DATABASE (\w+);", sql)) == {f"lotse_{s}" for s in [*ALL_SERVICES, "keys"]}
 
 
 def test_otel_collector_pipeline_uses_only_defined_components() -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import String
+from sqlalchemy import String, Table
 from sqlmodel import Session, SQLModel, col, select
 
 from services.plans import service
@@ -27,7 +27,7 @@ from services.plans.models import (
 from services.plans.state import service as state_service
 from services.plans.state.models import TABLES as STATE_TABLES
 from services.plans.statistics import GoalStatistics
-from shared.bus import BUS_TABLES, OutboxEvent
+from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.errors import Conflict, NotFound
 from shared.events import STREAMS, Envelope
@@ -38,11 +38,8 @@ NODE = "node-a"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'plans.db'}", [*TABLES, *BUS_TABLES])
-    SQLModel.metadata.create_all(database.engine, tables=[*TABLES, *BUS_TABLES])
-    yield database
-    database.dispose()
+def db(database: Callable[[Sequence[Table]], Database]) -> Database:
+    return database(TABLES)  # with the node's key store (tests/unit/conftest.py)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from shared.auth import tenant_for_write
 from shared.http import CursorQuery, TenantQuery, sees_its_record
 from shared.ids import ULID_PATTERN
 
-from . import erasure_api, privacy_api, search, service
+from . import erasure_api, handover_api, privacy_api, search, service
 from .changes import CaseUpdate, CounsellingExtension, Reassignment
 from .deps import (
     AuditedCase,
@@ -167,3 +167,4 @@ def consultation_statistics(
 # The client's data-protection rights on a case (consents, break-glass, export) live in their own module.
 router.include_router(privacy_api.router)
 router.include_router(erasure_api.router)
+router.include_router(handover_api.router)

@@ -65,6 +65,7 @@ class Ground(StrEnum):
 
     request = "request"  # the client's request (Art. 17), carried out by a lead, with a reason
     retention = "retention"  # its retention after closure has passed (the node's deletion concept)
+    handover = "handover"  # handed over to another municipality, which accepted it (services/cases/handover.py)
 
 
 class Erasure(SQLModel, table=True):

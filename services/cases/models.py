@@ -70,6 +70,9 @@ class AuditAction(StrEnum):
     break_glass = "break_glass"
     export = "export"
     erase = "erase"
+    handover = "handover"  # handed over to another municipality (services/cases/handover.py)
+    handover_answered = "handover_answered"  # the receiving municipality's answer arrived
+    handover_accepted = "handover_accepted"  # opened here from another municipality's hand-over
 
 
 @sealed

@@ -5,14 +5,14 @@ from pathlib import Path
 from shared.events import STREAMS
 from shared.service import Level, ServiceSpec
 
-from . import api, consumers, erasure, models
+from . import api, consumers, erasure, handover, models
 from .state import api as state_api
 from .state import consumers as state_consumers
 from .state import models as state_models
 
 service = ServiceSpec(
     name="plans",
-    municipal=Level(tables=models.TABLES, router=api.router,
+    municipal=Level(tables=[*models.TABLES, *handover.TABLES], router=api.router,
                     subscriptions=consumers.subscriptions, background=erasure.background,
                     migrations=Path(__file__).parent / "migrations"),
     state=Level(tables=state_models.TABLES, router=state_api.router,

@@ -14,9 +14,10 @@ from shared.events.cases import (
     CaseReassigned,
     ConsultationRecorded,
 )
+from shared.events.handover import HandoverAnswered, HandoverStarted, PlanHandedOver
 from shared.service import ServiceContext
 
-from . import erasure, service, stand_ins
+from . import erasure, handover, service, stand_ins
 
 GROUP = "plans"
 
@@ -51,6 +52,17 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         stand_ins.remember(session, event_id=env.event_id, case_id=p.case_id, tenant=env.tenant, manager=p.manager,
                            until=p.until)
 
+    @ours
+    def on_handover_started(session: Session, env: Envelope, p: HandoverStarted) -> None:
+        handover.send(session, env, p, ctx.settings)
+
+    @ours
+    def on_handover_answered(session: Session, env: Envelope, p: HandoverAnswered) -> None:
+        handover.answered(session, env, p, ctx.settings)
+
+    def on_plan_handed_over(session: Session, env: Envelope, p: PlanHandedOver) -> None:
+        handover.receive(session, env, p, ctx.settings)
+
     return [Subscription(
         STREAMS["cases"], GROUP,
         {CaseOpened.event_type: on_case_opened,
@@ -58,6 +70,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
          CaseClosed.event_type: on_case_closed,
          CaseReassigned.event_type: on_case_reassigned,
          CaseErased.event_type: on_case_erased,
-         BreakGlassOpened.event_type: on_break_glass_opened},
-        description="a plan per opened case: its last contact, its manager, its closure, its erasure and the "
-                    "stand-ins let in by break-glass")]
+         BreakGlassOpened.event_type: on_break_glass_opened,
+         HandoverStarted.event_type: on_handover_started,
+         HandoverAnswered.event_type: on_handover_answered},
+        description="a plan per opened case: its last contact, its manager, its closure, its erasure, the "
+                    "stand-ins let in by break-glass, and its part of hand-overs between municipalities"),
+        Subscription(STREAMS["federation"], GROUP, {PlanHandedOver.event_type: on_plan_handed_over},
+                     description="plans handed over to this node by another municipality's node")]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from . import cases, federation, funding, funding_v1, plans  # noqa: F401  (registers the contracts)
+from . import cases, federation, funding, funding_v1, handover, plans  # noqa: F401  (registers the contracts)
 from .envelope import Contract, Envelope, Scope, TraceContext, new_event_id, utcnow
 from .registry import Hop, UnknownEvent, contracts, latest, parse_payload, route, stream_of
 from .streams import DEAD_LETTERS, STREAMS

@@ -38,6 +38,8 @@ class Contract(BaseModel):
     pseudonymised_aggregate: ClassVar[bool] = False
     # Fields that never leave the node, even pseudonymised (optional in the contract).
     local_only_fields: ClassVar[tuple[str, ...]] = ()
+    # Up-scoped, for another municipal node: the state relays it to `to_node` (shared/events/handover.py).
+    relayed: ClassVar[bool] = False
 
     def state_projection(self, pseudonym: Callable[[str], str]) -> dict[str, Any]:
         """The thin, pseudonymous view of this event that may go to the state node."""

@@ -77,6 +77,11 @@ def route(contract: type[Contract]) -> tuple[Hop, ...]:
     if contract.scope == "down":
         return (Hop(FED_DOWN, "state", "the state's outbox, addressed to one node"),
                 Hop(stream, "municipal", "that node's federation relay"))
+    if contract.relayed:
+        return (Hop(stream, "municipal", "the sending node's outbox"),
+                Hop(FED_UP, "state", "the sending node's federation relay, signed"),
+                Hop(FED_DOWN, "state", "the state's federation ingest, to the node it is addressed to, unread"),
+                Hop(FEDERATION, "municipal", "the receiving node's federation relay"))
     if contract.scope == "up" and stream == FED_UP:
         return (Hop(FED_UP, "state", "the municipal node's federation relay, signed"),)
     if contract.scope == "up":

@@ -22,10 +22,11 @@ from shared.bus.outbox import add_envelope, emit
 from shared.db import Database
 from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
+from shared.events.handover import DirectoryEntry, NodeBoxKey, NodeDirectory
 from shared.telemetry import hop_span
 
 from .crypto import verify
-from .keys import REJECTED, STATE_TENANT, inbound_stream
+from .keys import DOWN_ALL, REJECTED, STATE_TENANT, down_stream, inbound_stream
 from .models import RegisteredNode, SeenEnvelope
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,13 @@ class StateIngest:
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
             counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
             guard: list[dict[str, Any]] = []
+            directory = False
             for stream, node_id, entry_id, fields, v in verdicts:
                 reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None) or (
                     "unregistered node" if nodes[node_id] is None else None)  # removed meanwhile
+                addressee = None
+                if reason is None and v.env is not None and latest(v.env.type).relayed:
+                    addressee, reason = self._addressee(s, v.env)
                 if reason:
                     rejected.append((stream, node_id, entry_id, reason, fields))
                     counts[node_id][1] += 1
@@ -189,7 +194,17 @@ class StateIngest:
                 seen.add(v.env.event_id)
                 guard.append({"event_id": v.env.event_id, "node_id": node_id, "received_at": now})
                 counts[node_id][0] += 1
-                if v.env.type == NodeHeartbeat.event_type:
+                if addressee is not None:  # for another node: to its downward stream, unread
+                    with hop_span(f"federation relay {v.env.type}", v.env, trace.SpanKind.CONSUMER,
+                                  {"lotse.from_node": node_id, "lotse.to_node": addressee[0]}) as traced:
+                        add_envelope(s, traced(v.env.model_copy(update={
+                            "scope": "down", "target_node": addressee[0], "tenant": addressee[1]})),
+                            down_stream(addressee[0]))
+                elif v.env.type == NodeBoxKey.event_type:
+                    key = NodeBoxKey.model_validate(v.env.payload).box_key
+                    directory |= node.box_key != key
+                    node.box_key = key
+                elif v.env.type == NodeHeartbeat.event_type:
                     beat = NodeHeartbeat.model_validate(v.env.payload)
                     node.last_heartbeat_at, node.version = v.env.occurred_at, beat.version_string
                     node.relay_lag, node.outbox_backlog = beat.relay_lag, beat.outbox_backlog
@@ -198,6 +213,9 @@ class StateIngest:
                     with hop_span(f"federation ingest {v.env.type}", v.env, trace.SpanKind.CONSUMER,
                                   {"lotse.from_node": node_id}) as traced:
                         add_envelope(s, traced(v.env), stream_of(latest(v.env.type)))
+            if directory or any(n is not None and n.box_key and n.listed_tenants != n.tenants
+                                for n in nodes.values()):
+                self._send_directory(s)
             if guard:  # one statement for the batch's replay-guard rows
                 s.execute(insert(SeenEnvelope.__table__), guard)  # type: ignore[attr-defined]
             for node_id, (accepted, refused) in counts.items():
@@ -209,6 +227,29 @@ class StateIngest:
                 ACCEPTED.labels(node_id).inc(accepted)
             s.commit()
         return rejected
+
+    @staticmethod
+    def _addressee(s: Any, env: Envelope) -> tuple[tuple[str, str] | None, str | None]:
+        """(node, tenant) a relayed envelope goes to, or the reason it goes nowhere."""
+        parcel = parse_payload(env)
+        to_node, to_tenant = getattr(parcel, "to_node", ""), getattr(parcel, "to_tenant", "")
+        if getattr(parcel, "from_tenant", None) != env.tenant:
+            return None, "misaddressed: from_tenant is not the envelope's tenant"
+        target = s.get(RegisteredNode, to_node)
+        if target is None or to_tenant not in target.tenants or to_node == env.node:
+            return None, f"misaddressed: {to_tenant} is not served by another registered node {to_node}"
+        return (to_node, to_tenant), None
+
+    def _send_directory(self, s: Any) -> None:
+        """Every municipal node with its key and municipalities, down to all nodes (in the caller's transaction)."""
+        listed = [n for n in s.exec(select(RegisteredNode)).scalars() if n.box_key]  # type: ignore[call-overload]
+        entries = [DirectoryEntry(node_id=n.node_id, tenants=list(n.tenants), box_key=n.box_key)
+                   for n in sorted(listed, key=lambda n: n.node_id)]
+        for n in listed:
+            n.listed_tenants = list(n.tenants)
+            s.add(n)
+        emit(s, NodeDirectory(nodes=entries), stream=DOWN_ALL, tenant=STATE_TENANT, node=self.node_id,
+             aggregate_id="directory", target_node="*")
 
     async def watch_silence(self) -> None:
         """A node silent longer than the threshold becomes one NodeSilent event (an operator alert)."""

@@ -26,6 +26,8 @@ class RegisteredNode(SQLModel, table=True):
         "previous_public_key": "a node's public signing key", "previous_key_until": TIMESTAMP,
         "acl_user": "the node's Redis user: named after the node", "registered_at": TIMESTAMP,
         "last_heartbeat_at": TIMESTAMP, "version": "the software version a node runs",
+        "box_key": "a node's public X25519 key (hand-over parcels are sealed for it)",
+        "listed_tenants": AGS_CODE,
     }
 
     node_id: str = Field(primary_key=True, max_length=63)
@@ -44,6 +46,9 @@ class RegisteredNode(SQLModel, table=True):
     accepted: int = 0
     rejected: int = 0
     silent_alerted: bool = False
+    # Its public X25519 key (NodeBoxKey) and its municipalities as the last NodeDirectory listed them.
+    box_key: str | None = Field(default=None, max_length=100)
+    listed_tenants: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     def keys_at(self, now: datetime) -> list[str]:
         """The public keys whose signatures count at this moment: the current one, then the old one."""

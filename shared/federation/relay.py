@@ -20,9 +20,11 @@ from shared.bus.connection import resilient
 from shared.bus.consumer import ensure_group
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
 from shared.events.federation import NodeHeartbeat
+from shared.events.handover import NodeBoxKey
 from shared.settings import Settings
 from shared.telemetry import hop_span
 
+from .boxes import node_box_key, public_b64
 from .crypto import Pseudonymizer, node_signing_key, sign, signing_key_path
 from .keys import DOWN_ALL, STATE_TENANT, down_stream, inbound_stream
 
@@ -36,6 +38,7 @@ UP_GROUP = "federation-up"
 RELAY_CONSUMER = "relay"  # one relay per node: it re-reads its own pending entries after a restart
 CHECKPOINT = "lotse:fed:checkpoint"
 UP_STREAMS = (STREAMS["cases"], STREAMS["plans"], STREAMS["funding"])
+BOX_KEY_EVERY = 60  # heartbeats between two announcements of the node's public X25519 key
 MAX_BACKOFF_S = 1.0  # after an outage the link drains within a second or two of the state's return
 
 
@@ -68,6 +71,7 @@ class FederationRelay:
         self.key = node_signing_key(settings.data_dir)
         self._key_stamp = self._stamp()
         self.pseudonym = Pseudonymizer(settings.data_dir)
+        self.box_key = node_box_key(settings.data_dir)  # parcels of hand-overs are sealed for it
         self.inbound = inbound_stream(self.node)
         self.health = health or (lambda: {})
         self.batch = min(settings.batch_size, 500)
@@ -213,12 +217,18 @@ class FederationRelay:
         return lag
 
     async def heartbeat(self) -> None:
-        """Every N seconds: version, relay lag, outbox backlog, dead letters."""
+        """Every N seconds: version, relay lag, outbox backlog, dead letters; the box key now and then."""
         from shared.events import envelope_for
 
+        beats = 0
         while not self._stopping:
             try:
                 self.refresh_key()
+                if beats % BOX_KEY_EVERY == 0:  # at start, then again (a state that lost it learns it back)
+                    announce = envelope_for(NodeBoxKey(box_key=public_b64(self.box_key)),
+                                            tenant=self.settings.tenants[0], node=self.node, aggregate_id=self.node)
+                    await self.state.xadd(self.inbound, self.signed(announce))
+                beats += 1
                 health = self.health()
                 beat = NodeHeartbeat(version_string=VERSION, relay_lag=await self.relay_lag(),
                                      outbox_backlog=health.get("outbox_backlog", 0),

@@ -237,7 +237,8 @@ def test_statuses_and_codes_are_string_columns() -> None:
                                               "read_consultations", "close", "read_audit",
                                               "extend_counselling", "change", "reassign", "search",
                                               "record_information", "record_consent", "withdraw_consent",
-                                              "read_consents", "break_glass", "export", "erase"]
+                                              "read_consents", "break_glass", "export", "erase", "handover",
+                                              "handover_answered", "handover_accepted"]
 
 
 # -- who may see a case -----------------------------------------------------------------------

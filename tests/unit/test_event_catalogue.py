@@ -65,7 +65,8 @@ def test_the_asyncapi_document_shows_the_federation_hop() -> None:
     assert up["servers"] == down["servers"] == [{"$ref": "#/servers/state"}]
     keyed = {f"{c.event_type}.v{c.version}": c for c in contracts().values()}
     assert set(up["messages"]) == {k for k, c in keyed.items() if c.scope == "up"}
-    assert set(down["messages"]) == {k for k, c in keyed.items() if c.scope == "down"}
+    # down: what the state sends, and what it relays unread from one municipal node to another
+    assert set(down["messages"]) == {k for k, c in keyed.items() if c.scope == "down" or c.relayed}
     sends = [op for op in ASYNCAPI["operations"].values() if op["channel"]["$ref"].endswith("/federation-up")]
     assert sends and all(op["action"] == "send" for op in sends)
 

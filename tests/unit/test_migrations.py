@@ -157,7 +157,7 @@ def test_adoption_adds_what_nodes_added_at_start_before_migrations(tmp_path: Pat
                           "accepted INTEGER NOT NULL, rejected INTEGER NOT NULL, silent_alerted BOOLEAN NOT NULL)"))
         conn.execute(text("INSERT INTO federation_node VALUES ('ulm', '[\"08421000\"]', 'k', 'node-ulm', "
                           "'2025-01-01 00:00:00', NULL, NULL, NULL, NULL, NULL, 3, 0, 0)"))
-    assert str(upgrade(history, url)) == "adopted its tables from before migrations at 0001"
+    assert str(upgrade(history, url)) == "adopted its tables from before migrations at 0001 -> 0002"
     assert status(history, url).at_head and differences(history, url) == []
     with create_engine(url).connect() as conn:
         assert conn.execute(text("SELECT node_id, accepted, previous_public_key FROM federation_node")).all() == [
@@ -236,7 +236,7 @@ def test_db_commands_use_the_state_level_of_a_state_node(cli: CliRunner, tmp_pat
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "node.json").write_text('{"node_id": "land-bw", "level": "state"}')
     up = cli.invoke(app, ["db", "upgrade", "--node", str(tmp_path / "state"), "--service", "federation"])
-    assert up.exit_code == 0 and up.output.split() == ["federation", "(state)", "empty", "->", "0001"]
+    assert up.exit_code == 0 and up.output.split() == ["federation", "(state)", "empty", "->", "0002"]
     assert "federation_node" in tables_in(sqlite(tmp_path / "state", "federation"))
 
 

@@ -189,9 +189,9 @@ def test_search_finds_only_what_the_caller_may_see_and_every_search_is_logged(
     assert [a["action"] for a in audit].count("search") == 3 and "Canary" not in str(audit)
     with node.node.contexts["cases"].database.session() as s:
         logged = s.exec(select(SearchEntry).order_by(col(SearchEntry.id))).all()  # terms open as they load
-    assert [(r.actor, r.term, r.found) for r in logged] == [("m1", "suchmann", 1), (f"lead-{STUTTGART}", "Suchmann-Canary", 2),
-                                          (f"lead-{STUTTGART}", "17.05.1990", 1),
-                                          (f"lead-{STUTTGART}", "Niemand-Canary", 0)]
+    assert [(r.actor, r.term, r.found) for r in logged] == [
+        ("m1", "suchmann", 1), (f"lead-{STUTTGART}", "Suchmann-Canary", 2), (f"lead-{STUTTGART}", "17.05.1990", 1),
+        (f"lead-{STUTTGART}", "Niemand-Canary", 0)]
     # the term is personal data: in the search log, never in a stream entry or a log line
     eventually(lambda: len(case_events(redis)) == 3)
     assert "Canary" not in str([e.model_dump() for e in case_events(redis)])

@@ -134,7 +134,13 @@ def render() -> str:
               "column. Back the key store up apart from the service databases, and never restore a destroyed",
               "key: a restored key store would bring erased cases back in older backups.",
               "Not sealed: the household members (relation and birth year, no names), which the annual figures",
-              "count after an erasure too; the erasure removes their birth years."]
+              "count after an erasure too; the erasure removes their birth years.",
+              "",
+              "Hand-over to another municipality (`services/cases/handover.py`): only with the client's `handover`",
+              "consent. The case file, consultations, consents and plan travel sealed for the receiving node",
+              "(libsodium box), through the state, which relays them unread; on the receiving node the parcel stays",
+              "sealed at rest with a key of its own until its lead accepts or declines (the key is destroyed either",
+              "way), and on the acceptance the sending node closes the case as `transferred` and erases it."]
     lines += ["", "## Personal data per service", "",
               "Encrypted: sealed at rest with the case's own key (crypto-shredding: erasing the case",
               "destroys the key, so older backups no longer reveal the person).", "",

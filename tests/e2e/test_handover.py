@@ -192,3 +192,23 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
     assert ok(a.client.get(f"{CASES}/cases/{kept}", headers=manager_a))["status"] == "open"
     with b.node.contexts["cases"].database.session() as s:
         assert s.get(Handover, second["id"]).package is None
+
+    # the state relays only to a registered node serving the municipality named: the rest it rejects
+    from shared.events import envelope_for
+    from shared.events.handover import CaseHandedOver
+    from shared.federation.crypto import node_signing_key, sign
+
+    wrong = envelope_for(CaseHandedOver(handover_id="01JZZZZZZZZZZZZZZZZZZZZZZT", from_tenant=STUTTGART,
+                                        to_node="node-b", to_tenant="08222000", sealed="AAAA"),
+                         tenant=STUTTGART, node="node-a", aggregate_id="01JZZZZZZZZZZZZZZZZZZZZZZT")
+    body = wrong.to_json()
+    state_redis = redis_sync.Redis.from_url(servers["state"].url)
+    try:
+        state_redis.xadd("lotse:fed:in:node-a", {"event": body, "sig": sign(node_signing_key(tmp / "node-a"),
+                                                                            body.encode())})
+        rejected = eventually(lambda: [f[b"reason"].decode() for _, f in state_redis.xrange("lotse:fed:rejected")
+                                       if wrong.event_id.encode() in f[b"event"]] or None, timeout=30)
+        assert rejected[0].startswith("misaddressed")
+        assert not [f for _, f in state_redis.xrange("lotse:fed:down:node-b") if wrong.event_id.encode() in f[b"event"]]
+    finally:
+        state_redis.close()

@@ -76,6 +76,9 @@ AUDIT_CASE = {
     "read_consents": N_("Read the consents"),
     "break_glass": N_("Opened the case as a stand-in (break-glass)"),
     "export": N_("Exported everything held about the client"),
+    "handover": N_("Handed the case over to another municipality"),
+    "handover_answered": N_("Received the other municipality's answer to the hand-over"),
+    "handover_accepted": N_("Accepted the case from another municipality"),
 }
 CONSENT_PURPOSES = {"handover": N_("Hand-over to another municipality"),
                     "partner_sharing": N_("Sharing with a partner service")}

@@ -128,7 +128,7 @@ def test_status_shows_services_groups_backlogs_and_versions(node: NodeHandle, re
     answer = eventually(settled)
     assert (answer["node_id"], answer["level"], answer["tenants"]) == ("test-node", "municipal", node.settings.tenants)
     assert answer["services"] == [
-        {"name": "cases", "level": "municipal", "stream": STREAMS["cases"], "groups": [], "outbox_backlog": 0},
+        {"name": "cases", "level": "municipal", "stream": STREAMS["cases"], "groups": ["cases"], "outbox_backlog": 0},
         {"name": "plans", "level": "municipal", "stream": STREAMS["plans"], "groups": ["plans"], "outbox_backlog": 0}]
     cases = next(s for s in answer["streams"] if s["name"] == STREAMS["cases"])
     plans_group = next(g for g in cases["groups"] if g["name"] == "plans")

@@ -137,8 +137,9 @@ def render() -> str:
               "count after an erasure too; the erasure removes their birth years.",
               "",
               "Hand-over to another municipality (`services/cases/handover.py`): only with the client's `handover`",
-              "consent. The case file, consultations, consents and plan travel sealed for the receiving node",
-              "(libsodium box), through the state, which relays them unread; on the receiving node the parcel stays",
+              "consent. The case file, consultations, consents and plan travel signed by the sending node and sealed",
+              "for the receiving node alone (libsodium sealed box), through the state, which relays them unread and",
+              "cannot open them, nor can the sending node its copies; on the receiving node the parcel stays",
               "sealed at rest with a key of its own until its lead accepts or declines (the key is destroyed either",
               "way), and on the acceptance the sending node closes the case as `transferred` and erases it."]
     lines += ["", "## Personal data per service", "",

@@ -5,8 +5,8 @@ The sending lead hands the case over to a municipality found in the node directo
 follows from the plans service, PlanHandedOver), through the state, which relays them unread. The receiving
 node keeps the parcel sealed at rest until its lead accepts (the case opens there) or declines; the answer
 (HandoverAnswered) travels back, and on an acceptance the sending node closes its case as `transferred` and
-erases its personal data. A parcel that does not open with the sender's key, names another hand-over, or
-arrives a second time is refused; both sides audit every step.
+erases its personal data. A parcel that does not open for this node, is not signed by the sending node's key
+from the directory, names another hand-over, or arrives a second time is refused; both sides audit every step.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from shared.events.cases import CaseOpened
 from shared.events.codes import CloseReason, Relation
 from shared.events.handover import CaseHandedOver, DirectoryEntry, HandoverAnswered, HandoverStarted
 from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel, seal
+from shared.federation.crypto import node_signing_key
 from shared.fields import Ags
 from shared.ids import new_id
 from shared.privacy import AGS_CODE, CODE, ID, NODE_ID, TIMESTAMP, DataClass, Personal, Retention, personal
@@ -64,11 +65,12 @@ class DirectoryNode(SQLModel, table=True):
 
     __tablename__ = "cases_directory"
     __not_personal__ = {"node_id": NODE_ID, "tenants": AGS_CODE, "box_key": "a node's public X25519 key",
-                        "updated_at": TIMESTAMP}
+                        "sign_key": "a node's public Ed25519 key", "updated_at": TIMESTAMP}
 
     node_id: str = Field(primary_key=True, max_length=63)
     tenants: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    box_key: str = Field(max_length=100)
+    box_key: str = Field(max_length=100)  # parcels for it are sealed with it
+    sign_key: str = Field(max_length=100)  # its parcels are signed with it
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -176,9 +178,10 @@ def store_directory(session: Session, nodes: list[DirectoryEntry]) -> None:
         if row.node_id not in listed:
             session.delete(row)
     for entry in nodes:
-        row = session.get(DirectoryNode, entry.node_id) or DirectoryNode(node_id=entry.node_id, tenants=[],
-                                                                         box_key=entry.box_key)
-        row.tenants, row.box_key, row.updated_at = list(entry.tenants), entry.box_key, utcnow()
+        row = session.get(DirectoryNode, entry.node_id) or DirectoryNode(
+            node_id=entry.node_id, tenants=[], box_key=entry.box_key, sign_key=entry.sign_key)
+        row.tenants, row.box_key, row.sign_key = list(entry.tenants), entry.box_key, entry.sign_key
+        row.updated_at = utcnow()
         session.add(row)
 
 
@@ -233,7 +236,7 @@ def hand_over(session: Session, *, case: Case, to_tenant: str, actor: str, setti
                         from_tenant=case.tenant, to_node=target.node_id, to_tenant=to_tenant,
                         status=HandoverStatus.sent, requested_by=actor[:255])
     session.add(handover)
-    parcel = seal(node_box_key(settings.data_dir), target.box_key,
+    parcel = seal(node_signing_key(settings.data_dir), target.box_key,
                   _label(handover.id, settings.node_id, target.node_id, PART), package_of(session, case))
     audit(session, actor=actor, action=AuditAction.handover, case=case, detail=f"to {to_tenant} {handover.id}")
     address = {"handover_id": handover.id, "from_tenant": case.tenant, "to_node": target.node_id,
@@ -288,7 +291,7 @@ def on_parcel(session: Session, env: Envelope, parcel: CaseHandedOver, settings:
     try:
         if sender is None or parcel.from_tenant not in sender.tenants:
             raise ParcelRefused(f"the directory lists no node {env.node} serving {parcel.from_tenant}")
-        handover.package = open_parcel(node_box_key(settings.data_dir), sender.box_key,
+        handover.package = open_parcel(node_box_key(settings.data_dir), sender.sign_key,
                                        _label(parcel.handover_id, env.node, settings.node_id, PART), parcel.sealed)
         _check_package(handover.package)
     except ParcelRefused as exc:
@@ -375,7 +378,7 @@ def _answer(session: Session, handover: Handover, *, actor: str, accepted: bool,
     emit(session, HandoverAnswered(handover_id=handover.id, from_tenant=handover.to_tenant,
                                    to_node=handover.from_node, to_tenant=handover.from_tenant, accepted=accepted,
                                    case_id=case.id if case else None,
-                                   sender_box_key=sender.box_key if sender else None),
+                                   sender_sign_key=sender.sign_key if sender else None),
          stream=STREAMS["cases"], tenant=handover.to_tenant, node=settings.node_id, aggregate_id=handover.id)
     return handover
 

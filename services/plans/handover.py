@@ -3,8 +3,8 @@
 Sending node: on HandoverStarted the plan (goals, steps, agreed versions, review date) is sealed for the
 receiving node and sent as PlanHandedOver; the case's erasure after the receipt removes it here as usual.
 Receiving node: the parcel is kept as it came (sealed for this node's key, unopened) until the case's lead
-answers; on an acceptance (HandoverAnswered with the new case's id and the sender's key, local only) it is
-opened, checked against the sender's key, and becomes the new case's plan; on a decline it is deleted.
+answers; on an acceptance (HandoverAnswered with the new case's id and the sender's signing key, local only)
+it is opened, its signature checked, and it becomes the new case's plan; on a decline it is deleted.
 Either may arrive first: the plan is filled when both are here.
 """
 
@@ -24,6 +24,7 @@ from shared.events.codes import GoalStatus, Topic
 from shared.events.handover import HandoverAnswered, HandoverStarted, PlanHandedOver
 from shared.events.plans import PartnerType, StepActor, StepStatus
 from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel, seal
+from shared.federation.crypto import node_signing_key
 from shared.ids import new_id
 from shared.privacy import CODE, ID, NODE_ID, TIMESTAMP
 from shared.settings import Settings
@@ -42,7 +43,7 @@ class IncomingPlan(SQLModel, table=True):
     __not_personal__ = {"handover_id": ID, "from_node": NODE_ID, "case_id": ID, "status": CODE,
                         "sealed": "a parcel sealed for this node's X25519 key: unreadable without it, deleted once "
                                   "applied or declined",
-                        "sender_box_key": "a node's public X25519 key", "received_at": TIMESTAMP,
+                        "sender_sign_key": "a node's public Ed25519 key", "received_at": TIMESTAMP,
                         "applied_at": TIMESTAMP}
 
     handover_id: str = Field(primary_key=True, max_length=26)
@@ -50,7 +51,7 @@ class IncomingPlan(SQLModel, table=True):
     sealed: str | None = Field(default=None, sa_type=Text)
     # from the lead's acceptance (HandoverAnswered, local only): the case opened here, the sender's key
     case_id: str | None = Field(default=None, max_length=26)
-    sender_box_key: str | None = Field(default=None, max_length=100)
+    sender_sign_key: str | None = Field(default=None, max_length=100)
     status: str = Field(default="waiting", sa_type=String(10))  # waiting, applied, declined, refused
     received_at: datetime | None = None
     applied_at: datetime | None = None
@@ -90,7 +91,7 @@ def package_of(session: Session, plan: Plan | None) -> dict[str, Any]:
 def send(session: Session, env: Envelope, started: HandoverStarted, settings: Settings) -> None:
     """Seal the case's plan for the receiving node (PlanHandedOver), in the same order as the case's parcel."""
     plan = find_plan(session, case_id=started.case_id)
-    parcel = seal(node_box_key(settings.data_dir), started.box_key,
+    parcel = seal(node_signing_key(settings.data_dir), started.box_key,
                   _label(started.handover_id, settings.node_id, started.to_node), package_of(session, plan))
     emit(session, PlanHandedOver(handover_id=started.handover_id, from_tenant=started.from_tenant,
                                  to_node=started.to_node, to_tenant=started.to_tenant, sealed=parcel),
@@ -129,7 +130,7 @@ def answered(session: Session, env: Envelope, answer: HandoverAnswered, settings
     if not answer.accepted:
         row.status, row.sealed = "declined", None
         return
-    row.case_id, row.sender_box_key = answer.case_id, answer.sender_box_key
+    row.case_id, row.sender_sign_key = answer.case_id, answer.sender_sign_key
     if row.from_node is None:
         row.from_node = answer.to_node  # the answer goes back to the node that sent the case
     _apply_if_ready(session, row, settings)
@@ -138,11 +139,11 @@ def answered(session: Session, env: Envelope, answer: HandoverAnswered, settings
 def _apply_if_ready(session: Session, row: IncomingPlan, settings: Settings) -> None:
     if row.sealed is None or row.case_id is None:
         return  # the other half is still on its way
-    if not row.sender_box_key or not row.from_node:
+    if not row.sender_sign_key or not row.from_node:
         _refuse(row, "the sender's key is unknown")
         return
     try:
-        package = open_parcel(node_box_key(settings.data_dir), row.sender_box_key,
+        package = open_parcel(node_box_key(settings.data_dir), row.sender_sign_key,
                               _label(row.handover_id, row.from_node, settings.node_id), row.sealed)
     except ParcelRefused as exc:
         _refuse(row, str(exc))

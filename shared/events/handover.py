@@ -1,9 +1,10 @@
 """Hand-over of a case to another municipality (the client moves): sealed parcels the state relays unread.
 
-The case file and the plan travel as two parcels, each sealed for the receiving node (X25519, libsodium box:
-shared/federation/boxes.py). The state checks the sender's signature and the address, and appends the parcel
-to the receiving node's downward stream: it never holds a key that opens one. The receiving lead's answer
-travels back the same way. The nodes find each other's keys in the directory the state sends down.
+The case file and the plan travel as two parcels, each signed by the sending node and sealed for the receiving
+node's X25519 key alone (libsodium sealed box: shared/federation/boxes.py). The state checks the envelope's
+signature and the address, and appends the parcel to the receiving node's downward stream: it never holds a
+key that opens one. The receiving lead's answer travels back the same way. The nodes find each other's keys
+in the directory the state sends down.
 """
 
 from typing import ClassVar
@@ -62,12 +63,12 @@ class HandoverAnswered(Addressed):
     version = 1
     scope = "up"
     stream = CASES
-    local_only_fields = ("case_id", "sender_box_key")
+    local_only_fields = ("case_id", "sender_sign_key")
 
     accepted: bool
-    # Local only, for the receiving node's plans service: the case opened there, the sender's public key
+    # Local only, for the receiving node's plans service: the case opened there, the sender's signing key
     case_id: str | None = Field(default=None, max_length=26)
-    sender_box_key: str | None = Field(default=None, max_length=100)
+    sender_sign_key: str | None = Field(default=None, max_length=100)
 
 
 @contract
@@ -100,13 +101,14 @@ class NodeBoxKey(Contract):
 
 
 class DirectoryEntry(BaseModel):
-    """One municipal node in the directory: its id, the municipalities it serves, its public X25519 key."""
+    """One municipal node in the directory: its id, the municipalities it serves, its public keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     node_id: str = Field(min_length=1, max_length=63)
     tenants: list[str]
-    box_key: str = Field(min_length=1, max_length=100)
+    box_key: str = Field(min_length=1, max_length=100)  # X25519: parcels are sealed for it
+    sign_key: str = Field(min_length=1, max_length=100)  # Ed25519: its parcels are signed with it
 
 
 @contract

@@ -213,8 +213,7 @@ class StateIngest:
                     with hop_span(f"federation ingest {v.env.type}", v.env, trace.SpanKind.CONSUMER,
                                   {"lotse.from_node": node_id}) as traced:
                         add_envelope(s, traced(v.env), stream_of(latest(v.env.type)))
-            if directory or any(n is not None and n.box_key and n.listed_tenants != n.tenants
-                                for n in nodes.values()):
+            if directory or any(n is not None and n.box_key and n.listed != n.listing() for n in nodes.values()):
                 self._send_directory(s)
             if guard:  # one statement for the batch's replay-guard rows
                 s.execute(insert(SeenEnvelope.__table__), guard)  # type: ignore[attr-defined]
@@ -243,10 +242,10 @@ class StateIngest:
     def _send_directory(self, s: Any) -> None:
         """Every municipal node with its key and municipalities, down to all nodes (in the caller's transaction)."""
         listed = [n for n in s.exec(select(RegisteredNode)).scalars() if n.box_key]  # type: ignore[call-overload]
-        entries = [DirectoryEntry(node_id=n.node_id, tenants=list(n.tenants), box_key=n.box_key)
+        entries = [DirectoryEntry(node_id=n.node_id, tenants=list(n.tenants), box_key=n.box_key, sign_key=n.public_key)
                    for n in sorted(listed, key=lambda n: n.node_id)]
         for n in listed:
-            n.listed_tenants = list(n.tenants)
+            n.listed = n.listing()
             s.add(n)
         emit(s, NodeDirectory(nodes=entries), stream=DOWN_ALL, tenant=STATE_TENANT, node=self.node_id,
              aggregate_id="directory", target_node="*")

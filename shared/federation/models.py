@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Column
@@ -27,7 +28,7 @@ class RegisteredNode(SQLModel, table=True):
         "acl_user": "the node's Redis user: named after the node", "registered_at": TIMESTAMP,
         "last_heartbeat_at": TIMESTAMP, "version": "the software version a node runs",
         "box_key": "a node's public X25519 key (hand-over parcels are sealed for it)",
-        "listed_tenants": AGS_CODE,
+        "listed": "a node's municipalities (AGS) and public signing key as the directory last listed them",
     }
 
     node_id: str = Field(primary_key=True, max_length=63)
@@ -46,9 +47,13 @@ class RegisteredNode(SQLModel, table=True):
     accepted: int = 0
     rejected: int = 0
     silent_alerted: bool = False
-    # Its public X25519 key (NodeBoxKey) and its municipalities as the last NodeDirectory listed them.
+    # Its public X25519 key (NodeBoxKey); its municipalities and signing key as the last NodeDirectory listed them.
     box_key: str | None = Field(default=None, max_length=100)
-    listed_tenants: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    listed: list[Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+    def listing(self) -> list[Any]:
+        """What the directory says of this node besides its box key: [municipalities, signing key]."""
+        return [list(self.tenants), self.public_key]
 
     def keys_at(self, now: datetime) -> list[str]:
         """The public keys whose signatures count at this moment: the current one, then the old one."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from nacl.public import PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import expect
 
 from shared.db import Database
@@ -34,7 +34,7 @@ class Served:
     origin: str
     settings: Settings
     database: Database
-    sender: PrivateKey
+    sender: Ed25519PrivateKey
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def served(valkey: EmbeddedServer, tmp_path: Path) -> Iterator[Served]:
         database = Node(settings).contexts["cases"].database  # the served node's database, by its settings
         keys = database.keystore = KeyStore(settings.keystore_database_url)
         try:
-            sender = PrivateKey.generate()
+            sender = Ed25519PrivateKey.generate()
             seed_directory(database, sender)
             yield Served(origin, settings, database, sender)
         finally:
@@ -101,7 +101,7 @@ def test_the_lead_hands_a_case_over_and_answers_incoming_ones(served: Served, vi
     # two cases and a tampered parcel arrive from node-b
     deliver(served.database, served.settings, served.sender, "Leyla", "Umzugsfrau")
     deliver(served.database, served.settings, served.sender, "Omid", "Ablehnmann")
-    deliver(served.database, served.settings, PrivateKey.generate(), "Falsch", "Versiegelt")
+    deliver(served.database, served.settings, Ed25519PrivateKey.generate(), "Falsch", "Versiegelt")
     page.get_by_role("link", name="An Ihre Kommune übergeben").click()
     table = page.locator("#handovers")
     expect(table).to_contain_text("Leyla Umzugsfrau")

@@ -10,11 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis as redis_sync
 from sqlmodel import select
 
 from services.cases.handover import Handover
 from services.cases.models import AuditEntry
+from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel
+from shared.federation.crypto import node_signing_key, public_key_b64
 from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.e2e.test_federation_link import register_node
 from tests.integration.test_cases_service import everything_in_redis
@@ -113,6 +116,11 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
         assert state_holds(servers["state"], tmp / "state") == []  # the state relays ciphertext only
         # a replay of the case's parcel, and one tampered with under another hand-over's id
         original = json.loads(next(f[b"event"] for f in parcels if b"CaseHandedOver" in f[b"event"]))
+        # sealed for node-b alone: the sending node's own keys do not open its copy (outbox, streams)
+        label = {"handover": sent["id"], "part": "case", "from": "node-a", "to": "node-b"}
+        with pytest.raises(ParcelRefused, match="does not open"):
+            open_parcel(node_box_key(tmp / "node-a"), public_key_b64(node_signing_key(tmp / "node-a")), label,
+                        original["payload"]["sealed"])
         state_redis.xadd(down, {"event": json.dumps({**original, "event_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"})})
         forged = {**original, "event_id": "01JZZZZZZZZZZZZZZZZZZZZZZY",
                   "payload": {**original["payload"], "handover_id": "01JZZZZZZZZZZZZZZZZZZZZZZX"}}
@@ -196,7 +204,7 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
     # the state relays only to a registered node serving the municipality named: the rest it rejects
     from shared.events import envelope_for
     from shared.events.handover import CaseHandedOver
-    from shared.federation.crypto import node_signing_key, sign
+    from shared.federation.crypto import sign
 
     wrong = envelope_for(CaseHandedOver(handover_id="01JZZZZZZZZZZZZZZZZZZZZZZT", from_tenant=STUTTGART,
                                         to_node="node-b", to_tenant="08222000", sealed="AAAA"),

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from nacl.public import PrivateKey
 
@@ -16,6 +17,7 @@ from shared.db import Database
 from shared.events import envelope_for
 from shared.events.handover import CaseHandedOver
 from shared.federation.boxes import node_box_key, public_b64, seal
+from shared.federation.crypto import public_key_b64
 from shared.ids import new_id
 from shared.settings import Settings
 from tests.integration.test_web_pages import open_case, other_browser, sign_in
@@ -26,23 +28,24 @@ SENDER = "node-b"
 
 
 @pytest.fixture
-def sender() -> PrivateKey:
-    """node-b's X25519 key: it seals the cases handed over to this node."""
-    return PrivateKey.generate()
+def sender() -> Ed25519PrivateKey:
+    """node-b's Ed25519 key: it signs the cases handed over to this node."""
+    return Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
-def node(start_node: Callable[..., NodeHandle], sender: PrivateKey) -> NodeHandle:
+def node(start_node: Callable[..., NodeHandle], sender: Ed25519PrivateKey) -> NodeHandle:
     """Stuttgart's node, whose directory names node-b serving Heidelberg (as the state would send it down)."""
     handle = start_node("cases", "plans", "notifications", tenants=[STUTTGART])
     seed_directory(handle.node.contexts["cases"].database, sender)
     return handle
 
 
-def seed_directory(database: Database, sender: PrivateKey) -> None:
-    """The state's directory as it arrives on the node: node-b serves Heidelberg and seals with `sender`."""
+def seed_directory(database: Database, sender: Ed25519PrivateKey) -> None:
+    """The state's directory as it arrives on the node: node-b serves Heidelberg and signs with `sender`."""
     with database.session() as s:
-        s.add(DirectoryNode(node_id=SENDER, tenants=[HEIDELBERG], box_key=public_b64(sender)))
+        s.add(DirectoryNode(node_id=SENDER, tenants=[HEIDELBERG], box_key=public_b64(PrivateKey.generate()),
+                            sign_key=public_key_b64(sender)))
         s.commit()
 
 
@@ -69,8 +72,8 @@ def package(given: str, family: str) -> dict[str, Any]:
     }
 
 
-def deliver(database: Database, settings: Settings, key: PrivateKey, given: str, family: str) -> str:
-    """A case sealed with `key` for this node, arriving from node-b as the federation stream would hand it over."""
+def deliver(database: Database, settings: Settings, key: Ed25519PrivateKey, given: str, family: str) -> str:
+    """A case signed with `key`, sealed for this node, arriving from node-b as the federation stream hands it over."""
     handover_id = new_id()
     label = {"handover": handover_id, "part": "case", "from": SENDER, "to": settings.node_id}
     sealed = seal(key, public_b64(node_box_key(settings.data_dir)), label, package(given, family))
@@ -152,13 +155,13 @@ def test_the_lead_hands_a_case_over_once_the_client_consented(node: NodeHandle) 
     assert f'action="/cases/{case_id}/handover"' not in alone
 
 
-def test_the_lead_accepts_one_incoming_case_and_declines_another(node: NodeHandle, sender: PrivateKey) -> None:
+def test_the_lead_accepts_one_incoming_case_and_declines_another(node: NodeHandle, sender: Ed25519PrivateKey) -> None:
     manager, m_csrf, lead, csrf = browsers(node)
     database = node.node.contexts["cases"].database
     accepted = deliver(database, node.settings, sender, "Leyla", "Umzugsfrau")
     declined = deliver(database, node.settings, sender, "Omid", "Ablehnmann")
     # not sealed by node-b: refused on arrival
-    deliver(database, node.settings, PrivateKey.generate(), "Falsch", "Versiegelt")
+    deliver(database, node.settings, Ed25519PrivateKey.generate(), "Falsch", "Versiegelt")
     assert manager.get("/handovers").status_code == 403
     assert manager.post(f"/handovers/{accepted}/accept", data={"csrf_token": m_csrf}).status_code == 403
 
@@ -167,7 +170,7 @@ def test_the_lead_accepts_one_incoming_case_and_declines_another(node: NodeHandl
     rows = page.text.split("<tbody>")[1].split("</tbody>")[0]
     assert rows.count("<tr>") == 3 and rows.count("Wartet auf Ihre Antwort") == 2
     assert "Leyla Umzugsfrau" in rows and "geboren am 12.04.1988, 1 Beratung" in rows
-    assert "Zurückgewiesen" in rows and "die Sendung lässt sich mit dem Schlüssel des Absenders nicht öffnen" in rows
+    assert "Zurückgewiesen" in rows and "die Sendung trägt nicht die Signatur des absendenden Knotens" in rows
     assert "Falsch" not in page.text  # a refused parcel names nobody
     assert f'action="/handovers/{accepted}/accept"' in page.text
     assert f'action="/handovers/{declined}/decline"' in page.text

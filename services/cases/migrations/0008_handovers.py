@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("node_id", sa.String(length=63), nullable=False),
         sa.Column("tenants", sa.JSON(), nullable=False),
         sa.Column("box_key", sa.String(length=100), nullable=False),
+        sa.Column("sign_key", sa.String(length=100), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("node_id"),
         if_not_exists=True,  # an adopted database from before migrations may have it

@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("from_node", sa.String(length=63), nullable=True),
         sa.Column("sealed", sa.Text(), nullable=True),
         sa.Column("case_id", sa.String(length=26), nullable=True),
-        sa.Column("sender_box_key", sa.String(length=100), nullable=True),
+        sa.Column("sender_sign_key", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=True),

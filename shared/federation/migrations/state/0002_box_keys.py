@@ -1,5 +1,5 @@
-"""box keys: each node's public X25519 key (hand-over parcels are sealed for it) and its municipalities as
-the last node directory sent down listed them
+"""box keys: each node's public X25519 key (hand-over parcels are sealed for it) and its municipalities and signing key
+as the last node directory sent down listed them
 
 Revision ID: 0002
 Revises: 0001
@@ -19,11 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table("federation_node", schema=None) as batch_op:
         if "box_key" not in present:
             batch_op.add_column(sa.Column("box_key", sa.String(length=100), nullable=True))
-        if "listed_tenants" not in present:
-            batch_op.add_column(sa.Column("listed_tenants", sa.JSON(), nullable=True))
+        if "listed" not in present:
+            batch_op.add_column(sa.Column("listed", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("federation_node", schema=None) as batch_op:
-        batch_op.drop_column("listed_tenants")
+        batch_op.drop_column("listed")
         batch_op.drop_column("box_key")

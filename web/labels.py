@@ -57,6 +57,8 @@ NOTIFICATION_KINDS = {
     "plan_review_due": N_("Plan review due"),
     "counselling_ends": N_("Counselling ends soon"),
     "break_glass_opened": N_("Break-glass access"),
+    "handover_received": N_("Case handed over to you"),
+    "handover_answered": N_("Answer to a hand-over"),
 }
 AUDIT_CASE = {
     "open": N_("Opened the case"),

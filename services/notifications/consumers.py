@@ -15,6 +15,7 @@ from shared.events.cases import (
     CounsellingPeriodSet,
 )
 from shared.events.funding import ExtensionDecided
+from shared.events.handover import CaseHandedOver, HandoverAnswered
 from shared.events.plans import PlanGoalAdded, PlanGoalRescheduled, PlanGoalStatusChanged, PlanReviewScheduled
 from shared.service import ServiceContext
 
@@ -35,6 +36,16 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
             session, tenant=env.tenant, source=env.event_id, application_id=p.application_id,
             position_id=p.position_id, approved=p.approved, decided_on=p.decided_on, mail=mail,
             application_kind=p.kind)
+
+    @ours
+    def on_case_handed_over(session: Session, env: Envelope, p: CaseHandedOver) -> None:
+        service.announce_handover_received(session, tenant=p.to_tenant, handover_id=p.handover_id,
+                                           from_tenant=p.from_tenant, mail=mail)
+
+    @ours
+    def on_handover_answered(session: Session, env: Envelope, p: HandoverAnswered) -> None:
+        service.announce_handover_answered(session, tenant=p.to_tenant, handover_id=p.handover_id,
+                                           to_tenant=p.from_tenant, accepted=p.accepted, mail=mail)
 
     @ours
     def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
@@ -90,8 +101,11 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
 
     return [
         Subscription(STREAMS["federation"], GROUP,
-                     {ExtensionDecided.event_type: on_extension_decided},
-                     description="extension decisions for the municipality's lead"),
+                     {ExtensionDecided.event_type: on_extension_decided,
+                      CaseHandedOver.event_type: on_case_handed_over,
+                      HandoverAnswered.event_type: on_handover_answered},
+                     description="extension decisions for the municipality's lead; hand-overs from other "
+                                 "municipalities, and their answers to the municipality's own"),
         Subscription(STREAMS["cases"], GROUP,
                      {CaseOpened.event_type: on_case_opened,
                       CounsellingPeriodSet.event_type: on_counselling_period_set,

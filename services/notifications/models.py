@@ -29,6 +29,8 @@ class Kind(StrEnum):
     plan_review_due = "plan_review_due"
     counselling_ends = "counselling_ends"
     break_glass_opened = "break_glass_opened"
+    handover_received = "handover_received"  # a case handed over to the municipality, to accept or decline
+    handover_answered = "handover_answered"  # the other municipality accepted or declined a hand-over
 
 
 class WatchState(StrEnum):

@@ -101,6 +101,30 @@ def announce_break_glass(
         mail=mail, data={"case_id": case_id, "manager": manager, "until": until.isoformat()})
 
 
+def announce_handover_received(session: Session, *, tenant: str, handover_id: str, from_tenant: str,
+                               mail: MailConfig) -> Notification | None:
+    """Tell the receiving municipality's lead that a case was handed over to it (once per hand-over)."""
+    return notify(
+        session, tenant=tenant, kind=Kind.handover_received, source=handover_id, recipient_role="lead",
+        title=f"A case was handed over from municipality {from_tenant}",
+        body=(f"Another municipality ({from_tenant}) handed a case over to yours (hand-over {handover_id}). "
+              "Accept or decline it on the hand-overs page."),
+        mail=mail, data={"handover_id": handover_id, "from_tenant": from_tenant})
+
+
+def announce_handover_answered(session: Session, *, tenant: str, handover_id: str, to_tenant: str, accepted: bool,
+                               mail: MailConfig) -> Notification | None:
+    """Tell the sending municipality's lead how the receiving one answered (once per hand-over)."""
+    outcome = "accepted" if accepted else "declined"
+    return notify(
+        session, tenant=tenant, kind=Kind.handover_answered, source=handover_id, recipient_role="lead",
+        title=f"Hand-over {outcome} by municipality {to_tenant}",
+        body=(f"Municipality {to_tenant} {outcome} hand-over {handover_id}. "
+              + ("The case was closed as transferred and its personal data erased here." if accepted
+                 else "The case stays here.")),
+        mail=mail, data={"handover_id": handover_id, "to_tenant": to_tenant, "outcome": outcome})
+
+
 def watch_goal(
     session: Session, *, tenant: str, goal_id: str, plan_id: str, manager: str | None, area: Topic,
     due_on: date, plan_version: int, case_id: str | None = None,

@@ -149,6 +149,10 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
     assert {h["status"] for i, h in by_id.items() if i != sent["id"]} == {"refused"}  # moved, and tampered with
     assert all(h["client"] is None for i, h in by_id.items() if i != sent["id"])
     assert b.client.post(f"{CASES}/handovers/{sent['id']}/accept", headers=manager_b).status_code == 403
+    told = eventually(lambda: [n for n in ok(b.client.get("/api/notifications/v1/inbox", headers=lead_b))
+                               if n["kind"] == "handover_received"] or None, timeout=30)
+    assert {n["data"]["handover_id"] for n in told} == set(by_id)  # the lead is told once per hand-over
+    assert not [c for c in CANARIES if c in str(told)]
 
     accepted = ok(b.client.post(f"{CASES}/handovers/{sent['id']}/accept", headers=lead_b, json={"manager": "m-b"}))
     assert accepted["status"] == "accepted" and accepted["client"] is None
@@ -171,6 +175,9 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
     eventually(lambda: a.client.get(f"{CASES}/cases/{cid}", headers=lead_a).status_code == 404, timeout=30)
     outgoing = ok(a.client.get(f"{CASES}/handovers", headers=lead_a, params={"direction": "outgoing"}))
     assert [(h["id"], h["status"]) for h in outgoing] == [(sent["id"], "accepted")]
+    answered = eventually(lambda: [n["data"] for n in ok(a.client.get("/api/notifications/v1/inbox", headers=lead_a))
+                                   if n["kind"] == "handover_answered"] or None, timeout=30)
+    assert answered == [{"handover_id": sent["id"], "to_tenant": HEIDELBERG, "outcome": "accepted"}]
     eventually(lambda: a.client.get(f"{PLANS}/plans", headers=manager_a, params={"case_id": cid}).status_code == 404,
                timeout=30)
     held_a = b"\n".join(p.read_bytes() for p in (tmp / "node-a").rglob("*.db*") if p.is_file())

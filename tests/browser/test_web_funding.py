@@ -232,6 +232,9 @@ def test_a_lead_applies_and_the_officer_decides_across_the_federation(
     lead.accessible("lead's inbox")
     page.goto(f"{town.origin}/positions/{position['id']}")
     moved = add_months(ENDS, 24)
+    # the funding service and the inbox consume the decision each on their own: the page may come first
+    reload_until(page, lambda: page.locator("#ends-on").inner_text().strip() == f"{moved:%d.%m.%Y}",
+                 "the decision moved the position's end date")
     expect(page.locator("#ends-on")).to_have_text(f"{moved:%d.%m.%Y}")
     expect(page.locator("#applications")).to_contain_text("Bewilligt")
     expect(page.locator("#applications")).to_contain_text("Bedarf belegt, Mittel 2027 vorhanden")

@@ -46,6 +46,7 @@ class KeyStore:
         self.database = Database(url, [SubjectKey.__table__])  # type: ignore[attr-defined]
         self.database.create_all()  # one table that never changes shape: no migration history
         self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._ciphers: dict[str, AESGCM] = {}  # per cached key, made once (sealing opens many fields a request)
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -74,13 +75,25 @@ class KeyStore:
         with self._lock:
             self._cache[subject_id] = row.key
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                self._ciphers.pop(self._cache.popitem(last=False)[0], None)
         return row.key
+
+    def _cipher(self, subject_id: str, *, create: bool) -> AESGCM:
+        """The subject's AES-GCM cipher (Shredded once its key was destroyed)."""
+        cipher = self._ciphers.get(subject_id)
+        if cipher is not None and subject_id in self._cache:
+            return cipher
+        key = self.key(subject_id, create=create)
+        if key is None:
+            raise Shredded(subject_id)
+        cipher = self._ciphers[subject_id] = AESGCM(key)
+        return cipher
 
     def shred(self, subject_id: str, *, session: Session | None = None) -> bool:
         """Destroy the subject's key (keeping a tombstone); True when there was one to destroy."""
         with self._lock:
             self._cache.pop(subject_id, None)
+            self._ciphers.pop(subject_id, None)
         with self.database.session() as own:
             row = own.get(SubjectKey, subject_id)
             had_key = row is not None and row.key is not None
@@ -101,19 +114,16 @@ class KeyStore:
 
     def seal(self, subject_id: str, context: str, plaintext: str) -> str:
         """Encrypt with the subject's key; `context` (table.column) binds the value to its place."""
-        key = self.key(subject_id)
-        assert key is not None
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), f"{subject_id}|{context}".encode())
+        sealed = self._cipher(subject_id, create=True).encrypt(nonce, plaintext.encode(),
+                                                               f"{subject_id}|{context}".encode())
         return PREFIX + base64.b64encode(nonce + sealed).decode()
 
     def open(self, subject_id: str, context: str, token: str) -> str:
         """Decrypt a sealed value; Shredded when the subject's key is gone."""
-        key = self.key(subject_id, create=False)
-        if key is None:
-            raise Shredded(subject_id)
         raw = base64.b64decode(token[len(PREFIX):])
-        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{subject_id}|{context}".encode()).decode()
+        cipher = self._cipher(subject_id, create=False)
+        return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{subject_id}|{context}".encode()).decode()
 
     def dispose(self) -> None:
         self.database.dispose()

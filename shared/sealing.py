@@ -93,11 +93,14 @@ def _seal(session: Session, _context: Any, _instances: Any) -> None:
         if not fields:
             continue
         state = inspect(obj)
+        changed = state.committed_state  # the attributes set since the row was loaded (all, when pending)
         subject = str(getattr(obj, type(obj).__subject__))
         plain: dict[str, Any] = {}
         for name, context, kind in fields:
-            value = getattr(obj, name)
-            if value is None or is_sealed(value) or not (state.pending or state.attrs[name].history.has_changes()):
+            if not state.pending and name not in changed:
+                continue
+            value = state.dict.get(name)
+            if value is None or is_sealed(value):
                 continue
             plain[name] = value
             setattr(obj, name, keystore_of(session).seal(subject, context, _text(value, kind)))

@@ -42,7 +42,7 @@ class SubjectKey(SQLModel, table=True):
 class KeyStore:
     """Data keys per subject, cached briefly in memory (a destroyed key leaves the cache at once)."""
 
-    def __init__(self, url: str, *, cache_size: int = 4096) -> None:
+    def __init__(self, url: str, *, cache_size: int = 50_000) -> None:
         self.database = Database(url, [SubjectKey.__table__])  # type: ignore[attr-defined]
         self.database.create_all()  # one table that never changes shape: no migration history
         self._cache: OrderedDict[str, bytes] = OrderedDict()
@@ -77,6 +77,21 @@ class KeyStore:
             while len(self._cache) > self._cache_size:
                 self._ciphers.pop(self._cache.popitem(last=False)[0], None)
         return row.key
+
+    def preload(self, subject_ids: list[str]) -> None:
+        """Read the keys of many subjects in one query (a search opening hundreds of case files)."""
+        with self._lock:
+            missing = [s for s in dict.fromkeys(subject_ids) if s not in self._cache]
+        for start in range(0, len(missing), 500):
+            with self.database.new_session(reading=True) as session:
+                rows = session.exec(select(SubjectKey).where(
+                    col(SubjectKey.subject_id).in_(missing[start:start + 500]))).all()
+            with self._lock:
+                for row in rows:
+                    if row.key is not None:
+                        self._cache[row.subject_id] = row.key
+                while len(self._cache) > self._cache_size:
+                    self._ciphers.pop(self._cache.popitem(last=False)[0], None)
 
     def _cipher(self, subject_id: str, *, create: bool) -> AESGCM:
         """The subject's AES-GCM cipher (Shredded once its key was destroyed)."""

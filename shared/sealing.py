@@ -178,6 +178,19 @@ def open_fields(obj: Any, session: Session | None) -> None:
         set_committed_value(obj, name, _value(text, kind))
 
 
+def opened(store: KeyStore, cls: type, subject: str, name: str, value: Any) -> Any:
+    """One sealed field's plaintext as read by a column query (None once the subject's key is destroyed)."""
+    for field, context, kind in sealed_fields(cls):
+        if field == name:
+            if not is_sealed(value):
+                return date.fromisoformat(value[:10]) if kind == "date" and isinstance(value, str) else value
+            try:
+                return _value(store.open(subject, context, value), kind)
+            except Shredded:
+                return None
+    return value
+
+
 def sealed(cls: type) -> type:
     """Class decorator: rows of this model are opened as they load (and on refresh)."""
     event.listen(cls, "load", lambda obj, ctx: open_fields(obj, ctx.session))

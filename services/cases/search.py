@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
+
+from shared.sealing import keystore_of, opened
 
 from .models import AuditAction, AuditEntry, Case, CaseStatus, SearchEntry
 
@@ -30,13 +33,23 @@ def birth_date_in(term: str) -> date | None:
         return None
 
 
-def matches(case: Case, term: str) -> bool:
-    """Does the term name the case: its birth date, or every word in either name (case-insensitively)?"""
+def matches(names: tuple[str | None, str | None, date | None], term: str) -> bool:
+    """Does the term name the client (given name, family name, birth date): the birth date, or every word in
+    either name (case-insensitively)?"""
+    given, family, born_on = names
     born = birth_date_in(term)
     if born is not None:
-        return case.birth_date == born
-    names = ((case.given_name or "").casefold(), (case.family_name or "").casefold())
-    return all(any(part in name for name in names) for part in term.casefold().split())
+        return born_on == born
+    folded = ((given or "").casefold(), (family or "").casefold())
+    return all(any(part in name for name in folded) for part in term.casefold().split())
+
+
+def _names(session: Session, ids: list[str], sealed: list[tuple[str, str, str, str]]) -> dict[str, Any]:
+    """The names and birth dates of these cases, opened in memory (their keys read in one query)."""
+    store = keystore_of(session)
+    store.preload(ids)
+    return {cid: (opened(store, Case, cid, "given_name", given), opened(store, Case, cid, "family_name", family),
+                  opened(store, Case, cid, "birth_date", born)) for cid, given, family, born in sealed}
 
 
 def caseload_query(*, tenants: Collection[str], manager: str | None, status: CaseStatus | None,
@@ -57,16 +70,22 @@ def search_cases(
     after: str | None, limit: int, actor: str,
 ) -> tuple[list[Case], str | None]:
     """A page of the visible cases the term names, oldest first; the search and each case shown are audited."""
-    found: list[Case] = []
+    hits: list[str] = []
     cursor = after
-    while tenants and len(found) <= limit:
-        batch = list(session.exec(caseload_query(tenants=tenants, manager=manager, status=status, after=cursor,
-                                                 limit=SCAN_BATCH - 1)).all())
-        found += [case for case in batch if matches(case, term)]
-        if len(batch) < SCAN_BATCH:
+    while tenants and len(hits) <= limit:
+        # Only the three sealed columns a search compares are read and opened; the page's files load after.
+        query = caseload_query(tenants=tenants, manager=manager, status=status, after=cursor, limit=SCAN_BATCH - 1)
+        rows = [tuple(r) for r in session.execute(query.with_only_columns(
+            col(Case.id), col(Case.given_name), col(Case.family_name), col(Case.birth_date)))]
+        names = _names(session, [r[0] for r in rows], rows)  # type: ignore[arg-type]
+        hits += [cid for cid, *_ in rows if matches(names[cid], term)]
+        if len(rows) < SCAN_BATCH:
             break
-        cursor = batch[-1].id
-    page = found[:limit]
+        cursor = rows[-1][0]
+    shown = hits[:limit]
+    loaded = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(shown))).all()} if shown else {}
+    page = [loaded[cid] for cid in shown]
+    found = hits
     # The term stays in the search log (audit only); each case shown points to it, naming no term.
     entry = SearchEntry(actor=actor[:255], tenants=",".join(sorted(tenants))[:255], term=term, found=len(page))
     session.add(entry)

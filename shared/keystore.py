@@ -39,12 +39,21 @@ class SubjectKey(SQLModel, table=True):
     shredded_at: datetime | None = None
 
 
+class SealedDatabase(SQLModel, table=True):
+    """A service database whose rows from before sealing were all sealed: its start-up pass is not repeated."""
+
+    __tablename__ = "sealed_database"
+
+    name: str = Field(primary_key=True, max_length=500)  # the database's URL without its password
+    sealed_at: datetime
+
+
 class KeyStore:
     """Data keys per subject, cached briefly in memory (a destroyed key leaves the cache at once)."""
 
     def __init__(self, url: str, *, cache_size: int = 50_000) -> None:
-        self.database = Database(url, [SubjectKey.__table__])  # type: ignore[attr-defined]
-        self.database.create_all()  # one table that never changes shape: no migration history
+        self.database = Database(url, [SubjectKey.__table__, SealedDatabase.__table__])  # type: ignore[attr-defined]
+        self.database.create_all()  # two tables that never change shape: no migration history
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._ciphers: dict[str, AESGCM] = {}  # per cached key, made once (sealing opens many fields a request)
         self._cache_size = cache_size
@@ -73,10 +82,14 @@ class KeyStore:
         if row.key is None:
             raise Shredded(subject_id)
         with self._lock:
-            self._cache[subject_id] = row.key
-            while len(self._cache) > self._cache_size:
-                self._ciphers.pop(self._cache.popitem(last=False)[0], None)
+            self._remember(subject_id, row.key)
         return row.key
+
+    def _remember(self, subject_id: str, key: bytes) -> None:
+        """Cache a key (the caller holds the lock); the least recently used ones go beyond the cache's size."""
+        self._cache[subject_id] = key
+        while len(self._cache) > self._cache_size:
+            self._ciphers.pop(self._cache.popitem(last=False)[0], None)
 
     def preload(self, subject_ids: list[str]) -> None:
         """Read the keys of many subjects in one query (a search opening hundreds of case files)."""
@@ -89,9 +102,7 @@ class KeyStore:
             with self._lock:
                 for row in rows:
                     if row.key is not None:
-                        self._cache[row.subject_id] = row.key
-                while len(self._cache) > self._cache_size:
-                    self._ciphers.pop(self._cache.popitem(last=False)[0], None)
+                        self._remember(row.subject_id, row.key)
 
     def _cipher(self, subject_id: str, *, create: bool) -> AESGCM:
         """The subject's AES-GCM cipher (Shredded once its key was destroyed)."""
@@ -139,6 +150,16 @@ class KeyStore:
         raw = base64.b64decode(token[len(PREFIX):])
         cipher = self._cipher(subject_id, create=False)
         return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{subject_id}|{context}".encode()).decode()
+
+    def backlog_sealed(self, name: str) -> bool:
+        """Were the rows of this database written before sealing all sealed already?"""
+        with self.database.new_session(reading=True) as session:
+            return session.get(SealedDatabase, name) is not None
+
+    def mark_backlog_sealed(self, name: str) -> None:
+        with self.database.session() as session:
+            session.merge(SealedDatabase(name=name, sealed_at=datetime.now(UTC)))
+            session.commit()
 
     def dispose(self) -> None:
         self.database.dispose()

@@ -164,30 +164,28 @@ def open_fields(obj: Any, session: Session | None) -> None:
     subject = str(getattr(obj, type(obj).__subject__))
     for name, context, kind in fields:
         value = obj.__dict__.get(name)
-        if not is_sealed(value):
-            if kind == "date" and isinstance(value, str):  # written before the field was sealed
-                set_committed_value(obj, name, date.fromisoformat(value[:10]))
-            continue
-        if store is None:
+        if is_sealed(value) and store is None:
             raise RuntimeError("this session has no key store: personal fields cannot be read")
-        try:
-            text = store.open(subject, context, value)
-        except Shredded:
-            set_committed_value(obj, name, None)
-            continue
-        set_committed_value(obj, name, _value(text, kind))
+        if is_sealed(value) or (kind == "date" and isinstance(value, str)):
+            set_committed_value(obj, name, _plain(store, subject, context, kind, value))
+
+
+def _plain(store: Any, subject: str, context: str, kind: Kind, value: Any) -> Any:
+    """A stored value as plaintext: opened when sealed (None once the key is destroyed), else as written
+    before the field was sealed (a date read back as text becomes a date)."""
+    if not is_sealed(value):
+        return date.fromisoformat(value[:10]) if kind == "date" and isinstance(value, str) else value
+    try:
+        return _value(store.open(subject, context, value), kind)
+    except Shredded:
+        return None
 
 
 def opened(store: KeyStore, cls: type, subject: str, name: str, value: Any) -> Any:
     """One sealed field's plaintext as read by a column query (None once the subject's key is destroyed)."""
     for field, context, kind in sealed_fields(cls):
         if field == name:
-            if not is_sealed(value):
-                return date.fromisoformat(value[:10]) if kind == "date" and isinstance(value, str) else value
-            try:
-                return _value(store.open(subject, context, value), kind)
-            except Shredded:
-                return None
+            return _plain(store, subject, context, kind, value)
     return value
 
 
@@ -210,10 +208,17 @@ def sealed_models(tables: list[Any]) -> list[type]:
 def seal_backlog(db: Any, tables: list[Any], *, batch: int = 500) -> int:
     """Seal what was written in plaintext before its field was sealed (a node upgraded in place); the count.
 
-    Each batch is one transaction; run at start, before the node serves, so no one writes meanwhile.
+    Each batch is one transaction; run at start, before the node serves, so no one writes meanwhile. Once a
+    database's pass is complete the key store remembers it, and later starts skip the scan: every write
+    since goes through the sealing flush.
     """
     from sqlalchemy import and_, not_, or_, select
+    from sqlalchemy.engine import make_url
 
+    store: KeyStore = db.keystore
+    database = make_url(db.url).render_as_string(hide_password=True)
+    if store.backlog_sealed(database):
+        return 0
     done = 0
     for cls in sealed_models(tables):
         table = cls.__table__  # type: ignore[attr-defined]
@@ -230,7 +235,6 @@ def seal_backlog(db: Any, tables: list[Any], *, batch: int = 500) -> int:
                 rows = list(session.scalars(query))
                 if not rows:
                     break
-                store = keystore_of(session)
                 permit = table.info.get(APPEND_ONLY_PERMIT)  # an append-only table admits this with its permit
                 if permit:
                     session.execute(sql(f"INSERT INTO {permit} DEFAULT VALUES"))
@@ -249,4 +253,5 @@ def seal_backlog(db: Any, tables: list[Any], *, batch: int = 500) -> int:
                 session.commit()
                 after = getattr(rows[-1], key.key)
                 done += len(rows)
+    store.mark_backlog_sealed(database)
     return done

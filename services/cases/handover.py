@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from shared.bus.outbox import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope, utcnow
 from shared.events.cases import CaseOpened
 from shared.events.codes import CloseReason, Relation
 from shared.events.handover import CaseHandedOver, DirectoryEntry, HandoverAnswered, HandoverStarted
-from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel, seal
+from shared.federation.boxes import ParcelRefused, label, node_box_key, open_parcel, seal
 from shared.federation.crypto import node_signing_key
 from shared.fields import Ags
 from shared.ids import new_id
@@ -198,10 +199,6 @@ def _node_serving(session: Session, tenant: str, *, own: str) -> DirectoryNode:
     raise InvalidInput("to_tenant", "no other node in the state's directory serves this municipality")
 
 
-def _label(handover_id: str, from_node: str, to_node: str, part: str) -> dict[str, str]:
-    return {"handover": handover_id, "part": part, "from": from_node, "to": to_node}
-
-
 # -- sending ----------------------------------------------------------------------------------
 def package_of(session: Session, case: Case) -> dict[str, Any]:
     """Everything the receiving municipality needs to go on: the case file, its consultations, its consents."""
@@ -237,12 +234,10 @@ def hand_over(session: Session, *, case: Case, to_tenant: str, actor: str, setti
                         status=HandoverStatus.sent, requested_by=actor[:255])
     session.add(handover)
     parcel = seal(node_signing_key(settings.data_dir), target.box_key,
-                  _label(handover.id, settings.node_id, target.node_id, PART), package_of(session, case))
+                  label(handover.id, PART, settings.node_id, target.node_id), package_of(session, case))
     audit(session, actor=actor, action=AuditAction.handover, case=case, detail=f"to {to_tenant} {handover.id}")
     address = {"handover_id": handover.id, "from_tenant": case.tenant, "to_node": target.node_id,
                "to_tenant": to_tenant}
-    from shared.bus.outbox import emit
-
     emit(session, CaseHandedOver(**address, sealed=parcel), stream=STREAMS["cases"], tenant=case.tenant,
          node=settings.node_id, aggregate_id=handover.id)
     _emit(session, case, HandoverStarted(case_id=case.id, box_key=target.box_key, **address), settings.node_id)
@@ -292,7 +287,7 @@ def on_parcel(session: Session, env: Envelope, parcel: CaseHandedOver, settings:
         if sender is None or parcel.from_tenant not in sender.tenants:
             raise ParcelRefused(f"the directory lists no node {env.node} serving {parcel.from_tenant}")
         handover.package = open_parcel(node_box_key(settings.data_dir), sender.sign_key,
-                                       _label(parcel.handover_id, env.node, settings.node_id, PART), parcel.sealed)
+                                       label(parcel.handover_id, PART, env.node, settings.node_id), parcel.sealed)
         _check_package(handover.package)
     except ParcelRefused as exc:
         log.warning("refused hand-over %s from %s: %s", parcel.handover_id, env.node, exc)
@@ -373,8 +368,6 @@ def _answer(session: Session, handover: Handover, *, actor: str, accepted: bool,
     session.add(handover)
     shred_after_commit(session, [handover.id])  # the parcel's copy in older backups goes with its key
     sender = session.get(DirectoryNode, handover.from_node)
-    from shared.bus.outbox import emit
-
     emit(session, HandoverAnswered(handover_id=handover.id, from_tenant=handover.to_tenant,
                                    to_node=handover.from_node, to_tenant=handover.from_tenant, accepted=accepted,
                                    case_id=case.id if case else None,

@@ -44,10 +44,10 @@ def matches(names: tuple[str | None, str | None, date | None], term: str) -> boo
     return all(any(part in name for name in folded) for part in term.casefold().split())
 
 
-def _names(session: Session, ids: list[str], sealed: list[tuple[str, str, str, str]]) -> dict[str, Any]:
-    """The names and birth dates of these cases, opened in memory (their keys read in one query)."""
+def _names(session: Session, sealed: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The names and birth dates of these cases (id, given, family, born as stored), opened in memory."""
     store = keystore_of(session)
-    store.preload(ids)
+    store.preload([cid for cid, *_ in sealed])  # their keys in one query
     return {cid: (opened(store, Case, cid, "given_name", given), opened(store, Case, cid, "family_name", family),
                   opened(store, Case, cid, "birth_date", born)) for cid, given, family, born in sealed}
 
@@ -77,7 +77,7 @@ def search_cases(
         query = caseload_query(tenants=tenants, manager=manager, status=status, after=cursor, limit=SCAN_BATCH - 1)
         rows = [tuple(r) for r in session.execute(query.with_only_columns(
             col(Case.id), col(Case.given_name), col(Case.family_name), col(Case.birth_date)))]
-        names = _names(session, [r[0] for r in rows], rows)  # type: ignore[arg-type]
+        names = _names(session, rows)
         hits += [cid for cid, *_ in rows if matches(names[cid], term)]
         if len(rows) < SCAN_BATCH:
             break
@@ -85,7 +85,6 @@ def search_cases(
     shown = hits[:limit]
     loaded = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(shown))).all()} if shown else {}
     page = [loaded[cid] for cid in shown]
-    found = hits
     # The term stays in the search log (audit only); each case shown points to it, naming no term.
     entry = SearchEntry(actor=actor[:255], tenants=",".join(sorted(tenants))[:255], term=term, found=len(page))
     session.add(entry)
@@ -93,4 +92,4 @@ def search_cases(
     for case in page:
         session.add(AuditEntry(actor=actor[:255], action=AuditAction.search, case_id=case.id, tenant=case.tenant,
                                detail=f"search {entry.id}"))
-    return page, page[-1].id if len(found) > limit else None
+    return page, page[-1].id if len(hits) > limit else None

@@ -23,7 +23,7 @@ from shared.events import STREAMS, Envelope, utcnow
 from shared.events.codes import GoalStatus, Topic
 from shared.events.handover import HandoverAnswered, HandoverStarted, PlanHandedOver
 from shared.events.plans import PartnerType, StepActor, StepStatus
-from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel, seal
+from shared.federation.boxes import ParcelRefused, label, node_box_key, open_parcel, seal
 from shared.federation.crypto import node_signing_key
 from shared.ids import new_id
 from shared.privacy import CODE, ID, NODE_ID, TIMESTAMP
@@ -60,10 +60,6 @@ class IncomingPlan(SQLModel, table=True):
 TABLES = [IncomingPlan.__table__]  # type: ignore[attr-defined]
 
 
-def _label(handover_id: str, from_node: str, to_node: str) -> dict[str, str]:
-    return {"handover": handover_id, "part": PART, "from": from_node, "to": to_node}
-
-
 # -- sending ----------------------------------------------------------------------------------
 def package_of(session: Session, plan: Plan | None) -> dict[str, Any]:
     """The plan as the receiving node rebuilds it: goals with their steps, agreed versions, the review date."""
@@ -92,7 +88,7 @@ def send(session: Session, env: Envelope, started: HandoverStarted, settings: Se
     """Seal the case's plan for the receiving node (PlanHandedOver), in the same order as the case's parcel."""
     plan = find_plan(session, case_id=started.case_id)
     parcel = seal(node_signing_key(settings.data_dir), started.box_key,
-                  _label(started.handover_id, settings.node_id, started.to_node), package_of(session, plan))
+                  label(started.handover_id, PART, settings.node_id, started.to_node), package_of(session, plan))
     emit(session, PlanHandedOver(handover_id=started.handover_id, from_tenant=started.from_tenant,
                                  to_node=started.to_node, to_tenant=started.to_tenant, sealed=parcel),
          stream=STREAMS["plans"], tenant=env.tenant, node=settings.node_id, aggregate_id=started.handover_id)
@@ -144,7 +140,7 @@ def _apply_if_ready(session: Session, row: IncomingPlan, settings: Settings) -> 
         return
     try:
         package = open_parcel(node_box_key(settings.data_dir), row.sender_sign_key,
-                              _label(row.handover_id, row.from_node, settings.node_id), row.sealed)
+                              label(row.handover_id, PART, row.from_node, settings.node_id), row.sealed)
     except ParcelRefused as exc:
         _refuse(row, str(exc))
         return

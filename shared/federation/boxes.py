@@ -46,6 +46,12 @@ def public_b64(key: PrivateKey) -> str:
     return base64.b64encode(bytes(key.public_key)).decode()
 
 
+def label(handover_id: str, part: str, from_node: str, to_node: str) -> dict[str, str]:
+    """What a parcel's signed inside repeats of its envelope: a parcel moved to another hand-over, part or
+    node does not open as one."""
+    return {"handover": handover_id, "part": part, "from": from_node, "to": to_node}
+
+
 def seal(signer: Ed25519PrivateKey, their_public: str, label: dict[str, str], content: dict[str, Any]) -> str:
     """Sign `content` with its `label` (ids and addresses), and seal both for the holder of `their_public`."""
     body = json.dumps({"label": label, "content": content}, ensure_ascii=False, separators=(",", ":")).encode()

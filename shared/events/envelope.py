@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from ulid import ULID
+
+from shared.ids import new_id
 
 Scope = Literal["local", "up", "down"]
 
-
 def new_event_id() -> str:
-    """A time-ordered, globally unique event id (ULID)."""
-    return str(ULID())
+    """A time-ordered, globally unique event id (a ULID, see shared/ids.py)."""
+    return new_id()
 
 
 def utcnow() -> datetime:

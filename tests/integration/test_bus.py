@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,16 @@ from redis.asyncio import Redis
 from shared.bus import ConsumerOptions, list_dead_letters, replay
 from shared.bus.outbox import OutboxRelay
 from shared.runtime.embedded import EmbeddedServer
-from tests.support import GROUP, STREAM, BusPair, effects, emit_many, make_handler, wait_for
+from tests.support import (
+    GROUP,
+    STREAM,
+    BusPair,
+    effects,
+    emit_many,
+    make_batch_handler,
+    make_handler,
+    wait_for,
+)
 
 
 async def test_events_flow_exactly_once(server: EmbeddedServer, tmp_path: Path) -> None:
@@ -56,6 +67,35 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         await replay(bus.redis, letter.id)
         await wait_for(lambda: effects(bus.consumer_db)[bad] == 1)
         assert await list_dead_letters(bus.redis) == []
+        assert max(effects(bus.consumer_db).values()) == 1
+    finally:
+        await bus.stop()
+
+
+async def test_batch_handler_failing_on_one_event_commits_the_others_exactly_once(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """The run fails as a whole (its insert of the good rows too); the batch is redone event by event."""
+    runs: list[int] = []
+    refuse = {13}
+    bus = BusPair(server.url, tmp_path, make_batch_handler(lambda e, p: p.duration_minutes in refuse, runs))
+    ids = emit_many(bus.producer, 120, minutes=lambda i: 13 if i == 57 else 30)  # waiting before the start
+    await bus.start()
+    try:
+        bad = ids[57]
+        await wait_for(lambda: len(effects(bus.consumer_db)) == 119)
+        letters = await wait_for(lambda: list_dead_letters(bus.redis), timeout=15)
+        assert [letter.event_id for letter in letters] == [bad]
+        assert "refuses 13 minutes" in letters[0].error and letters[0].deliveries == 3
+        done = effects(bus.consumer_db)
+        assert set(done) == set(ids) - {bad} and max(done.values()) == 1
+        assert max(runs) > 1  # the fast path did take whole runs
+        assert (await bus.redis.xpending(STREAM, GROUP))["pending"] == 0
+        with closing(sqlite3.connect(tmp_path / "consumer.db")) as conn:
+            assert conn.execute("SELECT count(*), count(DISTINCT event_id) FROM bus_inbox").fetchone() == (119, 119)
+        refuse.clear()
+        await replay(bus.redis, letters[0].id)
+        await wait_for(lambda: effects(bus.consumer_db)[bad] == 1)
         assert max(effects(bus.consumer_db).values()) == 1
     finally:
         await bus.stop()

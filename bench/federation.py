@@ -1,6 +1,6 @@
 """Federation: many municipal nodes feeding one state node.
 
-Run: .venv/bin/python bench/federation.py [--nodes 1100] [--rate 200] [--seconds 20] [--backlog 100000]
+Run: .venv/bin/python bench/federation.py [--nodes 1100] [--rate 200] [--seconds 20] [--backlog 100000] [--split]
 
 Each simulated municipal node has its own Ed25519 key, tenant and inbound stream on the state
 server, and sends exactly what a node's relay sends (the contract's state projection, pseudonymised
@@ -87,22 +87,45 @@ def register_all(db_path: Path, nodes: list[SimNode]) -> None:
     db.dispose()
 
 
-def start_state(tmp: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")},
-           "LOTSE_NODE_ID": "state", "LOTSE_LEVEL": "state", "LOTSE_TENANTS": "08000000",
-           "LOTSE_SERVICES": "cases,federation", "LOTSE_REDIS_URL": redis_url,
-           "LOTSE_DATA_DIR": str(tmp / "state"), "LOTSE_HTTP_PORT": str(port),
-           "LOTSE_NODE_SILENCE_S": "100000", "LOTSE_OUTBOX_INTERVAL_MS": "20"}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=env, cwd=ROOT,
-                            stdout=open(tmp / "state.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError((tmp / "state.log").read_text()[-2000:])
+class State:
+    """The state node: one `lotse node up` process with ingest and read model, or (split) one process for the
+    federation ingest and one for the cases read model, as `lotse node up --services` runs them."""
+
+    def __init__(self, tmp: Path, redis_url: str, split: bool) -> None:
+        self.tmp, self.redis_url = tmp, redis_url
+        self.parts = [["federation"], ["cases"]] if split else [["cases", "federation"]]
+        self.ports = [free_port() for _ in self.parts]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> State:
+        for services, port in zip(self.parts, self.ports, strict=True):
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOTSE_") or k == "LOTSE_INGEST_PROCESS"},
+                   "LOTSE_NODE_ID": "state", "LOTSE_LEVEL": "state", "LOTSE_TENANTS": "08000000",
+                   "LOTSE_SERVICES": ",".join(services), "LOTSE_REDIS_URL": self.redis_url,
+                   "LOTSE_DATA_DIR": str(self.tmp / "state"), "LOTSE_HTTP_PORT": str(port),
+                   "LOTSE_NODE_SILENCE_S": "100000", "LOTSE_OUTBOX_INTERVAL_MS": "20"}
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=env, cwd=ROOT,
+                stdout=open(self.tmp / "state.log", "ab"), stderr=subprocess.STDOUT))  # noqa: SIM115
+        for port in self.ports:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError((self.tmp / "state.log").read_text()[-2000:])
+                time.sleep(0.2)
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(60)
+        self.procs = []
 
 
 def read_model(tmp: Path) -> dict[str, float]:
@@ -182,6 +205,8 @@ async def main() -> None:
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--backlog", type=int, default=100_000)
+    ap.add_argument("--split", action="store_true",
+                    help="the state's ingest and its read model in two processes (lotse node up --services)")
     args = ap.parse_args()
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="lotse-fed-bench-"))
@@ -189,8 +214,7 @@ async def main() -> None:
     redis = Redis.from_url(server.url)
     nodes = [SimNode(i) for i in range(args.nodes)]
     register_all(tmp / "state" / "federation.db", nodes)
-    port = free_port()
-    state = start_state(tmp, server.url, port)
+    state = State(tmp, server.url, args.split).start()
     try:
         await asyncio.sleep(4)  # ingest creates its groups on 1,100 inbound streams
         sent = await steady(redis, nodes, args.rate, args.seconds, rng)
@@ -201,14 +225,13 @@ async def main() -> None:
         latencies = [done[e] - t for e, t in sent.items() if e in done]
         ingested = ingest_times(tmp)
         ingest_lat = [ingested[e] - t for e, t in sent.items() if e in ingested]
-        state.terminate()
-        state.wait(60)
+        state.stop()
         await backlog(redis, nodes, args.backlog, rng)
         copied, raw_s = await raw_copy(redis, nodes)
         await redis.delete("bench:raw-copy")
         before = count_read_model(tmp)
         t0 = time.perf_counter()
-        state = start_state(tmp, server.url, port)
+        state.start()
         deadline = time.monotonic() + 600
         progress = []
         while count_read_model(tmp) < before + args.backlog and time.monotonic() < deadline:
@@ -220,11 +243,12 @@ async def main() -> None:
         catch_up = time.perf_counter() - t0
         caught = count_read_model(tmp) - before
     finally:
-        state.terminate()
-        state.wait(60)
+        state.stop()
         await redis.aclose()
         server.stop()
-    print(f"{args.nodes} simulated municipal nodes -> 1 state node (ingest + cases read model, SQLite)")
+    shape = "split: lotse node up --services federation, and --services cases" if args.split else "one lotse node up"
+    print(f"{args.nodes} simulated municipal nodes -> 1 state node (ingest + cases read model, SQLite, {shape}"
+          f"; LOTSE_INGEST_PROCESS={os.environ.get('LOTSE_INGEST_PROCESS', 'auto')})")
     print(f"steady {args.rate} events/s for {args.seconds:.0f}s: {len(latencies)}/{len(sent)} arrived; "
           f"commit -> state read model p50 {pct(latencies, 50)*1000:.0f} ms, p99 {pct(latencies, 99)*1000:.0f} ms "
           f"(target p99 <= 1000 ms)")

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     state_redis_url: str | None = None
     heartbeat_interval_s: float = Field(default=30.0, gt=0)
     node_silence_s: float = Field(default=300.0, gt=0)  # state: silent longer -> operator alert
+    # state: the federation ingest (verify, republish) in a process of its own beside the read models:
+    # auto = when this machine gives the node more than one core (shared/federation/ingest_process.py)
+    ingest_process: Literal["auto", "on", "off"] = "auto"
     # cases: how long a stand-in's break-glass access to a case outside their caseload lasts
     break_glass_hours: float = Field(default=3.0, gt=0, le=24)
     # A closed case's personal data is erased this many years after its closure (the deletion concept).
@@ -207,6 +210,13 @@ class Settings(BaseSettings):
         if config:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=config),)
         return sources
+
+    @property
+    def ingest_apart(self) -> bool:
+        """A state node running the federation and other services verifies in a child process of its own."""
+        if self.level != "state" or "federation" not in self.bus_services or len(self.bus_services) < 2:
+            return False
+        return self.ingest_process == "on" or (self.ingest_process == "auto" and len(os.sched_getaffinity(0)) > 1)
 
     @property
     def bus_services(self) -> list[str]:

@@ -165,13 +165,13 @@ class StateIngest:
         """Accepted envelopes go to the state bus (outbox) with their replay guard rows, atomically."""
         rejected: list[tuple[Any, ...]] = []
         with self.db.session() as s:  # the registry as it is now (a key may just have been rotated)
-            known = {node_id: s.get(RegisteredNode, node_id) for _, node_id, _ in batch}
+            known = self._registered(s, {node_id for _, node_id, _ in batch})
         # Signatures and schemas are checked outside the write transaction: other writers go on.
         now = utcnow()
         verdicts = [(stream, node_id, eid, fields, check(known[node_id], node_id, fields, now))
                     for stream, node_id, entries in batch for eid, fields in entries]
         with self.db.session() as s:
-            nodes = {node_id: s.get(RegisteredNode, node_id) for node_id in known}
+            nodes = self._registered(s, set(known))
             ids = [v.env.event_id for *_, v in verdicts if v.env is not None and v.reason is None]
             seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
@@ -226,6 +226,15 @@ class StateIngest:
                 ACCEPTED.labels(node_id).inc(accepted)
             s.commit()
         return rejected
+
+    @staticmethod
+    def _registered(s: Any, node_ids: set[str]) -> dict[str, RegisteredNode | None]:
+        """The batch's nodes as registered now (None: not, or no longer), read in one query per 500."""
+        ids, found = sorted(node_ids), {}
+        for i in range(0, len(ids), 500):
+            q = select(RegisteredNode).where(RegisteredNode.node_id.in_(ids[i:i + 500]))  # type: ignore[attr-defined]
+            found.update({n.node_id: n for n in s.exec(q).scalars()})
+        return {node_id: found.get(node_id) for node_id in ids}
 
     @staticmethod
     def _addressee(s: Any, env: Envelope) -> tuple[tuple[str, str] | None, str | None]:

@@ -24,6 +24,7 @@ from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
+from shared.federation.ingest_process import IngestProcess
 from shared.keyfile import make_private
 from shared.keystore import KeyStore
 from shared.migrations.runner import prepare as prepare_database
@@ -76,6 +77,7 @@ class Node:
         self.guard: BusGuard | None = None
         self.consumer_name = consumer_name(settings.node_id)
         self.keystore: KeyStore | None = None
+        self.ingest: IngestProcess | None = None
 
     def opts(self) -> ConsumerOptions:
         s = self.settings
@@ -135,6 +137,8 @@ class Node:
                 consumer = Consumer(sub, self.redis, self.consumer_name, self.opts())
                 consumer.attach(self.broker)
                 self.consumers.append(consumer)
+            if name == "federation" and s.ingest_apart:
+                continue  # the ingest process relays the federation outbox
             relay = OutboxRelay(ctx.database, self.redis, service=name, batch_size=s.batch_size,
                                 interval_ms=s.outbox_interval_ms, outbox=f"{s.node_id}:{name}",
                                 keep_published=timedelta(seconds=s.outbox_retention_s))
@@ -147,6 +151,9 @@ class Node:
         for consumer in self.consumers:
             self.tasks.append(asyncio.create_task(consumer.run_reclaimer(),
                                                   name=f"reclaim-{consumer.sub.group}"))
+        if s.ingest_apart:
+            self.ingest = IngestProcess(s, self.redis_url)
+            self.tasks.append(asyncio.create_task(self.ingest.run(), name="ingest-process"))
         self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self.tasks.append(asyncio.create_task(self.guard.run(), name="bus-guard"))
         for name, ctx in self.contexts.items():
@@ -182,6 +189,9 @@ class Node:
         def step(what: str) -> None:
             log.info("stop: %s (%.1fs)", what, time.monotonic() - t0)
 
+        if self.ingest is not None:  # first: what it accepts until it stops is still consumed below
+            await self.ingest.stop()
+            step("ingest process stopped")
         for consumer in self.consumers:
             consumer.stop()
         if self.guard is not None:
@@ -227,6 +237,8 @@ class Node:
             checks["redis"] = False
         # The bus is whole: groups declared, subscribers reading, nothing lost still to publish again.
         checks["bus"] = checks["redis"] and self.guard is not None and await self.guard.whole()
+        if self.ingest is not None:
+            checks["ingest"] = self.ingest.alive()
         for name, ctx in self.contexts.items():
             checks[f"db:{name}"] = await asyncio.to_thread(ctx.database.writable)  # can it commit?
         return checks

@@ -326,6 +326,15 @@ def kept_once(db: Database) -> None:
     with db.session() as s, pytest.raises(service.NotPseudonymous):
         service.note_consultation(s, **{**note, "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
                                         "client": "01JABCDEFGHJKMNPQRSTVWXYZ2"})
+    run = [service.Consultation(**{**note, "event_id": event_id, "topics": topics})  # a batch handler's run
+           for event_id, topics in [("01JABCDEFGHJKMNPQRSTVWXYZ0", ["work"]), ("01JABCDEFGHJKMNPQRSTVWXYZ3", ["work"]),
+                                    ("01JABCDEFGHJKMNPQRSTVWXYZ4", ["housing", "work"])]]
+    with db.session() as s:
+        assert service.note_consultations(s, run) == 2  # the first is kept already
+        s.commit()
+        assert s.exec(select(func.count()).select_from(StateConsultation)).one() == 3
+        topics = s.exec(select(StateConsultationTopic.topic)).all()
+    assert sorted(topics) == ["housing", "language", "work", "work", "work"]
 
 
 def test_an_event_with_a_raw_case_id_is_dead_lettered(state: NodeHandle, redis: Redis) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from shared.bus import Subscription
+from shared.bus import Subscription, batched
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded, CounsellingExtended
 from shared.service import ServiceContext
@@ -14,10 +14,11 @@ from . import service
 GROUP = "cases"
 
 
-def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRecorded) -> None:
-    service.note_consultation(session, event_id=env.event_id, node=env.node, tenant=env.tenant,
-                              client=p.case_id, held_on=p.held_on, mode=p.mode, topics=p.topics,
-                              duration_minutes=p.duration_minutes)
+@batched
+def on_consultations_recorded(session: Session, run: list[tuple[Envelope, ConsultationRecorded]]) -> None:
+    service.note_consultations(session, [
+        service.Consultation(env.event_id, env.node, env.tenant, p.case_id, p.held_on, p.mode, p.topics,
+                             p.duration_minutes) for env, p in run])
 
 
 def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
@@ -40,7 +41,7 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     """The state node keeps every node's consultations and case states, as pseudonyms."""
     return [Subscription(
         STREAMS["cases"], GROUP,
-        {ConsultationRecorded.event_type: on_consultation_recorded,
+        {ConsultationRecorded.event_type: on_consultations_recorded,
          CaseOpened.event_type: on_case_opened,
          CaseClosed.event_type: on_case_closed,
          CounsellingExtended.event_type: on_counselling_extended},

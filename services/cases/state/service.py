@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, insert
 from sqlalchemy import case as sql_case
@@ -43,16 +44,38 @@ def note_consultation(
     mode: Mode, topics: list[Topic], duration_minutes: int,
 ) -> bool:
     """Keep one statewide row per ConsultationRecorded event; False if this event is already kept."""
-    client = _pseudonym(client)
-    # Core statements: a catching-up state node writes thousands of these per second.
-    kept = session.execute(_CONSULTATION_INSERT[session.get_bind().dialect.name], {
-        "event_id": event_id, "node": node, "tenant": tenant, "client": client, "held_on": held_on,
-        "month": held_on.strftime("%Y-%m"), "mode": str(mode), "duration_minutes": duration_minutes})
-    if kept.first() is None:  # the row exists: this event is already counted
-        return False
-    session.execute(_TOPIC_INSERT, [{"event_id": event_id, "topic": str(t)}
-                                    for t in sorted(set(topics))])
-    return True
+    return bool(note_consultations(session, [Consultation(event_id, node, tenant, client, held_on, mode, topics,
+                                                          duration_minutes)]))
+
+
+class Consultation(NamedTuple):
+    """A node's consultation as the state keeps it (from ConsultationRecorded)."""
+
+    event_id: str
+    node: str
+    tenant: str
+    client: str
+    held_on: date
+    mode: Mode
+    topics: list[Topic]
+    duration_minutes: int
+
+
+def note_consultations(session: Session, consultations: list[Consultation]) -> int:
+    """Keep one statewide row per ConsultationRecorded event, for a run of them in two statements (a catching-up
+    state node writes thousands per second); returns how many were new (an event already kept counts once)."""
+    rows = [{"event_id": c.event_id, "node": c.node, "tenant": c.tenant, "client": _pseudonym(c.client),
+             "held_on": c.held_on, "month": c.held_on.strftime("%Y-%m"), "mode": str(c.mode),
+             "duration_minutes": c.duration_minutes} for c in consultations]
+    if not rows:
+        return 0
+    # INSERT … ON CONFLICT DO NOTHING RETURNING: the rows that exist already come back as nothing.
+    kept = set(session.execute(_CONSULTATION_INSERT[session.get_bind().dialect.name], rows).scalars())
+    topics = [{"event_id": c.event_id, "topic": str(t)} for c in consultations if c.event_id in kept
+              for t in sorted(set(c.topics))]
+    if topics:
+        session.execute(_TOPIC_INSERT, topics)
+    return len(kept)
 
 
 def _state_case(session: Session, *, node: str, client: str, tenant: str) -> StateCase:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from shared.bus import Subscription
+from shared.bus import Subscription, batched
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from shared.events.codes import GoalStatus
@@ -54,9 +54,9 @@ def on_case_opened(session: Session, env: Envelope, p: CaseOpened) -> None:
                                 opened_on=p.opened_on)
 
 
-def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRecorded) -> None:
-    agreements.note_consultation(session, node=env.node, tenant=env.tenant, case_pseudonym=p.case_id,
-                                 held_on=p.held_on)
+@batched
+def on_consultations_recorded(session: Session, run: list[tuple[Envelope, ConsultationRecorded]]) -> None:
+    agreements.note_consultations(session, [(env.node, env.tenant, p.case_id, p.held_on) for env, p in run])
 
 
 def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
@@ -77,7 +77,7 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         Subscription(
             STREAMS["cases"], GROUP,
             {CaseOpened.event_type: on_case_opened,
-             ConsultationRecorded.event_type: on_consultation_recorded,
+             ConsultationRecorded.event_type: on_consultations_recorded,
              CaseClosed.event_type: on_case_closed},
             description="which cases are open, for the share of them with an agreed plan, and the months from the "
                         "first consultation to independence"),

@@ -1,0 +1,190 @@
+"""The state's federation ingest in a process of its own (LOTSE_INGEST_PROCESS, on by default with two cores).
+
+Verifying signatures and republishing runs beside the read models that consume what it republishes; in one
+process both share one interpreter lock, in two each has a core (bench/federation.py: a 50,000-event backlog
+caught up at 2,044 instead of 1,391 events/s). The node process starts the child, restarts it when it dies
+and stops it first on shutdown. The child runs the ingest, its reclaimer and the federation database's outbox
+relay (what it accepts goes out without waiting for a poll); the node keeps the federation API, the silence
+watch and everything else. Both write the federation database: SQLite's BEGIN IMMEDIATE and busy timeout
+order them across processes, PostgreSQL its row locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from shared.bus.connection import BusAddress, bus_client
+from shared.bus.consumer import consumer_name
+from shared.bus.outbox import OutboxRelay
+from shared.bus.tables import BUS_TABLES
+from shared.db import Database
+from shared.settings import Settings
+
+from .ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
+from .models import FEDERATION_TABLES
+
+log = logging.getLogger("shared.federation.ingest_process")  # also when run as __main__
+SERVICE = "federation"
+REPORT_S = 1.0  # how often the child reports its counters to the node
+RESTART_S = (1.0, 30.0)  # the wait before restarting a child that died: doubling from the first to the second
+
+
+def outbox_name(settings: Settings) -> str:
+    """The federation outbox's name on the bus (its loss marks), the same whichever process relays it."""
+    return f"{settings.node_id}:{SERVICE}"
+
+
+def counted() -> dict[str, float]:
+    """This process's ingest counters: {"accepted|node", "rejected|node|reason": total}."""
+    totals: dict[str, float] = {}
+    for kind, counter in (("accepted", ACCEPTED), ("rejected", REJECTED_TOTAL)):
+        for metric in counter.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    totals["|".join([kind, *sample.labels.values()])] = sample.value
+    return totals
+
+
+class IngestProcess:
+    """The node's side: starts the child with the node's settings (on its stdin, never in argv), keeps it up,
+    and adds the counters the child reports (on its stdout) to the node's own, so /metrics shows them."""
+
+    def __init__(self, settings: Settings, redis_url: str | None) -> None:
+        self.settings, self.redis_url = settings, redis_url
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._reported: dict[str, float] = {}  # the running child's last report
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def _spawn(self) -> None:
+        values = self.settings.model_dump(mode="json")
+        if self.settings.oidc_client_secret is not None:  # dumped masked; the child needs none, but keep it whole
+            values["oidc_client_secret"] = self.settings.oidc_client_secret.get_secret_value()
+        values["redis_url"] = self.redis_url  # the embedded server's, when the node started one
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shared.federation.ingest_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            limit=2**24)  # a report names every node
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(values).encode())
+        await self.proc.stdin.drain()
+        self.proc.stdin.close()
+        log.info("federation ingest runs in process %s", self.proc.pid)
+
+    async def run(self) -> None:
+        """Start the child; when it exits while the node runs, start it again (1 s, doubling to 30 s)."""
+        wait = RESTART_S[0]
+        while not self._stopping:
+            started = time.monotonic()
+            await self._spawn()
+            assert self.proc is not None and self.proc.stdout is not None
+            self._reported = {}
+            async for line in self.proc.stdout:  # until the child exits
+                with contextlib.suppress(ValueError):  # not a report: ignored
+                    self._add(json.loads(line))
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            if time.monotonic() - started > 60:
+                wait = RESTART_S[0]  # it ran a while: a fresh failure, not a crash loop
+            log.error("federation ingest process exited with %s; starting it again in %.0fs", code, wait)
+            self.restarts += 1
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESTART_S[1])
+
+    def _add(self, totals: dict[str, float]) -> None:
+        for key, total in totals.items():
+            grown = total - self._reported.get(key, 0.0)
+            if grown > 0:
+                kind, *labels = key.split("|")
+                (ACCEPTED if kind == "accepted" else REJECTED_TOTAL).labels(*labels).inc(grown)
+        self._reported = totals
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM: the child finishes its batch, publishes its outbox and exits; killed after `timeout`."""
+        self._stopping = True
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            log.warning("federation ingest process %s did not stop within %.0fs; killing it", proc.pid, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+async def serve(settings: Settings) -> None:
+    """The child: ingest, its reclaimer and the federation outbox's relay until SIGTERM."""
+    db = Database(settings.database_url_for(SERVICE), [*FEDERATION_TABLES, *BUS_TABLES])
+    redis = bus_client(BusAddress(settings.redis_url, settings.sentinels, settings.redis_master))
+    ingest = StateIngest(redis, db, consumer_name(settings.node_id), settings.node_id,
+                         batch=settings.batch_size, silence_s=settings.node_silence_s)
+    relay = OutboxRelay(db, redis, service=SERVICE, batch_size=settings.batch_size,
+                        interval_ms=settings.outbox_interval_ms, outbox=outbox_name(settings),
+                        keep_published=timedelta(seconds=settings.outbox_retention_s))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    parent = os.getppid()
+
+    async def orphaned() -> None:  # the node was killed: no one would stop us
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        log.warning("the node process %s is gone; the federation ingest stops", parent)
+        stop.set()
+
+    async def report() -> None:  # the counters, for the node's /metrics
+        while True:
+            sys.stdout.write(json.dumps(counted()) + "\n")
+            sys.stdout.flush()
+            await asyncio.sleep(REPORT_S)
+
+    watching = asyncio.create_task(orphaned(), name="parent-watch")
+    reporting = asyncio.create_task(report(), name="report")
+    await relay.reconcile()
+    relaying = asyncio.create_task(relay.run(), name="outbox-federation")
+    reading = [asyncio.create_task(ingest.run(), name="ingest"), asyncio.create_task(ingest.reclaim(), name="reclaim")]
+    await stop.wait()
+    watching.cancel()
+    ingest.stop()  # the loops end after their current read: a batch in flight is committed and acknowledged
+    _, late = await asyncio.wait(reading, timeout=10)
+    for task in late:  # what stays pending is reclaimed by the next ingest (the replay guard knows it)
+        task.cancel()
+    await asyncio.gather(*reading, return_exceptions=True)
+    relay.stop()
+    await relaying
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(relay.drain(), 20)
+    reporting.cancel()
+    sys.stdout.write(json.dumps(counted()) + "\n")  # the last counts
+    sys.stdout.flush()
+    await redis.aclose()
+    db.dispose()
+
+
+def main() -> None:
+    from shared.runtime.logging import setup_logging
+
+    setup_logging()
+    settings = Settings(**json.loads(sys.stdin.read()))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the node's terminal: the node stops us in order
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from shared.bus import Subscription, for_tenants
+from shared.bus import Subscription, batched, for_tenants
 from shared.events import STREAMS, Envelope
 from shared.events.cases import (
     BreakGlassOpened,
@@ -31,9 +31,10 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
         service.open_plan(session, case_id=p.case_id, tenant=env.tenant, manager=p.manager)
 
     @ours
-    def on_consultation_recorded(session: Session, env: Envelope, p: ConsultationRecorded) -> None:
+    @batched
+    def on_consultations_recorded(session: Session, run: list[tuple[Envelope, ConsultationRecorded]]) -> None:
         # No plan yet: raise so the bus retries; a lazy plan would lack CaseOpened's manager.
-        service.record_contact(session, case_id=p.case_id, tenant=env.tenant, held_on=p.held_on)
+        service.record_contacts(session, [(p.case_id, env.tenant, p.held_on) for env, p in run])
 
     @ours
     def on_case_closed(session: Session, env: Envelope, p: CaseClosed) -> None:
@@ -66,7 +67,7 @@ def subscriptions(ctx: ServiceContext) -> list[Subscription]:
     return [Subscription(
         STREAMS["cases"], GROUP,
         {CaseOpened.event_type: on_case_opened,
-         ConsultationRecorded.event_type: on_consultation_recorded,
+         ConsultationRecorded.event_type: on_consultations_recorded,
          CaseClosed.event_type: on_case_closed,
          CaseReassigned.event_type: on_case_reassigned,
          CaseErased.event_type: on_case_erased,

@@ -225,11 +225,27 @@ def _plan_of_case(session: Session, *, case_id: str, tenant: str) -> Plan:
 
 def record_contact(session: Session, *, case_id: str, tenant: str, held_on: date) -> Plan:
     """Remember the latest consultation day; not a change of the plan, so its version stays."""
-    plan = _plan_of_case(session, case_id=case_id, tenant=tenant)
-    if plan.last_contact_on is None or held_on > plan.last_contact_on:
-        plan.last_contact_on, plan.updated_at = held_on, utcnow()
-        session.add(plan)
-    return plan
+    return record_contacts(session, [(case_id, tenant, held_on)])[0]
+
+
+def record_contacts(session: Session, contacts: list[tuple[str, str, date]]) -> list[Plan]:
+    """A run of consultations, each (case, tenant, day held): every plan's latest contact day, the run's plans
+    read and locked in one query per 500 cases. A case whose plan is not known yet fails the run (retried)."""
+    case_ids = list(dict.fromkeys(case_id for case_id, _, _ in contacts))
+    plans: dict[str, Plan] = {}
+    for i in range(0, len(case_ids), 500):
+        query = select(Plan).where(col(Plan.case_id).in_(case_ids[i:i + 500])).with_for_update()
+        plans.update({plan.case_id: plan for plan in session.exec(query)})
+    now, touched = utcnow(), []
+    for case_id, tenant, held_on in contacts:
+        plan = plans.get(case_id)
+        if plan is None or plan.tenant != tenant:
+            raise PlanNotYetKnown(f"no plan for case {case_id} in tenant {tenant} yet")
+        if plan.last_contact_on is None or held_on > plan.last_contact_on:
+            plan.last_contact_on, plan.updated_at = held_on, now
+            session.add(plan)
+        touched.append(plan)
+    return touched
 
 
 def close_plan(session: Session, *, case_id: str, tenant: str, closed_on: date) -> Plan:

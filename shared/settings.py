@@ -216,7 +216,8 @@ class Settings(BaseSettings):
         """A state node running the federation and other services verifies in a child process of its own."""
         if self.level != "state" or "federation" not in self.bus_services or len(self.bus_services) < 2:
             return False
-        return self.ingest_process == "on" or (self.ingest_process == "auto" and len(os.sched_getaffinity(0)) > 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return self.ingest_process == "on" or (self.ingest_process == "auto" and cores > 1)
 
     @property
     def bus_services(self) -> list[str]:

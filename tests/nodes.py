@@ -49,6 +49,10 @@ def node_settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
         "node_id": "test-node", "tenants": [STUTTGART, HEIDELBERG], "data_dir": tmp / "node",
         "redis_url": redis_url, "reclaim_idle_ms": 500, "reclaim_interval_ms": 100, "block_ms": 50,
         "outbox_interval_ms": 20, "scheduler_interval_s": 0.2,
+        # An in-process state node keeps its ingest in the test's process, where its spans and internals are
+        # seen; the child process (the default with two cores) is tested in test_ingest_process.py and runs
+        # in every subprocess node (the demo, the benches).
+        "ingest_process": "off",
     }
     values.update(overrides)
     if "services" in values:  # the web app is served too, as on every all-in-one node; it needs no bus

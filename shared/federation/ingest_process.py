@@ -28,6 +28,7 @@ from shared.bus.outbox import OutboxRelay
 from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.settings import Settings
+from shared.telemetry import setup_tracing
 
 from .ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
 from .models import FEDERATION_TABLES
@@ -130,6 +131,7 @@ class IngestProcess:
 
 async def serve(settings: Settings) -> None:
     """The child: ingest, its reclaimer and the federation outbox's relay until SIGTERM."""
+    setup_tracing(f"lotse-{settings.node_id}-ingest", settings.otlp_endpoint)  # its hop spans, as the node's
     db = Database(settings.database_url_for(SERVICE), [*FEDERATION_TABLES, *BUS_TABLES])
     redis = bus_client(BusAddress(settings.redis_url, settings.sentinels, settings.redis_master))
     ingest = StateIngest(redis, db, consumer_name(settings.node_id), settings.node_id,

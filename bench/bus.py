@@ -6,7 +6,8 @@ batch, XACK after commit). Guarantees are the full ones: nothing is skipped for 
 
 Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey] [--synchronous FULL|NORMAL]
      [--handlers batch per-event] [--database sqlite|postgres [--postgres-url URL]]
-Both runs use the same fresh server in the same process run; the ratio is what to compare.
+For each handler kind, the raw baseline and the Lotse run share one fresh server in the same process run;
+the ratio is what to compare.
 """
 
 from __future__ import annotations

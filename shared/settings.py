@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=30.0, gt=0)
     node_silence_s: float = Field(default=300.0, gt=0)  # state: silent longer -> operator alert
     # state: the federation ingest (verify, republish) in a process of its own beside the read models:
-    # auto = when this machine gives the node more than one core (shared/federation/ingest_process.py)
+    # auto = when this machine gives the node more than one core (shared/runtime/ingest_process.py)
     ingest_process: Literal["auto", "on", "off"] = "auto"
     # cases: how long a stand-in's break-glass access to a case outside their caseload lasts
     break_glass_hours: float = Field(default=3.0, gt=0, le=24)

@@ -36,7 +36,7 @@ def ingest_tasks(ctx: ServiceContext) -> list[Background]:
     assert ctx.redis is not None
     ingest = StateIngest(ctx.redis, ctx.database, consumer_name(s.node_id), s.node_id,
                          batch=s.batch_size, silence_s=s.node_silence_s)
-    if s.ingest_apart:  # reading and verifying run in the child process the node starts (ingest_process.py)
+    if s.ingest_apart:  # reading and verifying run in a child process (shared/runtime/ingest_process.py)
         return [ingest.watch_silence]
     return [ingest.run, ingest.reclaim, ingest.watch_silence]
 

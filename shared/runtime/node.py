@@ -24,11 +24,11 @@ from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
 from shared.events import DEAD_LETTERS as DLQ_STREAM
-from shared.federation.ingest_process import IngestProcess
 from shared.keyfile import make_private
 from shared.keystore import KeyStore
 from shared.migrations.runner import prepare as prepare_database
 from shared.runtime.embedded import EmbeddedServer, write_private
+from shared.runtime.ingest_process import IngestProcess
 from shared.sealing import seal_backlog, sealed_models
 from shared.service import ServiceContext, ServiceSpec, discover
 from shared.settings import Settings

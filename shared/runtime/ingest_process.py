@@ -27,13 +27,12 @@ from shared.bus.consumer import consumer_name
 from shared.bus.outbox import OutboxRelay
 from shared.bus.tables import BUS_TABLES
 from shared.db import Database
+from shared.federation.ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
+from shared.federation.models import FEDERATION_TABLES
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
-from .ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
-from .models import FEDERATION_TABLES
-
-log = logging.getLogger("shared.federation.ingest_process")  # also when run as __main__
+log = logging.getLogger("shared.runtime.ingest_process")  # also when run as __main__
 SERVICE = "federation"
 REPORT_S = 1.0  # how often the child reports its counters to the node
 RESTART_S = (1.0, 30.0)  # the wait before restarting a child that died: doubling from the first to the second
@@ -75,7 +74,7 @@ class IngestProcess:
             values["oidc_client_secret"] = self.settings.oidc_client_secret.get_secret_value()
         values["redis_url"] = self.redis_url  # the embedded server's, when the node started one
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.federation.ingest_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            sys.executable, "-m", "shared.runtime.ingest_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             limit=2**24)  # a report names every node
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(values).encode())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +82,9 @@ class StateIngest:
         self._groups: set[str] = set()  # inbound streams whose group exists
         self._registry: dict[str, RegisteredNode] = {}
         self._registry_at = 0.0
+        # What was counted since the ingest process last reported it to its node (runtime/ingest_process.py).
+        self._tally: collections.Counter[str] = collections.Counter()
+        self._tally_lock = threading.Lock()
 
     def nodes(self) -> dict[str, RegisteredNode]:
         with self.db.session() as s:
@@ -176,6 +181,7 @@ class StateIngest:
             seen = set(s.exec(select(SeenEnvelope.event_id).where(  # type: ignore[call-overload]
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
             counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
+            tally: collections.Counter[str] = collections.Counter()
             guard: list[dict[str, Any]] = []
             directory = False
             for stream, node_id, entry_id, fields, v in verdicts:
@@ -188,6 +194,7 @@ class StateIngest:
                     rejected.append((stream, node_id, entry_id, reason, fields))
                     counts[node_id][1] += 1
                     REJECTED_TOTAL.labels(node_id, reason.split(":")[0]).inc()
+                    tally[f"rejected|{node_id}|{reason.split(':')[0]}"] += 1
                     continue
                 node = nodes[node_id]
                 assert v.env is not None and node is not None
@@ -224,8 +231,18 @@ class StateIngest:
                     node.rejected += refused
                     s.add(node)
                 ACCEPTED.labels(node_id).inc(accepted)
+                if accepted:
+                    tally[f"accepted|{node_id}"] += accepted
             s.commit()
+        with self._tally_lock:
+            self._tally.update(tally)
         return rejected
+
+    def take_tally(self) -> collections.Counter[str]:
+        """What was accepted and rejected since the last call: {"accepted|node", "rejected|node|reason": n}."""
+        with self._tally_lock:
+            tally, self._tally = self._tally, collections.Counter()
+        return tally
 
     @staticmethod
     def _registered(s: Any, node_ids: set[str]) -> dict[str, RegisteredNode | None]:

@@ -43,27 +43,15 @@ def outbox_name(settings: Settings) -> str:
     return f"{settings.node_id}:{SERVICE}"
 
 
-def counted() -> dict[str, float]:
-    """This process's ingest counters: {"accepted|node", "rejected|node|reason": total}."""
-    totals: dict[str, float] = {}
-    for kind, counter in (("accepted", ACCEPTED), ("rejected", REJECTED_TOTAL)):
-        for metric in counter.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_total"):
-                    totals["|".join([kind, *sample.labels.values()])] = sample.value
-    return totals
-
-
 class IngestProcess:
     """The node's side: starts the child with the node's settings (on its stdin, never in argv), keeps it up,
-    and adds the counters the child reports (on its stdout) to the node's own, so /metrics shows them."""
+    and adds what the child counted (reported on its stdout) to the node's counters, so /metrics shows them."""
 
     def __init__(self, settings: Settings, redis_url: str | None) -> None:
         self.settings, self.redis_url = settings, redis_url
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
-        self._reported: dict[str, float] = {}  # the running child's last report
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
@@ -89,7 +77,6 @@ class IngestProcess:
             started = time.monotonic()
             await self._spawn()
             assert self.proc is not None and self.proc.stdout is not None
-            self._reported = {}
             async for line in self.proc.stdout:  # until the child exits
                 with contextlib.suppress(ValueError):  # not a report: ignored
                     self._add(json.loads(line))
@@ -103,13 +90,11 @@ class IngestProcess:
             await asyncio.sleep(wait)
             wait = min(wait * 2, RESTART_S[1])
 
-    def _add(self, totals: dict[str, float]) -> None:
-        for key, total in totals.items():
-            grown = total - self._reported.get(key, 0.0)
-            if grown > 0:
-                kind, *labels = key.split("|")
-                (ACCEPTED if kind == "accepted" else REJECTED_TOTAL).labels(*labels).inc(grown)
-        self._reported = totals
+    @staticmethod
+    def _add(counted: dict[str, int]) -> None:
+        for key, grown in counted.items():
+            kind, *labels = key.split("|")
+            (ACCEPTED if kind == "accepted" else REJECTED_TOTAL).labels(*labels).inc(grown)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM: the child finishes its batch, publishes its outbox and exits; killed after `timeout`."""
@@ -149,10 +134,14 @@ async def serve(settings: Settings) -> None:
         log.warning("the node process %s is gone; the federation ingest stops", parent)
         stop.set()
 
-    async def report() -> None:  # the counters, for the node's /metrics
-        while True:
-            sys.stdout.write(json.dumps(counted()) + "\n")
+    def tell() -> None:  # what was counted since the last report, for the node's /metrics
+        if counted := ingest.take_tally():
+            sys.stdout.write(json.dumps(counted) + "\n")
             sys.stdout.flush()
+
+    async def report() -> None:
+        while True:
+            tell()
             await asyncio.sleep(REPORT_S)
 
     watching = asyncio.create_task(orphaned(), name="parent-watch")
@@ -172,8 +161,7 @@ async def serve(settings: Settings) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(relay.drain(), 20)
     reporting.cancel()
-    sys.stdout.write(json.dumps(counted()) + "\n")  # the last counts
-    sys.stdout.flush()
+    tell()  # the last counts
     await redis.aclose()
     db.dispose()
 

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from redis import Redis
 from sqlmodel import func, select
 
@@ -23,10 +24,12 @@ from shared.federation.keys import STATE_TENANT, inbound_stream
 from shared.federation.models import RegisteredNode
 from shared.federation.relay import project
 from shared.runtime.embedded import EmbeddedServer
+from shared.runtime.ingest_process import IngestProcess
 from shared.settings import Settings
 from tests.nodes import STUTTGART, NodeHandle, eventually, running_node
 
 NODE = "node-a"
+ACCEPTED_TOTAL, REJECTED = "lotse_federation_accepted_total", "lotse_federation_rejected_total"
 
 
 @contextmanager
@@ -109,3 +112,14 @@ def test_the_ingest_stays_in_the_node_where_it_would_gain_nothing(tmp_path: Path
                         ingest_process="on").ingest_apart
     auto = Settings(**base, services=["cases", "federation"]).ingest_apart
     assert auto == (len(os.sched_getaffinity(0)) > 1)
+
+
+def test_a_report_adds_to_the_nodes_counters_and_nothing_else() -> None:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    accepted, rejected = value(ACCEPTED_TOTAL, node="sim-1"), value(REJECTED, node="sim-1", reason="replay")
+    IngestProcess._add({"accepted|sim-1": 3, "rejected|sim-1|replay": 2})
+    IngestProcess._add({"accepted|sim-1|extra": 5, "rejected|sim-1": 5, "other|sim-1": 5, "accepted|sim-1": -4})
+    assert value(ACCEPTED_TOTAL, node="sim-1") - accepted == 3
+    assert value(REJECTED, node="sim-1", reason="replay") - rejected == 2

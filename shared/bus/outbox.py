@@ -8,7 +8,7 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from redis.asyncio import Redis
@@ -24,6 +24,9 @@ from .cancellation import raise_if_cancelled
 from .marks import Marks
 from .metrics import OUTBOX_BACKLOG, PUBLISHED
 from .tables import OutboxEvent
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
@@ -244,6 +247,15 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self.wake()
+
+
+def service_relay(db: Database, redis: Redis, settings: Settings, service: str) -> OutboxRelay:
+    """A service's outbox relay as a node runs it, in whichever process relays that outbox: its loss marks on
+    the bus are named by node and service, so the node and its ingest process (runtime/ingest_process.py)
+    keep the same ones."""
+    return OutboxRelay(db, redis, service=service, batch_size=settings.batch_size,
+                       interval_ms=settings.outbox_interval_ms, outbox=f"{settings.node_id}:{service}",
+                       keep_published=timedelta(seconds=settings.outbox_retention_s))
 
 
 def republish_since(db: Database, since: datetime | None, *, inclusive: bool = True) -> int:

@@ -12,6 +12,7 @@ from shared.ids import new_id
 
 Scope = Literal["local", "up", "down"]
 
+
 def new_event_id() -> str:
     """A time-ordered, globally unique event id (a ULID, see shared/ids.py)."""
     return new_id()

@@ -20,11 +20,10 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 from shared.bus.connection import BusAddress, bus_client
 from shared.bus.consumer import consumer_name
-from shared.bus.outbox import OutboxRelay
+from shared.bus.outbox import service_relay
 from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.federation.ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
@@ -37,11 +36,6 @@ SERVICE = "federation"
 REPORT_S = 1.0  # how often the child reports its counters to the node
 COUNTERS = {"accepted": (ACCEPTED, 1), "rejected": (REJECTED_TOTAL, 2)}  # a report's kinds: counter, labels
 RESTART_S = (1.0, 30.0)  # the wait before restarting a child that died: doubling from the first to the second
-
-
-def outbox_name(settings: Settings) -> str:
-    """The federation outbox's name on the bus (its loss marks), the same whichever process relays it."""
-    return f"{settings.node_id}:{SERVICE}"
 
 
 class IngestProcess:
@@ -124,9 +118,7 @@ async def serve(settings: Settings) -> None:
     redis = bus_client(BusAddress(settings.redis_url, settings.sentinels, settings.redis_master))
     ingest = StateIngest(redis, db, consumer_name(settings.node_id), settings.node_id,
                          batch=settings.batch_size, silence_s=settings.node_silence_s)
-    relay = OutboxRelay(db, redis, service=SERVICE, batch_size=settings.batch_size,
-                        interval_ms=settings.outbox_interval_ms, outbox=outbox_name(settings),
-                        keep_published=timedelta(seconds=settings.outbox_retention_s))
+    relay = service_relay(db, redis, settings, SERVICE)  # the node runs no relay for this outbox
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

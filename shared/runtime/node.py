@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from contextlib import suppress
-from datetime import timedelta
 from typing import Any
 
 from faststream.redis import RedisBroker
@@ -19,7 +18,7 @@ from shared.bus.connection import BusAddress, bus_broker, bus_client
 from shared.bus.consumer import Consumer, ConsumerOptions, consumer_name, ensure_group
 from shared.bus.guard import BusGuard
 from shared.bus.metrics import DEAD_LETTERS, OUTBOX_BACKLOG
-from shared.bus.outbox import OutboxRelay
+from shared.bus.outbox import OutboxRelay, service_relay
 from shared.bus.tables import BUS_TABLES
 from shared.bus.trim import trim
 from shared.db import Database
@@ -139,10 +138,7 @@ class Node:
                 self.consumers.append(consumer)
             if name == "federation" and s.ingest_apart:
                 continue  # the ingest process relays the federation outbox
-            relay = OutboxRelay(ctx.database, self.redis, service=name, batch_size=s.batch_size,
-                                interval_ms=s.outbox_interval_ms, outbox=f"{s.node_id}:{name}",
-                                keep_published=timedelta(seconds=s.outbox_retention_s))
-            self.relays.append(relay)
+            self.relays.append(service_relay(ctx.database, self.redis, s, name))
         self.guard = BusGuard(self.redis, declared, self.consumers, self.relays, s.bus_check_interval_s)
         await self.broker.start()
         for relay in self.relays:

@@ -22,8 +22,11 @@ demo: $(STAMP)  ## run the demo: seeded nodes on the embedded default (SQLite + 
 node: $(STAMP)  ## run one node from LOTSE_* settings
 	$(BIN)/lotse node up
 
+# The suite runs in TEST_JOBS processes (pytest-xdist): one per core, at most four. Every test starts its own
+# servers on free ports and works in its own directory and PostgreSQL schema, so they run side by side.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 test: $(STAMP) system-packages  ## run the whole test suite against real servers it starts itself
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal
 
 # Debian packages the tests use when present: redis-server (beside the embedded Valkey) and chromium
 # (tests/browser drive it through Playwright, which downloads no browser of its own).

@@ -36,13 +36,17 @@ from fastapi import FastAPI
 from services.cases.models import ConsultationCreate
 app = FastAPI()
 local = threading.local()
+PATH = sys.argv[1] if len(sys.argv) > 1 else "bare.db"
+# Once, before serving: switching to WAL under other threads' writes fails at once ("database is locked").
+init = sqlite3.connect(PATH, isolation_level=None)
+init.execute("PRAGMA journal_mode=WAL")
+init.execute("CREATE TABLE IF NOT EXISTS c (id INTEGER PRIMARY KEY, case_id TEXT, "
+             "held_on TEXT, minutes INT, mode TEXT, topics TEXT, note TEXT)")
+init.close()
 def db():
     if not hasattr(local, "conn"):
-        local.conn = sqlite3.connect(sys.argv[1] if len(sys.argv) > 1 else "bare.db", timeout=30,
-                                     isolation_level=None, check_same_thread=False)
-        local.conn.execute("PRAGMA journal_mode=WAL"); local.conn.execute("PRAGMA synchronous=NORMAL")
-        local.conn.execute("CREATE TABLE IF NOT EXISTS c (id INTEGER PRIMARY KEY, case_id TEXT, "
-                           "held_on TEXT, minutes INT, mode TEXT, topics TEXT, note TEXT)")
+        local.conn = sqlite3.connect(PATH, timeout=30, isolation_level=None, check_same_thread=False)
+        local.conn.execute("PRAGMA synchronous=NORMAL")
     return local.conn
 @app.post("/api/cases/v1/cases/{case_id}/consultations", status_code=201)
 def record(case_id: str, body: ConsultationCreate) -> dict:
@@ -154,9 +158,9 @@ async def main() -> None:
           f"  p99 {pct(bare_lat, 99)*1000:6.1f} ms")
     print(f"lotse node  (POST consultations):     {node_rps:8.0f} req/s  p50 {pct(node_lat, 50)*1000:6.1f} ms"
           f"  p99 {pct(node_lat, 99)*1000:6.1f} ms")
-    print(f"ratio lotse/bare: {node_rps / bare_rps:.2f}x  (target >= 0.5x)")
+    print(f"ratio lotse/bare: {node_rps / bare_rps:.2f}x  (bar >= 0.35x, goal >= 0.5x)")
     print(f"event consumed by plans ({len(consumed)} events): p50 {pct(consumed, 50)*1000:.0f} ms"
-          f"  p99 {pct(consumed, 99)*1000:.0f} ms  (target p99 <= 250 ms)")
+          f"  p99 {pct(consumed, 99)*1000:.0f} ms  (bar p99 <= 150 ms, goal <= 100 ms)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Resident memory of an idle all-in-one node, including its embedded Redis-compatible server.
 
-Run: .venv/bin/python bench/memory.py   (target: <= 250 MB in total)
+Run: .venv/bin/python bench/memory.py   (bar: <= 250 MB in total, goal: <= 150 MB)
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main() -> None:
         node = rss_mb(proc.pid)
         server = sum(rss_mb(c) for c in children(proc.pid))
         print(f"idle all-in-one node: python {node:.0f} MB + embedded server {server:.0f} MB "
-              f"= {node + server:.0f} MB  (target <= 250 MB)")
+              f"= {node + server:.0f} MB  (bar <= 250 MB, goal <= 150 MB)")
     finally:
         proc.terminate()
         proc.wait(60)

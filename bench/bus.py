@@ -45,6 +45,7 @@ from shared.bus import (  # noqa: E402
 )
 from shared.events import Envelope  # noqa: E402
 from shared.runtime.embedded import EmbeddedServer, find_server  # noqa: E402
+from shared.settings import Settings  # noqa: E402
 from tests.support import Effect, consumer_db, emit_many, producer_db  # noqa: E402
 
 EFFECT_INSERT = insert(Effect.__table__)  # type: ignore[attr-defined]
@@ -108,7 +109,8 @@ async def produce(url: str, db: str, n: int, per_txn: int) -> None:
     """Producer process (like a producing service in split mode): commits events, relays its outbox."""
     producer = producer_db(db)
     redis = Redis.from_url(url)
-    relay = OutboxRelay(producer, redis, service="bench", batch_size=500, interval_ms=5)
+    relay = OutboxRelay(producer, redis, service="bench", batch_size=500, interval_ms=5,
+                        coalesce_ms=Settings.model_fields["outbox_coalesce_ms"].default)  # as a node's
     print("ready", flush=True)
     sys.stdin.readline()
     relay_task = asyncio.create_task(relay.run())

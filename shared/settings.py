@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     reclaim_interval_ms: int = Field(default=1_000, ge=10)
     max_deliveries: int = Field(default=5, ge=1, le=100)
     outbox_interval_ms: int = Field(default=200, ge=1)
+    # under load a relay publishes at most this often, so that consumers get larger batches (docs/benchmarks.md)
+    outbox_coalesce_ms: int = Field(default=30, ge=0, le=1000)
     trim_interval_s: float = Field(default=30.0, gt=0)
     trim_retention_s: float = Field(default=3600.0, ge=0)
     # published outbox rows kept this long: what the bus loses in that window is published again

@@ -33,6 +33,12 @@ OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 OUTBOX_INSERT = insert(OUTBOX)  # built once: the compiled statement is cached
 _wakers: dict[str, Any] = {}  # database URL -> callable waking that database's relay
 CHECK_EVERY_S = 1.0  # an idle relay asks the server this often whether it still holds its mark
+# The running relay marks what it published at most this late, every batch since in one transaction. Marking
+# each batch at once made the relay wait for the database's writer lock (behind the requests' commits) before
+# it could publish the next: events waited with it (bench/api.py: consumed by plans p99 171-206 ms, 63-98 ms
+# without). A crash before the mark publishes those rows again, as one between XADD and the mark always
+# could; consumers' inboxes absorb them.
+MARK_AFTER_S = 0.5
 
 
 def emit(
@@ -95,6 +101,11 @@ class OutboxRelay:
 
     A crash between XADD and the mark republishes the rows; consumers' inboxes absorb them. Published
     rows stay for `keep_published`: when the server loses entries (see marks.py) they go out again.
+
+    The running relay (`run`) publishes a commit's rows at once, and then, while less than a full batch comes
+    in, no sooner than `coalesce_ms` after its last publish: under load its consumers get fewer, larger
+    batches. It marks what it published later (MARK_AFTER_S); until then it neither publishes nor counts
+    those rows again.
     """
 
     def __init__(
@@ -107,9 +118,11 @@ class OutboxRelay:
         interval_ms: int = 200,
         keep_published: timedelta = timedelta(hours=1),
         outbox: str | None = None,
+        coalesce_ms: int = 0,
     ) -> None:
         self.db, self.redis, self.service = db, redis, service
         self.batch_size, self.interval = batch_size, interval_ms / 1000
+        self.coalesce = coalesce_ms / 1000
         self.keep_published = keep_published
         self.marks = Marks(redis, outbox or service, uuid.uuid4().hex)
         self.recovering = False  # rows the server lost are being published again
@@ -118,16 +131,22 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checked_at = 0.0
         self._batch_mark = utcnow()
+        self._unmarked: list[tuple[datetime, list[int]]] = []  # published, not marked yet: (mark, ids), oldest first
+        self._unmarked_ids: frozenset[int] = frozenset()  # replaced, never changed: other threads read it
+        self._unmarked_since = 0.0
+        self._marking = asyncio.Lock()  # the loop and a reconcile (the bus guard's task) may mark at once
 
     def wake(self) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def _pending(self) -> list[Any]:
+        q = select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body).where(OUTBOX.c.published_at.is_(None))
+        published = self._unmarked_ids
+        if published:
+            q = q.where(OUTBOX.c.id.not_in(published))
         with self.db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-            return list(conn.execute(
-                select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body)
-                .where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(self.batch_size)))
+            return list(conn.execute(q.order_by(OUTBOX.c.id).limit(self.batch_size)))
 
     def _mark(self, ids: list[int]) -> None:
         """Mark rows published at the mark their batch left on the server."""
@@ -136,12 +155,33 @@ class OutboxRelay:
                    .values(published_at=self._batch_mark))
             s.commit()
 
+    def _mark_batches(self, batches: list[tuple[datetime, list[int]]]) -> None:
+        """Mark published batches, each at the mark it left on the server, in one transaction."""
+        with self.db.session() as s:
+            for mark, ids in batches:
+                s.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids))  # type: ignore
+                       .values(published_at=mark))
+            s.commit()
+
+    async def mark_published(self) -> None:
+        """Mark what was published and not marked yet (before rows are compared with the server's, or left)."""
+        async with self._marking:
+            batches = list(self._unmarked)
+            if not batches:
+                return
+            await asyncio.to_thread(self._mark_batches, batches)
+            # Only now, and in the loop's thread: until the commit these rows neither go out again nor count.
+            del self._unmarked[:len(batches)]
+            self._unmarked_ids = frozenset(i for _, ids in self._unmarked for i in ids)
+            self._unmarked_since = time.monotonic()  # for what was published while these were marked
+
     def unpublish(self, after: datetime | None) -> int:
         """Mark rows published after `after` (None: every kept row) unpublished again; returns how many."""
         return republish_since(self.db, after, inclusive=False)
 
     async def reconcile(self) -> int:
         """Compare the server's marks with the outbox; republish what the server lost. Returns that count."""
+        await self.mark_published()
         newest = await self.marks.newest()
         lost = await asyncio.to_thread(self.unpublish, newest)
         if lost:
@@ -156,11 +196,13 @@ class OutboxRelay:
         return not self.recovering and await self.marks.intact()
 
     def backlog(self) -> int:
-        with self.db.session() as s:
-            q = select(func.count()).select_from(OutboxEvent).where(
-                OutboxEvent.published_at.is_(None)  # type: ignore[union-attr]
-            )
-            return int(s.exec(q).scalar_one())  # type: ignore[call-overload]
+        """Rows not on the bus yet (published rows whose mark is still to be written do not count)."""
+        q = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+        published = self._unmarked_ids
+        if published:
+            q = q.where(OUTBOX.c.id.not_in(published))
+        with self.db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            return int(conn.execute(q).scalar_one())
 
     def _purge(self) -> None:
         with self.db.session() as s:
@@ -189,8 +231,11 @@ class OutboxRelay:
                     pass
         return True
 
-    async def run_once(self) -> int:
-        """Publish one batch; returns how many rows went out."""
+    async def run_once(self, *, mark_later: bool = False) -> int:
+        """Publish one batch; returns how many rows went out.
+
+        The batch is marked published before this returns; with `mark_later`, by `mark_published`.
+        """
         if self.marks.expected is None:
             await self.reconcile()
         rows = await asyncio.to_thread(self._pending)
@@ -206,7 +251,14 @@ class OutboxRelay:
             await self.reconcile()  # the lost rows come first again, in their order
             return 0
         self._batch_mark = mark
-        await asyncio.to_thread(self._mark, [r.id for r in rows if r.id is not None])
+        ids = [r.id for r in rows if r.id is not None]
+        if mark_later:
+            if not self._unmarked:
+                self._unmarked_since = time.monotonic()
+            self._unmarked.append((mark, ids))
+            self._unmarked_ids = self._unmarked_ids.union(ids)
+        else:
+            await asyncio.to_thread(self._mark, ids)
         return len(rows)
 
     async def run(self) -> None:
@@ -216,7 +268,11 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 try:
-                    sent = await self.run_once()
+                    sent = await self.run_once(mark_later=True)
+                    published_at = time.monotonic()
+                    if self._unmarked and (len(self._unmarked_ids) >= self.batch_size
+                                           or published_at - self._unmarked_since >= MARK_AFTER_S):
+                        await self.mark_published()
                     ticks += 1
                     if ticks % purge_every == 0:
                         await asyncio.to_thread(self._purge)
@@ -236,11 +292,16 @@ class OutboxRelay:
                     self._wake.clear()
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.interval)
+                    if sent and self.coalesce and not self._stopping:  # what commits meanwhile goes out with it
+                        await asyncio.sleep(max(0.0, published_at + self.coalesce - time.monotonic()))
         finally:
             _wakers.pop(self.db.url, None)
+            with suppress(Exception):  # else the next start publishes them again (the inboxes absorb them)
+                await self.mark_published()
 
     async def drain(self) -> None:
         """Publish everything still pending (used on a clean stop)."""
+        await self.mark_published()
         while await self.run_once():
             pass
 
@@ -255,7 +316,8 @@ def service_relay(db: Database, redis: Redis, settings: Settings, service: str) 
     keep the same ones."""
     return OutboxRelay(db, redis, service=service, batch_size=settings.batch_size,
                        interval_ms=settings.outbox_interval_ms, outbox=f"{settings.node_id}:{service}",
-                       keep_published=timedelta(seconds=settings.outbox_retention_s))
+                       keep_published=timedelta(seconds=settings.outbox_retention_s),
+                       coalesce_ms=settings.outbox_coalesce_ms)
 
 
 def republish_since(db: Database, since: datetime | None, *, inclusive: bool = True) -> int:

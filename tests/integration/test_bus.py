@@ -172,6 +172,67 @@ async def test_crash_between_publish_and_mark_republishes_and_inbox_absorbs(
         await bus.stop()
 
 
+async def test_a_crash_before_the_deferred_mark_republishes_and_inbox_absorbs(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """The running relay marks its batches later, together: until then they neither go out again nor count as
+    backlog; a process that dies before the mark publishes them again at its next start, once more each."""
+    bus = BusPair(server.url, tmp_path)
+    ids = emit_many(bus.producer, 50)
+    dying = OutboxRelay(bus.producer, bus.redis, service="test", batch_size=20)
+    assert [await dying.run_once(mark_later=True) for _ in range(4)] == [20, 20, 10, 0]
+    assert await bus.redis.xlen(STREAM) == 50  # each published once, none twice while unmarked
+    assert dying.backlog() == 0  # on the bus: not backlog, though their rows are not marked yet
+    assert bus.relay.backlog() == 50  # the process dies here: as far as the outbox knows, nothing went out
+    await bus.start()
+    try:
+        await wait_for(lambda: bus.relay.backlog() == 0)
+        assert await bus.redis.xlen(STREAM) == 100  # every event went out twice
+        await wait_for(lambda: _drained(bus))
+        counts = effects(bus.consumer_db)
+        assert set(counts) == set(ids) and max(counts.values()) == 1
+        # the running relay marks them within MARK_AFTER_S: a relay started then finds nothing to publish
+        await wait_for(lambda: OutboxRelay(bus.producer, bus.redis, service="other").backlog() == 0)
+    finally:
+        await bus.stop()
+
+
+async def test_under_load_the_relay_coalesces_commits_into_one_publish(server: EmbeddedServer, tmp_path: Path) -> None:
+    """A commit after an idle spell goes out at once; commits that follow it within the relay's coalescing window
+    go out together, in one batch, in their order."""
+    bus = BusPair(server.url, tmp_path)
+    relay = OutboxRelay(bus.producer, bus.redis, service="test", batch_size=100, interval_ms=20, coalesce_ms=1500)
+    batches: list[int] = []
+    publish = relay.publish
+
+    async def counted(rows: list, mark) -> bool:  # type: ignore[no-untyped-def]
+        batches.append(len(rows))
+        return await publish(rows, mark)
+
+    relay.publish = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        first = emit_many(bus.producer, 1)
+        await wait_for(lambda: batches == [1])
+        then: list[str] = []
+        for _ in range(5):  # five commits, each while the relay could run, all within the window
+            then += await asyncio.to_thread(emit_many, bus.producer, 1)
+            await asyncio.sleep(0.05)
+        await wait_for(lambda: sum(batches) == 6)
+        assert batches == [1, 5]
+        assert await stream_ids(bus) == first + then
+    finally:
+        relay.stop()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.redis.aclose()
+
+
+async def stream_ids(bus: BusPair) -> list[str]:
+    import json
+
+    return [json.loads(f[b"event"])["event_id"] for _, f in await bus.redis.xrange(STREAM)]
+
+
 async def _drained(bus: BusPair) -> bool:
     groups = await bus.redis.xinfo_groups(STREAM)
     return groups[0]["lag"] == 0 and groups[0]["pending"] == 0

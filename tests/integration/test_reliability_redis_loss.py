@@ -77,6 +77,32 @@ async def test_the_last_writes_cut_from_the_aof_are_published_again(server: Embe
         await bus.redis.aclose()
 
 
+async def test_deferred_marks_are_written_before_a_lost_server_is_reconciled(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """Batches published but not marked yet are marked at their own marks before the relay compares them with
+    the server's: what the server lost goes out again, in its order, and nothing twice."""
+    bus = BusPair(server.url, tmp_path)
+    try:
+        first = emit_many(bus.producer, 30)
+        assert await bus.relay.run_once() == 30  # marked at once
+        second = emit_many(bus.producer, 30)
+        assert await bus.relay.run_once(mark_later=True) == 30
+        assert bus.relay.backlog() == 0
+        restart_empty(server)
+        with suppress(ConnectionError):
+            await bus.redis.ping()  # the pooled connection died with the server
+        assert await bus.relay.run_once(mark_later=True) == 0  # its mark is gone: it reconciles instead
+        assert bus.relay.backlog() == 60  # both batches, the unmarked one marked first, then unpublished
+        while await bus.relay.run_once(mark_later=True):
+            pass
+        await bus.relay.mark_published()
+        assert bus.relay.backlog() == 0
+        assert await stream_event_ids(bus) == first + second
+    finally:
+        await bus.redis.aclose()
+
+
 def test_redis_restarted_empty_loses_no_acknowledged_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_counting_service(monkeypatch)
     server = EmbeddedServer(tmp_path / "redis", binary=find_server("redis-server")).start()

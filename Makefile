@@ -23,10 +23,12 @@ node: $(STAMP)  ## run one node from LOTSE_* settings
 	$(BIN)/lotse node up
 
 # The suite runs in TEST_JOBS processes (pytest-xdist): one per core, at most four. Every test starts its own
-# servers on free ports and works in its own directory and PostgreSQL schema, so they run side by side.
+# servers on free ports and works in its own directory and PostgreSQL schema, so files run side by side; a
+# file's tests stay together and in their order (--dist loadfile): some share a module's nodes and build on
+# what the tests before them wrote.
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 test: $(STAMP) system-packages  ## run the whole test suite against real servers it starts itself
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile
 
 # Debian packages the tests use when present: redis-server (beside the embedded Valkey) and chromium
 # (tests/browser drive it through Playwright, which downloads no browser of its own).

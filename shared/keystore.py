@@ -18,7 +18,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from shared.db import Database
+from shared.db import Database, in_chunks
 
 PREFIX = "enc1:"  # a sealed value: version, then base64(nonce + ciphertext + tag)
 NONCE_BYTES = 12
@@ -95,10 +95,9 @@ class KeyStore:
         """Read the keys of many subjects in one query (a search opening hundreds of case files)."""
         with self._lock:
             missing = [s for s in dict.fromkeys(subject_ids) if s not in self._cache]
-        for start in range(0, len(missing), 500):
+        for chunk in in_chunks(missing):
             with self.database.new_session(reading=True) as session:
-                rows = session.exec(select(SubjectKey).where(
-                    col(SubjectKey.subject_id).in_(missing[start:start + 500]))).all()
+                rows = session.exec(select(SubjectKey).where(col(SubjectKey.subject_id).in_(chunk))).all()
             with self._lock:
                 for row in rows:
                     if row.key is not None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.types import TypeDecorator
 
-from shared.db import APPEND_ONLY_PERMIT, SESSION_KEYSTORE
+from shared.db import APPEND_ONLY_PERMIT, SESSION_KEYSTORE, in_chunks
 from shared.keystore import KeyStore, Shredded, is_sealed
 from shared.privacy import Personal, mark_of
 
@@ -147,8 +147,8 @@ def shred_erased(db: Any, subjects: list[str]) -> int:
     if store is None or not subjects:
         return 0
     gone: set[str] = set()
-    for start in range(0, len(subjects), 500):
-        gone.update(store.shredded(subjects[start:start + 500]))
+    for chunk in in_chunks(subjects):
+        gone.update(store.shredded(list(chunk)))
     alive = [s for s in subjects if s not in gone]
     for subject in alive:
         store.shred(subject)

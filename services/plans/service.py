@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from shared.bus import emit
+from shared.db import in_chunks
 from shared.errors import Conflict, NotFound
 from shared.events import STREAMS, Contract, utcnow
 from shared.events.codes import GoalStatus, Topic
@@ -233,8 +234,8 @@ def record_contacts(session: Session, contacts: list[tuple[str, str, date]]) -> 
     read and locked in one query per 500 cases. A case whose plan is not known yet fails the run (retried)."""
     case_ids = list(dict.fromkeys(case_id for case_id, _, _ in contacts))
     plans: dict[str, Plan] = {}
-    for i in range(0, len(case_ids), 500):
-        query = select(Plan).where(col(Plan.case_id).in_(case_ids[i:i + 500])).with_for_update()
+    for chunk in in_chunks(case_ids):
+        query = select(Plan).where(col(Plan.case_id).in_(chunk)).with_for_update()
         plans.update({plan.case_id: plan for plan in session.exec(query)})
     now, touched = utcnow(), []
     for case_id, tenant, held_on in contacts:

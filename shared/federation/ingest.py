@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.bus.outbox import add_envelope, emit
-from shared.db import Database
+from shared.db import Database, in_chunks
 from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
 from shared.events.handover import Addressed, DirectoryEntry, NodeBoxKey, NodeDirectory
@@ -248,8 +248,8 @@ class StateIngest:
     def _registered(s: Any, node_ids: set[str]) -> dict[str, RegisteredNode | None]:
         """The batch's nodes as registered now (None: not, or no longer), read in one query per 500."""
         ids, found = sorted(node_ids), {}
-        for i in range(0, len(ids), 500):
-            q = select(RegisteredNode).where(RegisteredNode.node_id.in_(ids[i:i + 500]))  # type: ignore[attr-defined]
+        for chunk in in_chunks(ids):
+            q = select(RegisteredNode).where(RegisteredNode.node_id.in_(chunk))  # type: ignore[attr-defined]
             found.update({n.node_id: n for n in s.exec(q).scalars()})
         return {node_id: found.get(node_id) for node_id in ids}
 

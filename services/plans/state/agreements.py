@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, tuple_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, func, select
 
+from shared.db import in_chunks
 from shared.disclosure import MIN_CELL, Protected, protect
 from shared.errors import InvalidInput
 from shared.events import utcnow
@@ -52,11 +53,6 @@ def _note_earliest(session: Session, *, node: str, tenant: str, case_pseudonym: 
         session.add(case)
 
 
-def note_consultation(session: Session, *, node: str, tenant: str, case_pseudonym: str, held_on: date) -> None:
-    """Remember a node's case's first consultation, for the months from it to independence."""
-    note_consultations(session, [(node, tenant, case_pseudonym, held_on)])
-
-
 def note_consultations(session: Session, held: list[tuple[str, str, str, date]]) -> None:
     """A run of consultations, each (node, tenant, case pseudonym, day held): every case's earliest day, with one
     read of the run's cases (a catching-up state node meets thousands per second)."""
@@ -67,8 +63,8 @@ def note_consultations(session: Session, held: list[tuple[str, str, str, date]])
         if known is None or day < known[1]:
             earliest[node, case_pseudonym] = (tenant, day)
     keys, cases = list(earliest), {}
-    for i in range(0, len(keys), 500):
-        q = select(StateCase).where(tuple_(col(StateCase.node), col(StateCase.case_pseudonym)).in_(keys[i:i + 500]))
+    for chunk in in_chunks(keys):
+        q = select(StateCase).where(tuple_(col(StateCase.node), col(StateCase.case_pseudonym)).in_(chunk))
         cases.update({(c.node, c.case_pseudonym): c for c in session.exec(q.with_for_update())})
     now = utcnow()
     for (node, case_pseudonym), (tenant, day) in earliest.items():

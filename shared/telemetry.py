@@ -35,6 +35,8 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
 
 def current_trace_context() -> dict[str, str]:
     """The active span's W3C trace context, ready for an envelope (empty when nothing is traced)."""
+    if not trace.get_current_span().get_span_context().is_valid:  # nothing to propagate: skip the propagators
+        return {}
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}

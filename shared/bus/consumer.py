@@ -21,10 +21,10 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from shared.db import Database, is_infrastructure
+from shared.db import Database, insert_rows, is_infrastructure
 from shared.events import Contract, Envelope, UnknownEvent, latest, parse_payload, utcnow
 from shared.telemetry import context_from, tracer
 
@@ -36,6 +36,8 @@ from .tables import InboxEntry
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Envelope, Any], None]
+INBOX = InboxEntry.__table__  # type: ignore[attr-defined]
+INBOX_COLUMNS = ("group", "event_id", "processed_at")
 
 
 class Batched:
@@ -367,9 +369,8 @@ class Consumer(Reclaiming):
                         continue
                 done.extend(entry_id for entry_id, _, _ in run)
             new_ids = [env.event_id for entry_id, env, _ in todo if entry_id not in failures]
-            if new_ids:
-                s.execute(insert(InboxEntry.__table__),  # type: ignore[attr-defined]
-                          [{"group": group, "event_id": i, "processed_at": utcnow()} for i in new_ids])
+            now = utcnow()
+            insert_rows(s, INBOX, INBOX_COLUMNS, [(group, i, now) for i in new_ids])
             try:
                 s.commit()
             except Exception as exc:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -13,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlmodel import Session
 
-from shared.db import READ_ONLY, Database
+from shared.db import READ_ONLY, Database, in_chunks, insert_rows
 from shared.events import Contract, Envelope, envelope_for, utcnow
 from shared.telemetry import context_from, current_trace_context, tracer
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
-OUTBOX_INSERT = insert(OUTBOX)  # built once: the compiled statement is cached
+OUTBOX_COLUMNS = ("event_id", "stream", "body", "created_at")  # what add_envelope's rows hold, in order
 _wakers: dict[str, Any] = {}  # database URL -> callable waking that database's relay
 CHECK_EVERY_S = 1.0  # an idle relay asks the server this often whether it still holds its mark
 # The running relay marks what it published at most this late, every batch since in one transaction. Marking
@@ -78,15 +79,14 @@ def add_envelope(session: Session, env: Envelope, stream: str) -> None:
         session.info["outbox_listening"] = True
         event.listen(session, "before_commit", _write_outbox)
         event.listen(session, "after_rollback", _drop_outbox)
-    rows = session.info.setdefault("outbox_rows", [])
-    rows.append({"event_id": env.event_id, "stream": stream, "body": env.to_json(),
-                 "created_at": env.occurred_at})
+    session.info.setdefault("outbox_rows", []).append((env.event_id, stream, env.to_json()))
 
 
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop("outbox_rows", None)
     if rows:
-        session.execute(OUTBOX_INSERT, rows)
+        written = utcnow()  # the rows' created_at: when the transaction wrote them, one value for all
+        insert_rows(session, OUTBOX, OUTBOX_COLUMNS, [(*row, written) for row in rows])
         waker = _wakers.get(str(session.get_bind().engine.url))
         if waker is not None:
             event.listen(session, "after_commit", lambda s: waker(), once=True)
@@ -150,18 +150,14 @@ class OutboxRelay:
 
     def _mark(self, ids: list[int]) -> None:
         """Mark rows published at the mark their batch left on the server."""
-        with self.db.session() as s:
-            s.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids))  # type: ignore
-                   .values(published_at=self._batch_mark))
-            s.commit()
+        self._mark_batches([(self._batch_mark, ids)])
 
     def _mark_batches(self, batches: list[tuple[datetime, list[int]]]) -> None:
         """Mark published batches, each at the mark it left on the server, in one transaction."""
-        with self.db.session() as s:
+        with self.db.engine.begin() as conn:  # Core: no ORM session has these rows to synchronise
             for mark, ids in batches:
-                s.exec(update(OutboxEvent).where(OutboxEvent.id.in_(ids))  # type: ignore
-                       .values(published_at=mark))
-            s.commit()
+                for chunk in in_chunks(ids):
+                    conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(chunk)).values(published_at=mark))
 
     async def mark_published(self) -> None:
         """Mark what was published and not marked yet (before rows are compared with the server's, or left)."""
@@ -217,8 +213,10 @@ class OutboxRelay:
         """
         if not await self.marks.publish(mark, [(row.stream, row.body) for row in rows]):
             return False
+        streams = Counter(row.stream for row in rows)
+        for stream, count in streams.items():
+            PUBLISHED.labels(stream).inc(count)
         for row in rows:
-            PUBLISHED.labels(row.stream).inc()
             if '"traceparent":"' in row.body:
                 env = Envelope.model_validate_json(row.body)
                 with tracer.start_span(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Engine, insert, select, text
 
-from shared.db import READ_ONLY, make_engine
+from shared.bus.consumer import INBOX
+from shared.db import READ_ONLY, Database, insert_rows, make_engine
 
 
 def writer_lock(engine: Engine) -> Any:
@@ -71,3 +74,30 @@ def test_a_transaction_begun_in_one_thread_and_committed_in_another_frees_the_wr
     assert done.wait(5), "the next writer waited for a lock nobody holds"
     conn.close()
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_insert_rows_stores_what_sqlalchemys_insert_stores(backend: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    """The bus's rows (the inbox: a column named like a keyword, an aware timestamp) read back the same whether
+    written by insert_rows (on SQLite straight to the driver) or by SQLAlchemy's insert."""
+    url = f"sqlite:///{tmp_path / 'x.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    db = Database(url, [INBOX])
+    db.create_all()
+    at = datetime(2026, 11, 30, 21, 5, 7, 123456, tzinfo=UTC)
+    other = datetime(2026, 11, 30, 22, 0, tzinfo=timezone(timedelta(hours=1)))  # the same instant as 21:00 UTC
+    with db.session() as s:
+        insert_rows(s, INBOX, ("group", "event_id", "processed_at"),
+                    [("g", "01" * 13, at), ("g", "02" * 13, at), ("g", "03" * 13, other)])
+        s.execute(insert(INBOX), [{"group": "h", "event_id": "01" * 13, "processed_at": at},
+                                  {"group": "h", "event_id": "03" * 13, "processed_at": other}])
+        insert_rows(s, INBOX, ("group", "event_id", "processed_at"), [])  # nothing: no statement
+        s.commit()
+    with db.session() as s:
+        rows = s.execute(select(INBOX).order_by(INBOX.c.group, INBOX.c.event_id)).all()
+        raw = s.execute(text("SELECT processed_at FROM bus_inbox ORDER BY \"group\", event_id")).scalars().all()
+    assert [(r.group, r.event_id, r.processed_at) for r in rows] == [
+        ("g", "01" * 13, at), ("g", "02" * 13, at), ("g", "03" * 13, other), ("h", "01" * 13, at),
+        ("h", "03" * 13, other)]
+    assert raw[0] == raw[1] == raw[3] and raw[2] == raw[4]  # stored alike, not only read back alike
+    db.dispose()

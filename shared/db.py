@@ -71,6 +71,9 @@ def _driver_insert(dialect: Any, table: Table, columns: tuple[str, ...]) -> tupl
     """The SQLite INSERT for these columns and each column's conversion (None: the value as it is), built once."""
     key = (table, columns)
     if key not in _driver_inserts:
+        # The driver knows nothing of SQLAlchemy's Python-side defaults: every column that has one is given.
+        if missing := [c.name for c in table.columns if c.name not in columns and c.default is not None]:
+            raise ValueError(f"insert_rows into {table.name} must give {', '.join(missing)} (they have defaults)")
         quote = dialect.identifier_preparer.quote
         sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
                f"VALUES ({', '.join('?' for _ in columns)})")

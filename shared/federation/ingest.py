@@ -16,12 +16,12 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from shared.bus.cancellation import raise_if_cancelled
 from shared.bus.consumer import ensure_group
 from shared.bus.outbox import add_envelope, emit
-from shared.db import Database, in_chunks
+from shared.db import Database, in_chunks, insert_rows
 from shared.events import STREAMS, Envelope, UnknownEvent, latest, parse_payload, stream_of, utcnow
 from shared.events.federation import NodeHeartbeat, NodeSilent
 from shared.events.handover import Addressed, DirectoryEntry, NodeBoxKey, NodeDirectory
@@ -32,6 +32,7 @@ from .keys import DOWN_ALL, REJECTED, STATE_TENANT, down_stream, inbound_stream
 from .models import RegisteredNode, SeenEnvelope
 
 log = logging.getLogger(__name__)
+SEEN = SeenEnvelope.__table__  # type: ignore[attr-defined]
 ACCEPTED = Counter("lotse_federation_accepted", "Inbound envelopes accepted", ["node"])
 REJECTED_TOTAL = Counter("lotse_federation_rejected", "Inbound envelopes rejected", ["node", "reason"])
 INGEST_GROUP = "state-ingest"
@@ -182,7 +183,7 @@ class StateIngest:
                 SeenEnvelope.event_id.in_(ids))).scalars()) if ids else set()  # type: ignore[attr-defined]
             counts: dict[str, list[int]] = {n: [0, 0] for n in nodes}
             tally: collections.Counter[str] = collections.Counter()
-            guard: list[dict[str, Any]] = []
+            guard: list[tuple[str, str, datetime]] = []
             directory = False
             for stream, node_id, entry_id, fields, v in verdicts:
                 reason = v.reason or ("replay" if v.env and v.env.event_id in seen else None) or (
@@ -199,7 +200,7 @@ class StateIngest:
                 node = nodes[node_id]
                 assert v.env is not None and node is not None
                 seen.add(v.env.event_id)
-                guard.append({"event_id": v.env.event_id, "node_id": node_id, "received_at": now})
+                guard.append((v.env.event_id, node_id, now))
                 counts[node_id][0] += 1
                 if addressee is not None:  # for another node: to its downward stream, unread
                     with hop_span(f"federation relay {v.env.type}", v.env, trace.SpanKind.CONSUMER,
@@ -222,8 +223,7 @@ class StateIngest:
                         add_envelope(s, traced(v.env), stream_of(latest(v.env.type)))
             if directory or any(n is not None and n.box_key and n.listed != n.listing() for n in nodes.values()):
                 self._send_directory(s)
-            if guard:  # one statement for the batch's replay-guard rows
-                s.execute(insert(SeenEnvelope.__table__), guard)  # type: ignore[attr-defined]
+            insert_rows(s, SEEN, ("event_id", "node_id", "received_at"), guard)  # one statement for the batch
             for node_id, (accepted, refused) in counts.items():
                 node = nodes[node_id]
                 if node is not None:

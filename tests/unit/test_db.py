@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, Table, insert, select, text
 
 from shared.bus.consumer import INBOX
 from shared.db import READ_ONLY, Database, insert_rows, make_engine
@@ -100,4 +100,16 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(backend: str, tmp_pat
         ("g", "01" * 13, at), ("g", "02" * 13, at), ("g", "03" * 13, other), ("h", "01" * 13, at),
         ("h", "03" * 13, other)]
     assert raw[0] == raw[1] == raw[3] and raw[2] == raw[4]  # stored alike, not only read back alike
+    db.dispose()
+
+
+def test_insert_rows_refuses_to_leave_out_a_column_with_a_default(tmp_path: Path) -> None:
+    """The driver would store NULL where SQLAlchemy fills in a Python-side default: such a column must be given."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", [INBOX])
+    db.create_all()
+    stamped = Table("stamped", MetaData(), Column("id", Integer, primary_key=True),
+                    Column("at", DateTime, default=lambda: datetime.now(UTC)))
+    stamped.create(db.engine)
+    with db.session() as s, pytest.raises(ValueError, match="stamped must give at"):
+        insert_rows(s, stamped, ("id",), [(1,)])
     db.dispose()

@@ -214,7 +214,8 @@ async def main() -> None:
             print(f"[{handler} handler]")
             print(f"  raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
             print(f"  lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
-            print(f"  ratio lotse/raw: {lotse / raw:.2f}x  (bar >= 0.35x, goal >= 0.5x)", flush=True)
+            targets = "bar >= 0.35x, goal >= 0.5x" if args.database == "sqlite" else "bar: reported, goal >= 0.4x"
+            print(f"  ratio lotse/raw: {lotse / raw:.2f}x  ({targets})", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -43,14 +43,17 @@ def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT many rows (tuples of hashable values in the order of `columns`) in the session's transaction.
 
-    On SQLite the statement goes to the driver's executemany as it is, each column's values converted by its
-    type once per batch (bench/bus.py: SQLAlchemy's per-row parameter handling cost a third more than the
-    insert itself); on PostgreSQL it stays SQLAlchemy's multi-row INSERT (see make_engine).
+    The bus's own rows (outbox, inbox, the state's replay guard), written by every event: on SQLite the statement
+    goes to the driver's executemany as it is, on PostgreSQL (psycopg) the rows go in with one COPY; each column's
+    values are converted by the column's type once per distinct value. SQLAlchemy's per-row parameter handling
+    cost more than the insert itself on SQLite, and psycopg parsed its long multi-row INSERT anew each time
+    (bench/bus.py, docs/benchmarks.md). Any other driver: SQLAlchemy's insert.
     """
     if not rows:
         return
     conn = session.connection()  # begins the transaction: on SQLite, takes the process's writer lock
-    if conn.dialect.name != "sqlite":
+    kind = conn.dialect.name if conn.dialect.name == "sqlite" or conn.dialect.driver == "psycopg" else None
+    if kind is None:
         session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     sql, processors = _driver_insert(conn.dialect, table, tuple(columns))
@@ -61,22 +64,36 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
                 converted = {v: process(v) for v in set(values[i])}
                 values[i] = [converted[v] for v in values[i]]
         rows = list(zip(*values, strict=True))
-    conn.exec_driver_sql(sql, rows)
+    if kind == "sqlite":
+        conn.exec_driver_sql(sql, rows)
+        return
+    dbapi, driver = conn.dialect.loaded_dbapi, conn.connection.driver_connection
+    assert driver is not None  # the transaction above checked the connection out
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:  # as SQLAlchemy raises it, so callers tell a lost database from a bad row
+        lost = bool(driver.broken)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, connection_invalidated=lost) from exc
 
 
-_driver_inserts: dict[tuple[Table, tuple[str, ...]], tuple[str, list[Any]]] = {}
+_driver_inserts: dict[tuple[str, Table, tuple[str, ...]], tuple[str, list[Any]]] = {}
 
 
 def _driver_insert(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
-    """The SQLite INSERT for these columns and each column's conversion (None: the value as it is), built once."""
-    key = (table, columns)
+    """The driver's statement for these columns and each column's conversion (None: the value as it is)."""
+    key = (dialect.name, table, columns)
     if key not in _driver_inserts:
         # The driver knows nothing of SQLAlchemy's Python-side defaults: every column that has one is given.
         if missing := [c.name for c in table.columns if c.name not in columns and c.default is not None]:
             raise ValueError(f"insert_rows into {table.name} must give {', '.join(missing)} (they have defaults)")
-        quote = dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-               f"VALUES ({', '.join('?' for _ in columns)})")
+        prep = dialect.identifier_preparer
+        names = ", ".join(prep.quote(c) for c in columns)
+        sql = (f"INSERT INTO {prep.format_table(table)} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+               if dialect.name == "sqlite" else f"COPY {prep.format_table(table)} ({names}) FROM STDIN")
         _driver_inserts[key] = sql, [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
     return _driver_inserts[key]
 

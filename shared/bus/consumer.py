@@ -21,7 +21,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from shared.db import Database, insert_rows, is_infrastructure
@@ -38,6 +38,24 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, Envelope, Any], None]
 INBOX = InboxEntry.__table__  # type: ignore[attr-defined]
 INBOX_COLUMNS = ("group", "event_id", "processed_at")
+
+
+# On PostgreSQL the batch's ids are unnested and joined to the inbox's key: an index lookup per id, however stale the
+# table's statistics. `event_id IN (...)` (or `= ANY(...)`) was planned, while the statistics still described a small
+# table (a new node, a catch-up), as a scan of all the group's rows, each compared with every id of the list:
+# 100-340 ms per batch of 500 at 5,000-30,000 inbox rows, growing with the table; joined, 1.5-6 ms.
+_HANDLED_PG = text(f'SELECT i.event_id FROM unnest(CAST(:ids AS text[])) AS x(event_id) JOIN {INBOX.name} i '
+                   'ON i."group" = :group AND i.event_id = x.event_id')
+
+
+def handled(session: Session, group: str, ids: list[str]) -> set[str]:
+    """Which of these event ids the group has handled (its inbox holds them)."""
+    if not ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        return set(session.execute(_HANDLED_PG, {"ids": ids, "group": group}).scalars())
+    return set(session.execute(select(INBOX.c.event_id).where(
+        INBOX.c.group == group, INBOX.c.event_id.in_(ids))).scalars())
 
 
 class Batched:
@@ -332,10 +350,7 @@ class Consumer(Reclaiming):
         done: list[bytes] = []
         failures: dict[bytes, str] = {}
         with self.db.session() as s:
-            ids = list({env.event_id for _, env, _ in batch})
-            seen = set(s.exec(select(InboxEntry.event_id).where(  # type: ignore[call-overload]
-                InboxEntry.group == group, InboxEntry.event_id.in_(ids)  # type: ignore[attr-defined]
-            )).scalars())
+            seen = handled(s, group, list({env.event_id for _, env, _ in batch}))
             todo: list[tuple[bytes, Envelope, Contract]] = []
             for item in batch:
                 entry_id, env, _ = item

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 
-from shared.bus import ConsumerOptions, list_dead_letters, replay
+from shared.bus import Consumer, ConsumerOptions, Subscription, ensure_group, list_dead_letters, replay
+from shared.bus.consumer import handled
 from shared.bus.outbox import OutboxRelay
+from shared.events import envelope_for
 from shared.runtime.embedded import EmbeddedServer
 from tests.support import (
     GROUP,
     STREAM,
     BusPair,
+    Effect,
+    consultation,
+    consumer_db,
     effects,
     emit_many,
     make_batch_handler,
@@ -289,3 +296,34 @@ async def test_trimming_keeps_what_a_stopped_group_has_not_acknowledged(
         assert await trim(redis, STREAM) == 0
     finally:
         await redis.aclose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_the_inbox_absorbs_redelivered_events_on_either_database(
+    backend: str, server: EmbeddedServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every event delivered twice, in the same batch and in later ones, past 500 handled (the inbox's lookup
+    on PostgreSQL joins the batch's ids to the inbox): each has its effect once, every entry is acknowledged."""
+    db = consumer_db(tmp_path / "consumer.db" if backend == "sqlite" else request.getfixturevalue("postgres_url"))
+    redis = Redis.from_url(server.url)
+    try:
+        await ensure_group(redis, STREAM, GROUP)
+        consumer = Consumer(Subscription(STREAM, GROUP, {"ConsultationRecorded": make_batch_handler()}, db=db),
+                            redis, "inbox-test", ConsumerOptions())
+        envs = [envelope_for(consultation(30), tenant="08111000", node="test", aggregate_id=f"case-{i}")
+                for i in range(700)]
+        for env in [*envs[:400], *envs[:400], *envs[400:], *envs[350:]]:  # 1,450 entries, 700 events
+            await redis.xadd(STREAM, {"event": env.to_json()})
+        read = await redis.xreadgroup(GROUP, "inbox-test", {STREAM: ">"}, count=2000)
+        entries = read[0][1]
+        assert len(entries) == 1450
+        for start in range(0, len(entries), 500):
+            await consumer.handle(entries[start:start + 500], None)
+        with db.session() as s:
+            counts = Counter(s.execute(select(Effect.__table__.c.event_id)).scalars())  # type: ignore[attr-defined]
+            assert handled(s, GROUP, [e.event_id for e in envs] + ["0" * 26]) == {e.event_id for e in envs}
+        assert set(counts) == {e.event_id for e in envs} and max(counts.values()) == 1
+        assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
+    finally:
+        await redis.aclose()
+        db.dispose()

@@ -23,8 +23,11 @@ class NotPseudonymous(ValueError):
     """An inbound event's case id is not a node's pseudonym (retried, then dead-lettered)."""
 
 
+_PSEUDONYM = re.compile(PSEUDONYM_PATTERN)  # compiled once: re's own cache was missed under load (py-spy)
+
+
 def _pseudonym(value: str) -> str:
-    if not re.fullmatch(PSEUDONYM_PATTERN, value):
+    if not _PSEUDONYM.fullmatch(value):
         raise NotPseudonymous("case_id: not a 64-hex pseudonym; refusing a raw case id at state")
     return value
 

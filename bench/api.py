@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -99,16 +99,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 def consume_latencies(data_dir: Path) -> list[float]:
-    """Per ConsultationRecorded: plans' inbox commit time minus the cases outbox commit time."""
+    """Per ConsultationRecorded: plans' inbox commit time minus the event's time (emitted in the request)."""
     conn = sqlite3.connect(data_dir / "plans.db")
     conn.execute(f"ATTACH DATABASE '{data_dir / 'cases.db'}' AS cases")
-    rows = conn.execute("SELECT o.created_at, i.processed_at FROM cases.bus_outbox o JOIN bus_inbox i "
+    rows = conn.execute("SELECT json_extract(o.body, '$.occurred_at'), i.processed_at FROM cases.bus_outbox o "
+                        "JOIN bus_inbox i "
                         "ON i.event_id = o.event_id AND i.\"group\" = 'plans' "
                         "WHERE o.body LIKE '%ConsultationRecorded%'").fetchall()
     conn.close()
 
-    def ts(v: str) -> float:
-        return datetime.fromisoformat(v).timestamp()
+    def ts(v: str) -> float:  # the inbox's timestamps are stored without their zone: UTC
+        moment = datetime.fromisoformat(v)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
     return [ts(done) - ts(made) for made, done in rows]
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, Table, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from shared.bus.consumer import INBOX
-from shared.db import READ_ONLY, Database, insert_rows, make_engine
+from shared.db import READ_ONLY, Database, insert_rows, is_infrastructure, make_engine
 
 
 def writer_lock(engine: Engine) -> Any:
@@ -112,4 +113,25 @@ def test_insert_rows_refuses_to_leave_out_a_column_with_a_default(tmp_path: Path
     stamped.create(db.engine)
     with db.session() as s, pytest.raises(ValueError, match="stamped must give at"):
         insert_rows(s, stamped, ("id",), [(1,)])
+    db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_insert_rows_raises_a_duplicate_as_sqlalchemy_does_and_the_session_rolls_back(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A row that breaks a key is an IntegrityError (the consumer tells it from a lost database), nothing of the
+    statement stays, and the session goes on."""
+    url = f"sqlite:///{tmp_path / 'x.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    db = Database(url, [INBOX])
+    db.create_all()
+    at = datetime(2026, 11, 30, 21, 5, tzinfo=UTC)
+    with db.session() as s:
+        with pytest.raises(IntegrityError) as raised:
+            insert_rows(s, INBOX, ("group", "event_id", "processed_at"), [("g", "01" * 13, at), ("g", "01" * 13, at)])
+        assert not is_infrastructure(raised.value)
+        s.rollback()
+        insert_rows(s, INBOX, ("group", "event_id", "processed_at"), [("g", "02" * 13, at)])
+        s.commit()
+    with db.session() as s:
+        assert s.execute(select(INBOX.c.event_id)).scalars().all() == ["02" * 13]
     db.dispose()

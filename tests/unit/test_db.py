@@ -1,4 +1,4 @@
-"""SQLite engine: one writer at a time per process; read-only transactions never wait for it."""
+"""The database layer: one SQLite writer at a time per process, readers that never wait for it, and insert_rows."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, Table, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, Table, create_engine, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shared.bus.consumer import INBOX
 from shared.db import READ_ONLY, Database, insert_rows, is_infrastructure, make_engine
+from tests.conftest import POSTGRES_URL
 
 
 def writer_lock(engine: Engine) -> Any:
@@ -135,3 +136,25 @@ def test_insert_rows_raises_a_duplicate_as_sqlalchemy_does_and_the_session_rolls
     with db.session() as s:
         assert s.execute(select(INBOX.c.event_id)).scalars().all() == ["02" * 13]
     db.dispose()
+
+
+def test_insert_rows_on_a_connection_postgresql_ended_is_an_infrastructure_failure(postgres_url: str) -> None:
+    """COPY on a connection the server has ended (a failover, a restart): SQLAlchemy's DBAPIError, the connection
+    invalidated, so the consumer waits for the database instead of counting a delivery attempt."""
+    db = Database(postgres_url, [INBOX])
+    db.create_all()
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with db.session() as s:
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with admin.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DBAPIError) as raised:
+                insert_rows(s, INBOX, ("group", "event_id", "processed_at"),
+                            [("g", "01" * 13, datetime(2026, 11, 30, tzinfo=UTC))])
+            assert raised.value.connection_invalidated and is_infrastructure(raised.value)
+        with db.session() as s:  # the pool hands out a new connection
+            assert s.execute(select(INBOX.c.event_id)).scalars().all() == []
+    finally:
+        admin.dispose()
+        db.dispose()

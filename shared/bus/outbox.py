@@ -140,11 +140,14 @@ class OutboxRelay:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _pending(self) -> list[Any]:
-        q = select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body).where(OUTBOX.c.published_at.is_(None))
+    def _unsent(self, q: Any) -> Any:
+        """Narrow a query to rows not on the bus yet: unpublished, and not published awaiting their mark."""
+        q = q.where(OUTBOX.c.published_at.is_(None))
         published = self._unmarked_ids
-        if published:
-            q = q.where(OUTBOX.c.id.not_in(published))
+        return q.where(OUTBOX.c.id.not_in(published)) if published else q
+
+    def _pending(self) -> list[Any]:
+        q = self._unsent(select(OUTBOX.c.id, OUTBOX.c.stream, OUTBOX.c.body))
         with self.db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return list(conn.execute(q.order_by(OUTBOX.c.id).limit(self.batch_size)))
 
@@ -193,10 +196,7 @@ class OutboxRelay:
 
     def backlog(self) -> int:
         """Rows not on the bus yet (published rows whose mark is still to be written do not count)."""
-        q = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
-        published = self._unmarked_ids
-        if published:
-            q = q.where(OUTBOX.c.id.not_in(published))
+        q = self._unsent(select(func.count()).select_from(OUTBOX))
         with self.db.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             return int(conn.execute(q).scalar_one())
 
@@ -213,8 +213,7 @@ class OutboxRelay:
         """
         if not await self.marks.publish(mark, [(row.stream, row.body) for row in rows]):
             return False
-        streams = Counter(row.stream for row in rows)
-        for stream, count in streams.items():
+        for stream, count in Counter(row.stream for row in rows).items():
             PUBLISHED.labels(stream).inc(count)
         for row in rows:
             if '"traceparent":"' in row.body:

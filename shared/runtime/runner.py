@@ -53,7 +53,15 @@ class HeldLogs(logging.Handler):
                     handler.handle(record)
 
 
-class NodeServer(uvicorn.Server):
+class SettledServer(uvicorn.Server):
+    """uvicorn whose process, once started, sets its start-up heap aside from garbage collection (heap.py)."""
+
+    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
+        await super().startup(sockets)
+        heap.settle()
+
+
+class NodeServer(SettledServer):
     """uvicorn with a start banner printing the node's URLs."""
 
     def __init__(self, config: uvicorn.Config, node: Node, logs: HeldLogs) -> None:
@@ -62,7 +70,6 @@ class NodeServer(uvicorn.Server):
 
     async def startup(self, sockets: list | None = None) -> None:  # type: ignore[override]
         await super().startup(sockets)
-        heap.settle()  # everything the node holds from here on is built: the collector skips it (heap.py)
         self.logs.finish(show=True)
         s = self.node.settings
         port = s.http_port
@@ -111,7 +118,7 @@ def run_web(settings: Settings) -> None:
     print(f"Lotse {VERSION} web app of node {settings.node_id} on http://{settings.http_host}:"
           f"{sock.getsockname()[1]}/ — API at {settings.web_api_url}", flush=True)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        SettledServer(config).run(sockets=[sock])
     finally:
         sock.close()
 

@@ -17,13 +17,13 @@ import logging
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import pydantic
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from shared.clock import ZONE, today
 from shared.db import Database, permitted, wipe_after_commit
 from shared.errors import Conflict
 from shared.events import utcnow
@@ -49,15 +49,9 @@ if TYPE_CHECKING:
     from shared.service import Background, ServiceContext
 
 log = logging.getLogger(__name__)
-ZONE = ZoneInfo("Europe/Berlin")
 REASON_MIN, REASON_MAX = 10, 500
 RETENTION_ACTOR = "retention"  # who erased, for the retention run
 SEARCH_DETAIL = "search "  # an audit row's pointer to the search log entry that showed the case
-
-
-def today() -> date:
-    """The current calendar day in Baden-Württemberg."""
-    return datetime.now(ZONE).date()
 
 
 class Ground(StrEnum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from shared import clock
 from shared.db import Database
 
 from . import mailer, reminders, service
@@ -17,12 +17,11 @@ if TYPE_CHECKING:
     from shared.service import Background, ServiceContext
 
 log = logging.getLogger(__name__)
-ZONE = ZoneInfo("Europe/Berlin")  # target dates are calendar days in Baden-Württemberg
 
 
 def today() -> date:
-    """The current calendar day (tests replace this function to move the clock)."""
-    return datetime.now(ZONE).date()
+    """The current calendar day in Baden-Württemberg (tests replace this function to move the clock)."""
+    return clock.today()
 
 
 def check_overdue(db: Database, mail: MailConfig, *, day: date) -> int:

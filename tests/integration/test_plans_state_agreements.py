@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from services.plans.state.agreements import protect_shares
 from services.plans.state.models import StateCase
+from shared import clock
 from shared.disclosure import small
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope
 from shared.events.cases import CaseClosed, CaseOpened
@@ -156,8 +157,8 @@ def test_the_share_on_the_years_last_day_with_small_counts_withheld(state: NodeH
     # the year before: only the case opened then, and closed in the summer after, was open
     assert figures(answer(state, YEAR - 1)) == ("x", 0, None)
     # today: the closed-next-year case is closed, the ones of the new year are open
-    now = answer(state, date.today().year)
-    assert now["counted_on"] == date.today().isoformat()
+    now = answer(state, clock.today().year)
+    assert now["counted_on"] == clock.today().isoformat()  # the programme's calendar day, not the machine's
     with state.node.contexts["plans"].database.session() as s:
         rows = {r.case_pseudonym: r for r in s.exec(select(StateCase)).all()}
     first = rows[pseudonym("agreed-before-seen-opened")]
@@ -187,7 +188,7 @@ def test_bad_queries_and_callers(state: NodeHandle, redis: Redis) -> None:
     for role in ("manager", "lead", "node_admin"):
         assert state.client.get(API, params={"year": YEAR}, headers=state.headers("x", role)).status_code == 403
     assert ok(state.client.get(API, params={"year": YEAR}, headers=state.headers("f", "funding_officer")))
-    for bad in ({"year": date.today().year + 1}, {"year": 1999}, {"year": "zwanzig"}, {"year": 10**30}, {}):
+    for bad in ({"year": clock.today().year + 1}, {"year": 1999}, {"year": "zwanzig"}, {"year": 10**30}, {}):
         r = state.client.get(API, params=bad, headers=operator)
         assert r.status_code == 422, bad
         assert [d["field"] for d in r.json()["detail"]] == ["year"], r.text

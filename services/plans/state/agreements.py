@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, tuple_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, col, func, select
 
+from shared import clock
 from shared.db import in_chunks
 from shared.disclosure import MIN_CELL, Protected, protect
 from shared.errors import InvalidInput
@@ -151,7 +152,7 @@ def figure(table: Protected[str], tenant: str | None) -> Figure:
 
 def agreed_plans(session: Session, *, year: int, tenant: str | None, today: date | None = None) -> AgreedPlans:
     """The share of open cases with an agreed plan in a year; both counts read from their protected tables."""
-    day = counted_on(year, today or date.today())
+    day = counted_on(year, today or clock.today())
     opened, agreed = protect_shares(counts_on(session, day))
     n_open, n_agreed = figure(opened, tenant), figure(agreed, tenant)
     share = (round(100 * n_agreed.count / n_open.count, 1)

@@ -4,10 +4,10 @@ tables; the cases' openings, consultations and closures tell which cases are ope
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from shared import clock
 from shared.bus import Subscription, batched
 from shared.events import STREAMS, Envelope
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
@@ -18,12 +18,11 @@ from shared.service import ServiceContext
 from . import agreements, service
 
 GROUP = "plans"
-ZONE = ZoneInfo("Europe/Berlin")  # a goal's status changes on a calendar day in Baden-Württemberg
 
 
 def day_of(env: Envelope) -> date:
-    """The day the event happened on its node."""
-    return env.occurred_at.astimezone(ZONE).date()
+    """The day the event happened on its node (a goal's status changes on a calendar day in Baden-Württemberg)."""
+    return clock.day_of(env.occurred_at)
 
 
 def on_goal_added(session: Session, env: Envelope, p: PlanGoalAdded) -> None:

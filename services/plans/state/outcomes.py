@@ -12,6 +12,7 @@ from datetime import date
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
+from shared import clock
 from shared.disclosure import MIN_CELL, Protected, protect
 from shared.events.codes import CloseReason, GoalStatus, Topic
 
@@ -80,7 +81,7 @@ def months_to_independence(session: Session, *, year: int, tenant: str | None) -
 
 def plan_outcomes(session: Session, *, year: int, tenant: str | None, today: date | None = None) -> PlanOutcomes:
     """One year's plan outcomes (by today in the current year) for a municipality or statewide."""
-    today = today or date.today()
+    today = today or clock.today()  # the day its events are dated by (consumers.day_of)
     until = counted_on(year, today)  # refuses a year before FIRST_YEAR or after this one
     goals = goal_tables(session, year=year, until=until)
     return PlanOutcomes(

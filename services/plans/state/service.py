@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, func, select
 
+from shared import clock
 from shared.events import utcnow
 from shared.events.codes import GoalStatus, Topic
 from shared.events.plans import PartnerType, StepStatus
@@ -60,7 +61,7 @@ def record_goal(
     """
     check_pseudonyms(goal_id=goal_pseudonym, case_id=case_pseudonym)
     row = session.get(StateGoal, (node, goal_pseudonym), with_for_update=True)
-    since = row.status_changed_on if row is not None and row.status == status else changed_on or date.today()
+    since = row.status_changed_on if row is not None and row.status == status else changed_on or clock.today()
     return _keep_newest(session, StateGoal, (node, goal_pseudonym), plan_version, {
         "node": node, "goal_pseudonym": goal_pseudonym, "case_pseudonym": case_pseudonym, "tenant": tenant,
         "area": area, "status": status, "status_changed_on": since})

@@ -53,6 +53,10 @@ def node_settings(tmp: Path, redis_url: str, **overrides: Any) -> Settings:
         # seen; the child process (the default with two cores) is tested in test_ingest_process.py and runs
         # in every subprocess node (the demo, the benches).
         "ingest_process": "off",
+        # Tests poll statistics every 50 ms until events arrive, where a client past the production budget
+        # (burst 30, then one a second) gets 429s: a node under test gives its callers room. The limiter is
+        # tested with its own small budget (test_hardening_limits.py) and by nodes run as operators run them.
+        "rate_limit_burst": 100_000,
     }
     values.update(overrides)
     if "services" in values:  # the web app is served too, as on every all-in-one node; it needs no bus

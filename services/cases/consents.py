@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import String
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from shared import clock
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import utcnow
 from shared.ids import new_id
@@ -199,7 +200,7 @@ def withdraw_consent(session: Session, *, case: Case, consent_id: str, withdrawn
         raise NotFound("consent not found")
     if consent.withdrawn_on is not None:
         raise Conflict(f"consent was already withdrawn on {consent.withdrawn_on.isoformat()}")
-    day = withdrawn_on or date.today()
+    day = withdrawn_on or clock.today()
     if day < consent.given_on:
         raise InvalidInput("withdrawn_on", "must not be before the consent's given_on")
     consent.withdrawn_on, consent.withdrawn_by, consent.withdrawn_at = day, actor[:255], utcnow()
@@ -234,7 +235,7 @@ def read_consents(session: Session, *, case: Case, actor: str) -> ConsentsPublic
 def require_consent(session: Session, *, case: Case, purpose: ConsentPurpose, partner: str | None = None,
                     on: date | None = None) -> Consent:
     """The client's consent for this purpose (and partner) in force on `on`; else ConsentMissing (409)."""
-    day = on or date.today()
+    day = on or clock.today()
     for consent in reversed(consents_of(session, case_id=case.id)):
         if consent.purpose != purpose or consent.given_on > day:
             continue

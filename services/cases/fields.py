@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 import pydantic
 from pydantic import AfterValidator, StringConstraints
 
+from shared import clock
 from shared.fields import IsoDate
 
 NAME_MAX = 100
@@ -18,7 +19,7 @@ T = TypeVar("T")
 
 
 def _not_future(value: date) -> date:
-    if value > date.today():
+    if value > clock.today():
         raise ValueError("must not be in the future")
     return value
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from shared import clock
 from shared.bus.outbox import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Envelope, utcnow
@@ -329,7 +330,7 @@ def accept(session: Session, *, handover: Handover, actor: str, manager: str | N
                 languages=list(file["languages"]), household_size=int(file["household_size"]),
                 household_members=list(file["household_members"]), eligibility=file["eligibility"],
                 eligible_since=date.fromisoformat(file["eligible_since"]),
-                accommodation_since=_day(file["accommodation_since"]), opened_on=date.today(),
+                accommodation_since=_day(file["accommodation_since"]), opened_on=clock.today(),
                 first_consultation_on=_day(file["first_consultation_on"]),
                 counselling_ends_on=_day(file["counselling_ends_on"]),
                 counselling_extended_on=_day(file["counselling_extended_on"]),

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from shared import clock
 from shared.db import append_only
 from shared.events import utcnow
 from shared.events.codes import CloseReason, Eligibility, Mode, Relation, Topic
@@ -212,7 +213,7 @@ class HouseholdMember(BaseModel):
 
     relation: Relation
     birth_year: int | None = pydantic.Field(default=None, strict=True, ge=EARLIEST_BIRTH.year,
-                                            le=date.today().year)
+                                            le=clock.today().year)
 
 
 class CaseCreate(BaseModel):

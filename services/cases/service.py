@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from shared import clock
 from shared.bus import emit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import STREAMS, Contract, utcnow
@@ -127,7 +128,7 @@ def open_case(
     since = counselling.eligible_since(eligibility=eligibility, eligible_since=eligible_since,
                                        accommodation_since=accommodation_since)
     counselling.check_household(household_members, household_size)
-    today = date.today()
+    today = clock.today()
     case = Case(id=new_id(), tenant=tenant, manager=manager[:255], status=CaseStatus.open,
                 given_name=given_name, family_name=family_name, birth_date=birth_date,
                 nationality=nationality, languages=list(languages),
@@ -180,13 +181,13 @@ def extend_counselling(session: Session, *, case: Case, justification: str, acto
                        node: str) -> Case:
     """A lead extends the clock once, to four years; the justification stays in the case file."""
     _still_open(case)
-    ends = counselling.extend(case, justification=justification, today=date.today())
+    ends = counselling.extend(case, justification=justification, today=clock.today())
     case.updated_at = utcnow()
     session.add(case)
     audit(session, actor=actor, action=AuditAction.extend_counselling, case=case,
           detail=f"ends_on {ends.isoformat()}")
     _announce_clock(session, case, node)
-    _emit(session, case, CounsellingExtended(case_id=case.id, extended_on=date.today()), node)
+    _emit(session, case, CounsellingExtended(case_id=case.id, extended_on=clock.today()), node)
     return case
 
 
@@ -194,7 +195,7 @@ def close_case(session: Session, *, case: Case, reason: CloseReason, actor: str,
                node: str) -> Case:
     """Close an open case with its reason (CaseClosed); a closed case cannot be closed again."""
     _still_open(case)
-    today = date.today()
+    today = clock.today()
     case.status, case.closed_on, case.close_reason = CaseStatus.closed, today, reason
     case.updated_at = utcnow()
     session.add(case)
@@ -232,7 +233,7 @@ def reassign(session: Session, *, case: Case, manager: str, actor: str, node: st
     _still_open(case)
     if manager == case.manager:
         raise InvalidInput("manager", "is already the case's manager")
-    previous, today = case.manager, date.today()
+    previous, today = case.manager, clock.today()
     case.manager, case.updated_at = manager, utcnow()
     session.add(case)
     audit(session, actor=actor, action=AuditAction.reassign, case=case, detail=f"{previous} -> {manager}"[:100])

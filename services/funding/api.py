@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
+from shared import clock
 from shared.auth import tenant_for_write
 from shared.errors import InvalidInput
 from shared.events.funding import ExtensionKind
@@ -57,7 +57,7 @@ def register_position(body: PositionCreate, principal: Manager, session: Session
     position = service.register_position(session, tenant=tenant, fte=body.fte, qualification=body.qualification,
                                          starts_on=body.starts_on, ends_on=body.ends_on, actor=principal.sub,
                                          node=ctx.node)
-    return PositionPublic.of(position, date.today(), None)
+    return PositionPublic.of(position, clock.today(), None)
 
 
 @router.get("/positions", response_model=PositionPage)
@@ -70,14 +70,14 @@ def list_positions(
     visible = principal.tenants if tenant is None else principal.tenants & {tenant}
     page, next_cursor = service.list_positions(session, tenants=visible, after=cursor, limit=limit)
     waiting = service.open_applications(session, position_ids=[p.id for p in page])
-    today = date.today()
+    today = clock.today()
     return PositionPage(items=[PositionPublic.of(p, today, waiting.get(p.id)) for p in page],
                         next_cursor=next_cursor)
 
 
 def _public(session: Session, position: FundingPosition) -> PositionPublic:
     waiting = service.open_application(session, position_id=position.id)
-    return PositionPublic.of(position, date.today(), waiting.id if waiting else None)
+    return PositionPublic.of(position, clock.today(), waiting.id if waiting else None)
 
 
 @router.get("/positions/{position_id}", response_model=PositionPublic)
@@ -135,7 +135,7 @@ def apply_for_extension(position: PositionToChange, principal: Manager, session:
     return service.apply_for_extension(
         session, position=position, kind=ExtensionKind(body.kind), justification=body.justification,
         interruption_from=body.interruption_from, interruption_to=body.interruption_to,
-        actor=principal.sub, today=date.today(), node=ctx.node)
+        actor=principal.sub, today=clock.today(), node=ctx.node)
 
 
 @router.post("/new-position-applications", status_code=201, response_model=ExtensionApplicationPublic)
@@ -145,7 +145,7 @@ def apply_for_new_position(body: NewPositionApplicationCreate, principal: Manage
     tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
     return service.apply_for_new_position(
         session, tenant=tenant, fte=body.fte, qualification=body.qualification, starts_on=body.starts_on,
-        months=body.months, justification=body.justification, actor=principal.sub, today=date.today(),
+        months=body.months, justification=body.justification, actor=principal.sub, today=clock.today(),
         node=ctx.node)
 
 
@@ -168,7 +168,7 @@ def get_application(application: CurrentApplication, session: SessionDep) -> Ext
 def withdraw_application(application: ApplicationToChange, session: SessionDep, ctx: ContextDep) -> Any:
     """Withdraw an application the state has not decided yet (a new position's: the position too); 409 once
     it is decided or withdrawn."""
-    return service.withdraw_application(session, application=application, today=date.today(), node=ctx.node)
+    return service.withdraw_application(session, application=application, today=clock.today(), node=ctx.node)
 
 
 @router.get("/extension-applications/{application_id}/letter.pdf", response_class=Response,
@@ -215,7 +215,7 @@ def key_figures(year: YearPath, principal: Reader, session: SessionDep, ctx: Con
                 tenant: TenantQuery = None) -> figures.KeyFiguresPublic:
     """The municipality's annual figures: positions and FTE of the year, and what was submitted, when."""
     chosen = tenant_for_write(principal, tenant, ctx.settings.tenants)
-    return figures.key_figures(session, tenant=chosen, year=year, today=date.today())
+    return figures.key_figures(session, tenant=chosen, year=year, today=clock.today())
 
 
 @router.post("/key-figures/{year}/submit", status_code=201, response_model=figures.KeyFiguresPublic)
@@ -223,6 +223,6 @@ def submit_key_figures(year: YearPath, body: figures.KeyFiguresCreate, principal
                        ctx: ContextDep) -> figures.KeyFiguresPublic:
     """Submit the year's figures to the state (aggregated, small cells withheld); once per year."""
     tenant = tenant_for_write(principal, body.tenant, ctx.settings.tenants)
-    figures.submit(session, tenant=tenant, year=year, body=body, actor=principal.sub, today=date.today(),
+    figures.submit(session, tenant=tenant, year=year, body=body, actor=principal.sub, today=clock.today(),
                    node=ctx.node)
-    return figures.key_figures(session, tenant=tenant, year=year, today=date.today())
+    return figures.key_figures(session, tenant=tenant, year=year, today=clock.today())

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Str
 from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
+from shared import clock
 from shared.db import append_only
 from shared.events import utcnow
 from shared.events.codes import GoalStatus, Topic
@@ -213,7 +214,7 @@ def years_ahead(day: date, years: int) -> date:
 
 
 def _within_horizon(value: date) -> date:
-    latest = years_ahead(date.today(), TARGET_YEARS_AHEAD)
+    latest = years_ahead(clock.today(), TARGET_YEARS_AHEAD)
     if value > latest:
         raise ValueError(f"must be at most {TARGET_YEARS_AHEAD} years ahead (until {latest})")
     return value

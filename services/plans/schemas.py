@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from shared import clock
 from shared.disclosure import MIN_CELL
 from shared.events.plans import STEP_STATUSES, PartnerType, StepActor, StepStatus
 from shared.fields import IsoDate
@@ -29,7 +30,7 @@ def _language(value: str) -> str:
 
 
 def _not_future(value: date) -> date:
-    if value > date.today():
+    if value > clock.today():
         raise ValueError("may not be in the future")
     return value
 

@@ -7,6 +7,7 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
+from shared import clock
 from shared.runtime.demo_nodes import DemoNode, api, eventually
 
 NAMES = {"08111000": "Stuttgart", "08221000": "Heidelberg", "08222000": "Mannheim"}
@@ -25,7 +26,7 @@ TOPICS = ["language", "work", "housing", "school", "education", "health", "famil
 
 def seed(node: DemoNode, rng: random.Random) -> list[tuple[str, str, str]]:
     """Cases with consultations and plan goals, and positions with one extension application each."""
-    today = date.today()
+    today = clock.today()
     cases: list[tuple[str, str, str]] = []
     for tenant in node.tenants:
         managers = [f"manager-{NAMES[tenant].lower()}-{i}" for i in (1, 2)]
@@ -72,7 +73,7 @@ ALLOCATION_KEYS = {"08111": 5.6, "08221": 1.4, "08222": 2.9, "08212": 2.8, "0831
 
 def seed_funding_years(state: DemoNode, officer: str) -> None:
     """Funding years around today with budget and rates (sent down to every node), and this year's keys."""
-    this_year = date.today().year
+    this_year = clock.today().year
     for year in range(this_year - 2, this_year + 5):
         api(state, "POST", "/api/funding/v1/years", officer,
             {"year": year, "budget_eur": 48_000_000, "rates_eur": RATES})
@@ -92,7 +93,7 @@ def wait_for_applications(state: DemoNode, token: str, count: int, timeout: floa
 
 def record_consultation(node: DemoNode, token: str, case_id: str, rng: random.Random) -> None:
     api(node, "POST", f"/api/cases/v1/cases/{case_id}/consultations", token, {
-        "held_on": (date.today() - timedelta(days=rng.randint(0, 60))).isoformat(),
+        "held_on": (clock.today() - timedelta(days=rng.randint(0, 60))).isoformat(),
         "duration_minutes": rng.choice([20, 30, 45, 60, 90]),
         "mode": rng.choice(["office", "office", "outreach", "phone", "video", "group"]),
         "topics": rng.sample(TOPICS, rng.randint(1, 3))})

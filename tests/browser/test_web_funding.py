@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from services.funding.terms import add_months
+from shared import clock
 from shared.auth import issue_dev_token
 from shared.runtime.embedded import EmbeddedServer, find_server, free_port
 from shared.runtime.node import Node
@@ -32,7 +33,7 @@ from tests.nodes import STUTTGART, node_settings, serving_node
 
 pytestmark = needs_chromium
 STATE_TENANT = "08000000"
-TODAY = date.today()
+TODAY = clock.today()
 STARTS, ENDS = TODAY - timedelta(days=400), TODAY + timedelta(days=300)
 JUSTIFICATION = "Die Stelle ist besetzt; der Beratungsbedarf in der Anschlussunterbringung wächst weiter."
 NEW_JUSTIFICATION = "Die Zahl der Geflüchteten in der Anschlussunterbringung hat sich verdoppelt."

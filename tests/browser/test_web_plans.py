@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
 
 import pytest
 from playwright.sync_api import expect
 
+from shared import clock
 from tests.browser.conftest import Visit, needs_chromium, visiting
 from tests.browser.test_web_manager import inbox_confirms_the_case
 
@@ -66,7 +66,7 @@ def test_steps_agreement_versions_inbox_and_audit_pass_axe(visit: Visit) -> None
     visit.accessible("agreement")
     page.get_by_label("Erklärt auf").select_option("ar")
     page.get_by_role("button", name="Vereinbarung festhalten").click()
-    expect(page.locator("#versions")).to_contain_text(f"vereinbart am {date.today():%d.%m.%Y}, erklärt auf Arabisch")
+    expect(page.locator("#versions")).to_contain_text(f"vereinbart am {clock.today():%d.%m.%Y}, erklärt auf Arabisch")
     visit.accessible("versions")
     page.get_by_role("link", name="Fassung 1").click()
     expect(page.locator("#version-status")).to_contain_text("auf Papier unterschrieben: ja")

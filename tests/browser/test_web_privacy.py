@@ -6,16 +6,16 @@ axe-core finds nothing on any of these pages; no request leaves the node.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from shared import clock
 from tests.browser.conftest import Visit, Watch, chromium, needs_chromium
 from tests.integration.test_web_pages import CASE_FORM
 
 pytestmark = needs_chromium
-TODAY = date.today().strftime("%d.%m.%Y")
+TODAY = clock.today().strftime("%d.%m.%Y")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import redis as redis_sync
 
+from shared import clock
 from shared.events import STREAMS, envelope_for
 from shared.events.funding import ExtensionDecided
 from tests.nodes import eventually
@@ -39,7 +40,7 @@ def case_to_closed_plan(url: Url, manager: str, tenant: str) -> dict[str, Any]:
     goal = call("POST", f"{plans}/plans/{plan['id']}/goals", manager,
                 {"area": "language", "title": "B1 course", "target_date": "2027-03-31"})
     assert goal.status_code == 201, goal.text
-    held_on = (date.today() - timedelta(days=1)).isoformat()
+    held_on = (clock.today() - timedelta(days=1)).isoformat()
     r = call("POST", url("cases") + f"/api/cases/v1/cases/{case['id']}/consultations", manager, {
         "held_on": held_on, "duration_minutes": 45, "mode": "outreach",
         "topics": ["language", "housing"], "note": CANARY_NOTE})
@@ -60,7 +61,7 @@ def case_to_closed_plan(url: Url, manager: str, tenant: str) -> dict[str, Any]:
 def position_to_extension(url: Url, lead: str, tenant: str, redis_url: str) -> dict[str, Any]:
     """Register -> occupy -> vacate -> apply -> (state decides) -> ends_on + 24 months, lead notified."""
     funding = url("funding") + "/api/funding/v1"
-    start = date.today() - timedelta(days=400)
+    start = clock.today() - timedelta(days=400)
     r = call("POST", f"{funding}/positions", lead, {"tenant": tenant, "fte": 0.75,
                                                     "starts_on": start.isoformat(),
                                                     "ends_on": (start + timedelta(days=730)).isoformat()})
@@ -76,7 +77,7 @@ def position_to_extension(url: Url, lead: str, tenant: str, redis_url: str) -> d
     assert r.status_code == 201 and r.json()["status"] == "submitted", r.text
     application = r.json()
     decision = envelope_for(ExtensionDecided(application_id=application["id"], position_id=position["id"],
-                                             approved=True, decided_on=date.today()),
+                                             approved=True, decided_on=clock.today()),
                             tenant=tenant, node="state", aggregate_id=position["id"], target_node="*")
     client = redis_sync.Redis.from_url(redis_url)
     client.xadd(STREAMS["federation"], {"event": decision.to_json()})

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis as redis_sync
 
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.e2e.test_federation_link import register_node
 from tests.nodes import NodeHandle, eventually, running_node
@@ -69,7 +70,7 @@ def open_case(node: NodeHandle, manager: dict[str, str], tenant: str, name: str 
 def consult(node: NodeHandle, manager: dict[str, str], case_id: str, minutes: int, topics: list[str],
             mode: str = "office") -> None:
     ok(node.client.post(f"/api/cases/v1/cases/{case_id}/consultations", headers=manager, json={
-        "held_on": (date.today() - timedelta(days=2)).isoformat(), "duration_minutes": minutes,
+        "held_on": (clock.today() - timedelta(days=2)).isoformat(), "duration_minutes": minutes,
         "mode": mode, "topics": topics, "note": "Canary-Note-Qwerty"}), 201)
 
 
@@ -109,7 +110,7 @@ def test_consultations_and_goals_reach_state_statistics(statewide: Statewide) ->
 
 def test_occupancy_reaches_register_and_extension_goes_only_to_its_node(statewide: Statewide) -> None:
     a, b, state = statewide.a, statewide.b, statewide.state
-    start = date.today() - timedelta(days=300)
+    start = clock.today() - timedelta(days=300)
     positions = {}
     for node, tenant in ((a, STUTTGART), (b, HEIDELBERG)):
         lead = node.headers(f"lead-{tenant}", "lead", tenants=[tenant])

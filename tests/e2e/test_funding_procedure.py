@@ -15,6 +15,7 @@ from sqlmodel import select
 from services.cases.models import Consultation
 from services.funding.letters import euro
 from services.funding.terms import add_months
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer, find_server
 from tests.e2e.test_federation_link import register_node
 from tests.integration.test_web_pages import sign_in
@@ -68,7 +69,7 @@ def pdf_text(pdf: bytes) -> str:
 
 
 def test_an_academic_position_is_extended_by_24_months_with_equal_grants_on_both_nodes(pair: Pair) -> None:
-    this_year = date.today().year
+    this_year = clock.today().year
     for year in range(this_year - 1, this_year + 5):
         pair.at_state("POST", "/years", 201, json={"year": year, "budget_eur": 48_000_000, "rates_eur": RATES})
     # the years travel down to every node: the municipal node knows the same rates
@@ -76,7 +77,7 @@ def test_an_academic_position_is_extended_by_24_months_with_equal_grants_on_both
                .status_code == 200, timeout=30)
     assert pair.at_node("GET", f"/years/{this_year}")["rates_eur"] == RATES
 
-    starts = date(this_year - 1, date.today().month, 1)
+    starts = date(this_year - 1, clock.today().month, 1)
     ends = add_months(starts, 24) - timedelta(days=1)
     position = pair.at_node("POST", "/positions", 201, json={
         "tenant": STUTTGART, "fte": 0.5, "qualification": "academic", "starts_on": starts.isoformat(),
@@ -134,7 +135,7 @@ def test_an_academic_position_is_extended_by_24_months_with_equal_grants_on_both
 
 
 def test_a_withdrawn_application_cannot_be_decided(pair: Pair) -> None:
-    starts = date.today().replace(day=1)
+    starts = clock.today().replace(day=1)
     position = pair.at_node("POST", "/positions", 201, json={
         "tenant": STUTTGART, "fte": 0.25, "starts_on": starts.isoformat(),
         "ends_on": add_months(starts, 12).isoformat()})
@@ -154,7 +155,7 @@ def test_a_withdrawn_application_cannot_be_decided(pair: Pair) -> None:
 
 
 def test_a_new_position_is_applied_for_decided_at_the_state_and_approved_on_the_node(pair: Pair) -> None:
-    this_year = date.today().year
+    this_year = clock.today().year
     pair.at_state("POST", "/years", 201, json={"year": this_year, "budget_eur": 48_000_000, "rates_eur": RATES})
     eventually(lambda: pair.node.client.get(f"/api/funding/v1/years/{this_year}", headers=pair.lead)
                .status_code == 200, timeout=30)
@@ -200,7 +201,7 @@ def test_a_new_position_is_applied_for_decided_at_the_state_and_approved_on_the_
 
 
 def test_the_annual_figures_equal_a_recount_and_reach_the_state_with_small_cells_withheld(pair: Pair) -> None:
-    last_year = date.today().year - 1
+    last_year = clock.today().year - 1
     manager = pair.node.headers("mia", "manager", tenants=[STUTTGART])
     for i in range(6):
         case = pair.node.client.post("/api/cases/v1/cases", headers=manager, json={
@@ -237,7 +238,7 @@ def test_the_annual_figures_equal_a_recount_and_reach_the_state_with_small_cells
                                                       for m in o["municipalities"]) else None)(
         pair.at_state("GET", f"/key-figures?year={last_year}")), timeout=30)
     stuttgart = next(m for m in overview["municipalities"] if m["tenant"] == STUTTGART)
-    assert stuttgart["late"] == (date.today() > date(last_year + 1, 1, 31))
+    assert stuttgart["late"] == (clock.today() > date(last_year + 1, 1, 31))
     assert overview["totals"]["consultations"]["value"] == 12
     assert overview["totals"]["by_topic.health"] == {"value": None, "withheld_in": 1}
     state_page = TestClient(pair.state.client.app)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from services.cases.handover import Handover
 from services.cases.models import AuditEntry
+from shared import clock
 from shared.federation.boxes import ParcelRefused, node_box_key, open_parcel
 from shared.federation.crypto import node_signing_key, public_key_b64
 from shared.runtime.embedded import EmbeddedServer, find_server
@@ -80,7 +81,7 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
         "household_members": [{"relation": "child", "birth_year": 2015}], "accommodation_since": "2023-04-01"}),
         201)["id"]
     ok(a.client.post(f"{CASES}/cases/{cid}/consultations", headers=manager_a, json={
-        "held_on": (date.today() - timedelta(days=3)).isoformat(), "duration_minutes": 50, "mode": "office",
+        "held_on": (clock.today() - timedelta(days=3)).isoformat(), "duration_minutes": 50, "mode": "office",
         "topics": ["work"], "note": "Umzug-Note-Text"}), 201)
     plan = eventually(lambda: (r := a.client.get(f"{PLANS}/plans", headers=manager_a, params={"case_id": cid}))
                       .status_code == 200 and r.json())
@@ -95,7 +96,7 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
     assert a.client.post(f"{CASES}/cases/{cid}/handovers", headers=manager_a,
                          json={"to_tenant": HEIDELBERG}).status_code == 403
     ok(a.client.post(f"{CASES}/cases/{cid}/consents", headers=manager_a, json={
-        "purpose": "handover", "given_on": date.today().isoformat(), "form": "written"}), 201)
+        "purpose": "handover", "given_on": clock.today().isoformat(), "form": "written"}), 201)
     for to, reason in (("0822100", "to_tenant"), ("08999000", "to_tenant"), (STUTTGART, "to_tenant")):
         bad = a.client.post(f"{CASES}/cases/{cid}/handovers", headers=lead_a, json={"to_tenant": to})
         assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == reason, bad.text
@@ -197,7 +198,7 @@ def run_handover(state: NodeHandle, a: NodeHandle, b: NodeHandle, b_stack: ExitS
         "given_name": "Bleibt", "family_name": "Hier", "birth_date": "1990-01-01", "nationality": "SYR",
         "languages": ["ar"], "household_size": 1, "accommodation_since": "2023-04-01"}), 201)["id"]
     ok(a.client.post(f"{CASES}/cases/{kept}/consents", headers=manager_a, json={
-        "purpose": "handover", "given_on": date.today().isoformat(), "form": "oral"}), 201)
+        "purpose": "handover", "given_on": clock.today().isoformat(), "form": "oral"}), 201)
     second = ok(a.client.post(f"{CASES}/cases/{kept}/handovers", headers=lead_a, json={"to_tenant": HEIDELBERG}), 202)
     eventually(lambda: any(h["id"] == second["id"] and h["status"] == "received" for h in ok(b.client.get(
         f"{CASES}/handovers", headers=lead_b, params={"direction": "incoming"}))), timeout=30)

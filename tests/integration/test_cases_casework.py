@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from services.cases.counselling import years_after
 from services.cases.models import SearchEntry
+from shared import clock
 from tests.integration.test_cases_service import (
     API,
     CASE,
@@ -26,7 +27,7 @@ from tests.integration.test_cases_service import (
 )
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
-TODAY = date.today()
+TODAY = clock.today()
 UKRAINE = {**CASE, "nationality": "UKR", "languages": ["uk", "ru"], "accommodation_since": None,
            "eligibility": "temporary_protection_ukraine", "eligible_since": "2022-04-11"}
 

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from services.cases.erasure import Ground, run_retention
 from services.cases.models import Case, CaseStatus
 from services.plans.models import Plan
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer
 from tests.e2e.test_federation_link import server
 from tests.integration.test_cases_canary import levels  # noqa: F401  (the fixture)
@@ -53,7 +54,7 @@ def the_plan(node: NodeHandle, as_: dict[str, str], cid: str) -> dict[str, Any]:
 def figures(node: NodeHandle, state: NodeHandle, lead: dict[str, str]) -> list[Any]:
     """Every figure either level shows about the municipality."""
     operator = state.headers("op", "state_operator")
-    year = date.today().year
+    year = clock.today().year
     return [
         ok(node.client.get(f"{CASES}/caseloads", headers=lead)),
         ok(node.client.get(f"{CASES}/statistics/consultations", headers=lead)),
@@ -94,12 +95,12 @@ def test_an_erased_case_leaves_nothing_on_either_level_and_every_figure_stays(
                         json={"reason": "Reason-Erase-Glass: Vertretung im Urlaub"}), 201)
     plan = the_plan(muni, m1, cid)
     goal = ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/goals", headers=m1, json={
-        "area": "work", "title": "Goal-Erase-Title", "target_date": (date.today() + timedelta(days=90)).isoformat()}),
+        "area": "work", "title": "Goal-Erase-Title", "target_date": (clock.today() + timedelta(days=90)).isoformat()}),
               201)
     ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/goals/{goal['id']}/steps", headers=m1, json={
         "what": "Step-Erase-What", "who": "partner", "partner_type": "jobcenter"}), 201)
     ok(muni.client.post(f"{PLANS}/plans/{plan['id']}/agreements", headers=m1, json={
-        "agreed_on": date.today().isoformat(), "language": "ar", "signed_on_paper": True}), 201)
+        "agreed_on": clock.today().isoformat(), "language": "ar", "signed_on_paper": True}), 201)
     refused = muni.client.post(f"{CASES}/cases/{cid}/erase", headers=lead, json={"reason": "Antrag auf Löschung"})
     assert refused.status_code == 409 and "close it first" in refused.text  # an open case is closed first
     ok(muni.client.post(f"{CASES}/cases/{cid}/close", headers=m1, json={"reason": "moved_away"}))

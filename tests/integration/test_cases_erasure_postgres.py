@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlmodel import select
 
 from services.plans.models import Plan
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer
 from tests.conftest import POSTGRES_URL
 from tests.integration.test_cases_erasure import CASES, PLANS, ok, open_case, the_plan
@@ -80,7 +80,7 @@ def test_sealed_at_rest_and_nothing_left_after_an_erasure_on_postgresql(
 
         ok(node.client.post(f"{CASES}/cases/{cid}/close", headers=m1, json={"reason": "moved_away"}))
         ok(node.client.post(f"{CASES}/cases/{cid}/erase", headers=lead,
-                            json={"reason": "Antrag der Klientin vom " + date.today().isoformat()}), 202)
+                            json={"reason": "Antrag der Klientin vom " + clock.today().isoformat()}), 202)
 
         def plan_erased() -> bool:
             with node.node.contexts["plans"].database.session() as s:

@@ -8,12 +8,13 @@ from datetime import date
 import pytest
 from redis import Redis
 
+from shared import clock
 from shared.events.cases import CaseClosed, CaseOpened, ConsultationRecorded
 from tests.integration.test_web_pages import sign_in
 from tests.integration.test_web_statewide import OPERATOR, WITHHELD, inbound, pseudonym, register
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
-YEAR = date.today().year - 1
+YEAR = clock.today().year - 1
 
 
 @pytest.fixture
@@ -45,5 +46,5 @@ def test_the_outcomes_page_shows_a_year_and_marks_what_is_withheld(state: NodeHa
     assert WITHHELD in stuttgart and "<dd>6</dd>" not in stuttgart  # 8 - 2 would give Heidelberg's two
     wrong = state.client.get("/state/outcomes", params={"year": "neunzehn", "tenant": "0"})
     assert wrong.status_code == 422 and 'href="#f-year"' in wrong.text and 'href="#f-tenant"' in wrong.text
-    future = state.client.get("/state/outcomes", params={"year": date.today().year + 1})
+    future = state.client.get("/state/outcomes", params={"year": clock.today().year + 1})
     assert future.status_code == 422 and 'href="#f-year"' in future.text  # the API's reason at the field

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from services.cases.counselling import years_after
+from shared import clock
 from tests.integration.test_web_pages import CASE_FORM, open_case, other_browser, sign_in
 from tests.nodes import NodeHandle
 from web.render import format_date
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

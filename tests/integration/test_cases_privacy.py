@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -13,11 +13,12 @@ from sqlmodel import select
 
 from services.cases.break_glass import BreakGlassGrant
 from services.cases.consents import Consent, InformationSheet
+from shared import clock
 from shared.events import utcnow
 from tests.integration.test_cases_service import API, UNKNOWN, consult, counts, lead, manager, open_case
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
-TODAY = date.today()
+TODAY = clock.today()
 REASON = "Frau Weber ist krank, Termin beim Jobcenter heute"
 
 

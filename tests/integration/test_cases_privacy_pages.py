@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
 
 import pytest
 
+from shared import clock
 from tests.integration.test_web_pages import MISSING, csrf_of, open_case, other_browser, sign_in
 from tests.nodes import NodeHandle, eventually
 
-TODAY = date.today().strftime("%d.%m.%Y")
+TODAY = clock.today().strftime("%d.%m.%Y")
 REASON = "Frau Weber ist krank, die Klientin braucht heute Hilfe"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from services.cases.counselling import years_after
 from services.cases.models import TABLES, AuditEntry, Case, Consultation
+from shared import clock
 from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Envelope
@@ -24,7 +25,7 @@ from shared.settings import ALL_SERVICES
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/cases/v1"
-TODAY = date.today()
+TODAY = clock.today()
 YESTERDAY = TODAY - timedelta(days=1)
 TOMORROW = TODAY + timedelta(days=1)
 MB = "x" * 60_000  # past every field's limit, within the 64 KB body limit (past it: 413, test_hardening_bodies)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from shared import clock
 from shared.auth import issue_dev_token
 from shared.runtime.embedded import EmbeddedServer, free_port
 from tests.nodes import STUTTGART, node_settings, serving_node
@@ -29,7 +30,7 @@ def test_concurrent_writes_on_two_worker_threads_all_complete(valkey: EmbeddedSe
             async with httpx.AsyncClient(base_url=origin, timeout=20,
                                          headers={"Authorization": f"Bearer {token}"}) as client:
                 case = (await client.post("/api/cases/v1/cases", json=CASE)).json()["id"]
-                held_on = (date.today() - timedelta(days=1)).isoformat()
+                held_on = (clock.today() - timedelta(days=1)).isoformat()
                 body = {"held_on": held_on, "duration_minutes": 30, "mode": "office", "topics": ["work"]}
                 answers = await asyncio.gather(*[
                     client.post(f"/api/cases/v1/cases/{case}/consultations", json=body) for _ in range(48)])

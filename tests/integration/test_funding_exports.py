@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from redis import Redis
 
+from shared import clock
 from tests.integration.test_funding_pages import ENDS, FUNDING, STARTS, applied, position, received
 from tests.integration.test_funding_procedure_pages import YEAR, year_down
 from tests.nodes import STUTTGART, NodeHandle, eventually
@@ -64,7 +64,7 @@ def test_the_municipal_register_and_applications_export_as_the_api_answers(node:
         assert any(isinstance(r[3], int | float) for r in exported)  # numbers as numbers, not text
     grants_csv = download(node, "/exports/positions", lead, "csv", sheet="Zuwendungen")
     assert grants_csv[0] == GRANT_COLUMNS and len(grants_csv) == len(book["Zuwendungen"])
-    applications = download(node, "/exports/applications", lead, "xlsx", year=date.today().year)["Anträge"]
+    applications = download(node, "/exports/applications", lead, "xlsx", year=clock.today().year)["Anträge"]
     assert applications[1][0] == node.call("GET", f"{FUNDING}/positions/{mine[0]['id']}/extension-applications",
                                            as_=lead).json()[0]["id"]
     assert applications[1][9] == "Entscheidung ausstehend" and len(applications) == 2
@@ -99,5 +99,5 @@ def test_the_states_exports_equal_its_api(state: NodeHandle, redis: Redis) -> No
     grants = state.client.get(f"{FUNDING}/positions/{position_id}/grants", headers=officer).json()["items"]
     assert [r[3:] for r in register["Zuwendungen"][1:]] == [
         (g["year"], g["months"], g["rate_eur"], g["amount_eur"]) for g in grants]
-    decided = download(state, "/exports/applications", officer, "csv", year=date.today().year)
+    decided = download(state, "/exports/applications", officer, "csv", year=clock.today().year)
     assert decided[1][0] == app_id and decided[1][10] == "bewilligt" and decided[1][12] == "24"

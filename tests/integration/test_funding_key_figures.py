@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from shared import clock
 from shared.events.funding import KeyFiguresSubmitted
 from tests.integration.test_funding_service import counts, funding_events, lead
 from tests.integration.test_funding_state import as_, inbound, settled
@@ -17,7 +18,7 @@ from tests.integration.test_web_pages import sign_in
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
-LAST_YEAR = date.today().year - 1
+LAST_YEAR = clock.today().year - 1
 FIGURES: dict[str, Any] = {"consultations": 120, "minutes": 5400, "clients": 31, "by_topic": {"work": 40},
                            "by_mode": {"office": 120}, "goals": {"language": {"open": 6}}}
 

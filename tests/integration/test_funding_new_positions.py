@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from redis import Redis
 
 from services.funding.terms import add_months
+from shared import clock
 from shared.events import STREAMS, envelope_for
 from shared.events.codes import PositionStatus
 from shared.events.funding import (
@@ -29,7 +30,7 @@ from tests.integration.test_funding_state import counts as state_counts
 from tests.nodes import STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
-TODAY = date.today()
+TODAY = clock.today()
 STARTS = date(TODAY.year, TODAY.month, 1)
 JUSTIFICATION = "Die Zahl der Geflüchteten in der Anschlussunterbringung hat sich verdoppelt."
 RATES = {"vocational": 51_000, "academic": 60_000}

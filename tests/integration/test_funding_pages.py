@@ -14,15 +14,17 @@ from fastapi.testclient import TestClient
 from redis import Redis
 
 from services.funding.terms import add_months
+from shared import clock
 from shared.events import STREAMS, Contract, Envelope, envelope_for, new_event_id
 from shared.events.codes import PositionStatus
 from shared.events.funding import ExtensionApplied, ExtensionDecided, ExtensionKind, PositionRegistered
 from tests.integration.test_web_pages import CASE_FORM, CSP, csrf_of, open_case, sign_in
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
-from web.session import COOKIE, SessionCodec, WebSession, clock, session_key
+from web.session import COOKIE, SessionCodec, WebSession, session_key
+from web.session import clock as session_clock
 
 FUNDING, CASES = "/api/funding/v1", "/api/cases/v1"
-TODAY = date.today()
+TODAY = clock.today()
 STARTS, ENDS = date(TODAY.year - 1, 3, 1), date(TODAY.year + 1, 8, 31)
 JUSTIFICATION = "Die Stelle ist besetzt, der Beratungsbedarf in der Anschlussunterbringung wächst weiter."
 MISSING = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
@@ -48,7 +50,7 @@ def signed_in_with(node: NodeHandle, sub: str, role: str, tenants: list[str]) ->
     client = browser(node)
     key = session_key(Path(node.settings.data_dir) / "keys" / "web-session.key")
     session = WebSession(csrf="csrf-token-of-the-test", token=node.token(sub, role, tenants=tenants), sub=sub,
-                         roles=[role], tenants=tenants, last_seen=clock())
+                         roles=[role], tenants=tenants, last_seen=session_clock())
     client.cookies.set(COOKIE, SessionCodec(key, 1800).dump(session))
     return client, session.csrf
 

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from redis import Redis
 
 from services.funding.terms import add_months
+from shared import clock
 from shared.events import STREAMS, envelope_for, new_event_id
 from shared.events.codes import PositionStatus
 from shared.events.funding import (
@@ -193,7 +194,7 @@ def test_the_lead_applies_for_a_new_position_with_errors_at_the_fields(node: Nod
                                               "starts_on": "1.1.2026", "months": "12",
                                               "justification": JUSTIFICATION_TEXT})
     assert steps.status_code == 422 and summary_links(steps.text) == ["#f-fte"]
-    starts = date.today().replace(day=1)
+    starts = clock.today().replace(day=1)
     done = lead.post("/positions/new", data={"csrf_token": csrf, "fte": "0,75", "qualification": "academic",
                                              "starts_on": f"{starts:%d.%m.%Y}", "months": "36",
                                              "justification": JUSTIFICATION_TEXT}, follow_redirects=False)
@@ -221,7 +222,7 @@ def test_the_officer_sees_a_new_position_in_german_and_decides_it(state: NodeHan
                                       ends_on=add_months(starts, 36), status=PositionStatus.applied,
                                       qualification=Qualification.academic),
             node="node-a", tenant=STUTTGART, aggregate_id=position_id)
-    inbound(redis, ExtensionApplied(application_id=app_id, position_id=position_id, applied_on=date.today(),
+    inbound(redis, ExtensionApplied(application_id=app_id, position_id=position_id, applied_on=clock.today(),
                                     current_ends_on=starts, requested_ends_on=add_months(starts, 36),
                                     kind=ExtensionKind.new_position, justification=JUSTIFICATION_TEXT),
             node="node-a", tenant=STUTTGART, aggregate_id=position_id)
@@ -250,13 +251,13 @@ def test_the_inbox_links_a_decision_to_its_letter_only_when_the_letter_is_here(n
                                                                                redis: Redis) -> None:
     lead_api = node.headers("lead-stuttgart", "lead", tenants=[STUTTGART])
     application = node.call("POST", f"{FUNDING}/new-position-applications", as_=lead_api, json={
-        "fte": 0.5, "qualification": "vocational", "starts_on": date.today().replace(day=1).isoformat(),
+        "fte": 0.5, "qualification": "vocational", "starts_on": clock.today().replace(day=1).isoformat(),
         "months": 24, "justification": JUSTIFICATION_TEXT}).json()
     decision = ExtensionDecided(application_id=application["id"], position_id=application["position_id"],
-                                approved=True, decided_on=date.today(), kind=ExtensionKind.new_position)
+                                approved=True, decided_on=clock.today(), kind=ExtensionKind.new_position)
     # and one this node never applied for: announced to the lead, but there is no letter to link
     stray = ExtensionDecided(application_id=new_event_id(), position_id=new_event_id(), approved=False,
-                             decided_on=date.today(), reason="unbekannt")
+                             decided_on=clock.today(), reason="unbekannt")
     for payload in (decision, stray):
         env = envelope_for(payload, tenant=STUTTGART, node="state", aggregate_id=payload.position_id,
                            target_node="test-node")

@@ -14,13 +14,14 @@ from sqlmodel import select
 
 from services.funding.models import FundingExtensionApplication, FundingPosition
 from services.funding.terms import add_months
+from shared import clock
 from shared.bus import InboxEntry, OutboxEvent
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, envelope_for
 from shared.events.funding import ExtensionDecided
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
-TODAY = date.today()
+TODAY = clock.today()
 STARTS = date(TODAY.year - 1, 3, 1)
 # The next 29 February at least a year ahead: its extension must land on 28 February.
 LEAP_END = next(date(y, 2, 29) for y in range(TODAY.year + 1, TODAY.year + 9) if y % 4 == 0)

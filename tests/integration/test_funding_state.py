@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from services.funding.state.models import FundingStateApplication, FundingStatePosition
 from services.funding.terms import add_months
+from shared import clock
 from shared.bus import OutboxEvent
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
 from shared.events.codes import PositionStatus
@@ -22,7 +23,7 @@ from shared.federation.keys import DOWN_ALL, down_stream
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle, eventually
 
 API = "/api/funding/v1"
-TODAY = date.today()
+TODAY = clock.today()
 STARTS = date(TODAY.year - 1, 1, 1)
 ENDS = date(TODAY.year + 1, 8, 31)
 MB = "x" * 1_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from nacl.public import PrivateKey
 
 from services.cases.handover import DirectoryNode, on_parcel
+from shared import clock
 from shared.db import Database
 from shared.events import envelope_for
 from shared.events.handover import CaseHandedOver
@@ -23,7 +24,7 @@ from shared.settings import Settings
 from tests.integration.test_web_pages import open_case, other_browser, sign_in
 from tests.nodes import HEIDELBERG, STUTTGART, NodeHandle
 
-TODAY = date.today().strftime("%d.%m.%Y")
+TODAY = clock.today().strftime("%d.%m.%Y")
 SENDER = "node-b"
 
 
@@ -59,7 +60,7 @@ def summary(html: str) -> list[str]:
 
 def package(given: str, family: str) -> dict[str, Any]:
     """A case's parcel as services.cases.handover.package_of makes it: file, consultations, consents."""
-    held = (date.today() - timedelta(days=20)).isoformat()
+    held = (clock.today() - timedelta(days=20)).isoformat()
     return {
         "case": {"given_name": given, "family_name": family, "birth_date": "1988-04-12", "nationality": "SYR",
                  "languages": ["ar", "de"], "household_size": 2, "household_members": [],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +13,12 @@ from sqlmodel import select
 from services.cases.models import AuditEntry
 from services.cases.statistics import ConsultationStatistics
 from services.plans.statistics import GoalStatistics
+from shared import clock
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 CASES, PLANS = "/api/cases/v1", "/api/plans/v1"
 CONSULTATIONS, GOALS = f"{CASES}/statistics/consultations", f"{PLANS}/statistics/goals"
-YESTERDAY = date.today() - timedelta(days=1)
+YESTERDAY = clock.today() - timedelta(days=1)
 CASE = {"given_name": "Amina", "family_name": "Haddad", "birth_date": "1990-05-17",
         "nationality": "SYR", "languages": ["ar"], "household_size": 2,
         "accommodation_since": "2023-02-01"}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from redis import Redis
 
-from shared import VERSION
+from shared import VERSION, clock
 from shared.events import DEAD_LETTERS, STREAMS, Contract, envelope_for
 from shared.events.cases import CaseOpened, ConsultationRecorded
 from shared.events.codes import Mode, Topic
@@ -23,7 +23,7 @@ from tests.nodes import STUTTGART, NodeHandle, eventually
 
 OPS = "/api/node/v1"
 CANARY = "Zzyzxquokka"  # a client's name: it must never reach a node_admin
-HELD_ON = date.today() - timedelta(days=1)
+HELD_ON = clock.today() - timedelta(days=1)
 LATE = "case-opened-late"
 
 

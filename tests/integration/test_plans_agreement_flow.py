@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from redis import Redis
 from services.notifications import scheduler
 from services.notifications.app import service as notifications_service
 from services.plans.app import service as plans_service
+from shared import clock
 from shared.events import STREAMS
 from shared.events.cases import CaseReassigned, CounsellingPeriodSet
 from shared.runtime.embedded import EmbeddedServer
@@ -22,7 +23,7 @@ from tests.integration.notifications_support import settled
 from tests.integration.test_plans_service import API, CasesOutbox, manager, plan_for, plans_events
 from tests.nodes import NodeHandle, eventually, running_node
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def post(node: NodeHandle, path: str, as_: dict[str, str], body: dict[str, Any], method: str = "POST") -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from services.plans.models import AuditEntry
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer
 from tests.integration.test_plans_service import API, CasesOutbox, add_goal, lead, manager, plan_for
 from tests.nodes import STUTTGART, NodeHandle
@@ -110,10 +110,10 @@ def test_steps_agreements_reviews_and_versions_are_in_the_trail(node: NodeHandle
                             json={"what": "Bewerbung", "who": "manager"}).json()
     calls = [
         ("PATCH", f"{base}/goals/{goal['id']}/steps/{step['id']}", {"status": "done"}, "change_step", step["id"]),
-        ("POST", f"{base}/agreements", {"agreed_on": date.today().isoformat(), "language": "fa",
+        ("POST", f"{base}/agreements", {"agreed_on": clock.today().isoformat(), "language": "fa",
                                         "signed_on_paper": False}, "agree", "1"),
-        ("POST", f"{base}/reviews", {"reviewed_on": date.today().isoformat()}, "record_review",
-         date.today().isoformat()),
+        ("POST", f"{base}/reviews", {"reviewed_on": clock.today().isoformat()}, "record_review",
+         clock.today().isoformat()),
         ("GET", f"{base}/versions", None, "read_versions", None),
         ("GET", f"{base}/versions/1", None, "read_version", "1"),
     ]
@@ -130,7 +130,7 @@ def test_the_new_routes_refuse_bad_input_and_strangers(node: NodeHandle, cases: 
     pid = plan_for(node, opened, as_m1)["id"]
     base = f"{API}/plans/{pid}"
     r = node.client.post(f"{base}/agreements", headers=as_m1,
-                         json={"agreed_on": date.today().isoformat(), "language": "ar", "signed_on_paper": True})
+                         json={"agreed_on": clock.today().isoformat(), "language": "ar", "signed_on_paper": True})
     assert r.status_code == 409 and "no goals" in r.text
     goal = add_goal(node, pid, as_m1).json()
     steps = f"{base}/goals/{goal['id']}/steps"
@@ -148,7 +148,7 @@ def test_the_new_routes_refuse_bad_input_and_strangers(node: NodeHandle, cases: 
     stranger = manager(node, "m2")
     for method, path, body in (("GET", f"{base}/versions", None), ("POST", steps, {"what": "x", "who": "client"}),
                                ("PATCH", f"{steps}/{step['id']}", {"status": "done"}),
-                               ("POST", f"{base}/reviews", {"reviewed_on": date.today().isoformat()})):
+                               ("POST", f"{base}/reviews", {"reviewed_on": clock.today().isoformat()})):
         assert node.client.request(method, path, headers=stranger, json=body).status_code == 404, path
 
 

@@ -3,7 +3,6 @@ an AOF of the municipal or state server; the state counts the referral by its pa
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import redis as redis_sync
 from sqlmodel import select
 
 from services.plans.state.models import StateReferral
+from shared import clock
 from tests.integration.test_cases_canary import levels  # noqa: F401 (the two-level fixture, by name)
 from tests.integration.test_cases_service import everything_in_redis
 from tests.nodes import eventually
@@ -42,7 +42,7 @@ def test_plan_contents_leave_nothing_on_either_level(request: pytest.FixtureRequ
     referral = ok(muni.client.post(steps, headers=m1, json={
         "what": "Referral-Canary-Text", "who": "partner", "partner_type": "jobcenter"}), 201)
     ok(muni.client.post(f"{base}/agreements", headers=m1, json={
-        "agreed_on": date.today().isoformat(), "language": "ar", "signed_on_paper": True}), 201)
+        "agreed_on": clock.today().isoformat(), "language": "ar", "signed_on_paper": True}), 201)
     ok(muni.client.patch(f"{base}/goals/{goal['id']}", headers=m1, json={
         "title": "Edited-Canary-Title", "target_date": "2027-12-31"}))
     ok(muni.client.patch(f"{steps}/{referral['id']}", headers=m1, json={"status": "accepted"}))

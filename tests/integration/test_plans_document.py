@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
+from shared import clock
 from shared.runtime.embedded import EmbeddedServer
 from tests.integration.test_plans_audit import actions
 from tests.integration.test_plans_service import API, CasesOutbox, add_goal, manager, plan_for
 from tests.nodes import NodeHandle
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

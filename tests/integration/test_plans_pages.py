@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import pytest
 
+from shared import clock
 from tests.integration.test_web_pages import open_case, partial_of, plan_id_of, sign_in
 from tests.nodes import NodeHandle, eventually
 
@@ -59,7 +59,7 @@ def test_the_inbox_says_each_notification_in_german_with_its_dates(node: NodeHan
         return page if "überfällig" in page and "eröffnet" in page else None
 
     page = eventually(both)
-    today = date.today().strftime("%d.%m.%Y")
+    today = clock.today().strftime("%d.%m.%Y")
     assert f"Der Fall wurde am {today} eröffnet; Sie betreuen ihn." in page
     assert f'href="/cases/{case_id}"' in page
     assert ("Ein Ziel im Handlungsfeld „Sprache“ ist seit dem 03.01.2026 überfällig (Zieldatum 02.01.2026); "
@@ -102,7 +102,7 @@ def test_steps_agreement_versions_review_and_print_without_javascript(node: Node
     refused = form(node, agreement.replace("agreement", "agreements"), csrf, agreed_on="morgen", language="",
                    signed_on_paper="")
     assert refused.status_code == 422 and 'href="#f-agreed_on"' in refused.text and 'href="#f-language"' in refused.text
-    today = date.today().strftime("%d.%m.%Y")
+    today = clock.today().strftime("%d.%m.%Y")
     agreed = form(node, f"/plans/{plan_id}/agreements", csrf, agreed_on=today, language="ar", signed_on_paper="yes")
     assert agreed.status_code == 303 and agreed.headers["location"] == f"/plans/{plan_id}/versions"
     versions = node.client.get(f"/plans/{plan_id}/versions").text

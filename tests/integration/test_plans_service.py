@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from services.plans.models import Goal, Plan, years_ahead
+from shared import clock
 from shared.bus import BUS_TABLES, InboxEntry, OutboxEvent, OutboxRelay, emit
 from shared.db import Database
 from shared.events import DEAD_LETTERS, STREAMS, Contract, Envelope, new_event_id
@@ -25,7 +26,7 @@ from shared.runtime.embedded import EmbeddedServer
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/plans/v1"
-TODAY = date.today()
+TODAY = clock.today()
 MB = "x" * 60_000  # past every field's limit, within the 64 KB body limit (past it: 413, test_hardening_bodies)
 UNKNOWN = "01JZZZZZZZZZZZZZZZZZZZZZZZ"
 TITLE = "Ausbildung zur Pflegefachkraft beginnen"

@@ -30,7 +30,7 @@ API = "/api/plans/v1/statistics/agreements"
 OUTCOMES = "/api/plans/v1/statistics/outcomes"
 CASES = "/api/cases/v1/cases"
 KARLSRUHE = "08212000"
-YEAR = date.today().year - 1
+YEAR = clock.today().year - 1
 TENANTS = (STUTTGART, HEIDELBERG, MANNHEIM, KARLSRUHE)
 
 
@@ -209,7 +209,7 @@ def test_bad_queries_and_callers(state: NodeHandle, redis: Redis) -> None:
 def test_agreements_on_a_municipal_node_reach_the_state(request: pytest.FixtureRequest) -> None:
     muni, state, _, state_srv = request.getfixturevalue("levels")
     m1 = muni.headers("m1", "manager", tenants=[STUTTGART])
-    today = date.today()
+    today = clock.today()
     cases = []
     for i in range(11):
         case = ok(muni.client.post(CASES, headers=m1, json={

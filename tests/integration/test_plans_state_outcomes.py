@@ -22,7 +22,7 @@ from tests.integration.test_web_statewide import HOSTS, pseudonym
 from tests.nodes import HEIDELBERG, MANNHEIM, STUTTGART, NodeHandle, eventually
 
 API = "/api/plans/v1/statistics/outcomes"
-YEAR = date.today().year - 1
+YEAR = clock.today().year - 1
 TENANTS = (STUTTGART, HEIDELBERG, MANNHEIM)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import redis as redis_sync
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from shared import clock
 from shared.events import STREAMS
 from tests.e2e.test_federation_link import consultation_envelope, entries
 from tests.integration.reliability import CASE, federated, restart_empty
@@ -54,7 +54,7 @@ def test_one_trace_from_a_municipal_request_to_the_state_read_model(
         manager = node_a.headers("m1", "manager")
         opened = node_a.client.post("/api/cases/v1/cases", json=CASE, headers=manager)
         assert opened.status_code == 201, opened.text
-        consultation = {"held_on": date.today().isoformat(), "duration_minutes": 30, "mode": "office",
+        consultation = {"held_on": clock.today().isoformat(), "duration_minutes": 30, "mode": "office",
                         "topics": ["language"]}
         route = "/api/cases/v1/cases/{case_id}/consultations"
         answer = node_a.client.post(route.format(case_id=opened.json()["id"]), json=consultation, headers=manager)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from html import unescape
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from shared import clock
 from shared.events import DEAD_LETTERS, STREAMS, Contract, envelope_for
 from shared.events.cases import CaseOpened, ConsultationRecorded
 from shared.events.codes import Mode, Topic
@@ -24,7 +25,7 @@ from tests.nodes import STUTTGART, NodeHandle, eventually
 from web.client import Api
 
 CANARY = "Zzyzxquokka"  # a client's name: it must never reach a node_admin's page
-HELD_ON = date.today() - timedelta(days=1)
+HELD_ON = clock.today() - timedelta(days=1)
 LATE = "case-opened-late"
 ADMIN = "node-admin-test-node"
 LINK = re.compile(r'href="([^"]+)"')

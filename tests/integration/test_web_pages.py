@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from shared import clock
 from tests.nodes import HEIDELBERG, NodeHandle, eventually
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -149,7 +150,7 @@ def test_another_managers_or_tenants_case_looks_exactly_like_a_missing_one(node:
 
 def test_the_apis_refusals_show_at_the_fields_they_name(node: NodeHandle) -> None:
     csrf = sign_in(node.client, "manager-stuttgart-1")
-    tomorrow = (date.today() + timedelta(days=1)).strftime("%d.%m.%Y")
+    tomorrow = (clock.today() + timedelta(days=1)).strftime("%d.%m.%Y")
     answer = node.client.post("/cases/new", data={**CASE_FORM, "birth_date": tomorrow, "languages": "arabic",
                                                   "csrf_token": csrf})
     assert answer.status_code == 422

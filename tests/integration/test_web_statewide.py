@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from redis import Redis
 
+from shared import clock
 from shared.events import STREAMS, Contract, Envelope, utcnow
 from shared.events.cases import CaseOpened, ConsultationRecorded
 from shared.events.codes import Mode, PositionStatus, Topic
@@ -25,7 +26,7 @@ from web.client import Api, ApiError
 
 OPERATOR = "state-operator"
 HOSTS = {STUTTGART: "node-a", HEIDELBERG: "node-b", MANNHEIM: "node-c"}
-YEAR = date.today().year - 1
+YEAR = clock.today().year - 1
 WITHHELD = "zurückgehalten"
 
 

@@ -12,6 +12,7 @@ from services.cases import service
 from services.cases.changes import CaseUpdate, Reassignment
 from services.cases.deps import may_see
 from services.cases.models import TABLES, HouseholdMember
+from shared import clock
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import Conflict, InvalidInput
@@ -82,7 +83,7 @@ def test_reassignment_moves_the_case_between_caseloads_and_announces_it(db: Data
     assert trail(db, case.id)[-1] == ("reassign", "lead-1", "m1 -> m2")
     last = events(db)[-1]
     assert (last.type, last.scope, last.payload) == ("CaseReassigned", "local", {
-        "case_id": case.id, "previous_manager": "m1", "manager": "m2", "reassigned_on": date.today().isoformat()})
+        "case_id": case.id, "previous_manager": "m1", "manager": "m2", "reassigned_on": clock.today().isoformat()})
     with unit(db) as s:
         old, _ = service.list_cases(s, tenants={STUTTGART}, manager="m1", status=None, after=None, limit=10, actor="m1")
         new, _ = service.list_cases(s, tenants={STUTTGART}, manager="m2", status=None, after=None, limit=10, actor="m2")

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.cases import counselling, service
 from services.cases.counselling import CounsellingConflict, years_after
 from services.cases.models import TABLES, CaseCreate, HouseholdMember
+from shared import clock
 from shared.db import Database
 from shared.errors import InvalidInput
 from shared.events.codes import Eligibility, Mode, Relation, Topic
@@ -18,7 +19,7 @@ from tests.unit.conftest import unit
 from tests.unit.test_cases_service import NODE, PERSON, STUTTGART, case_of, events, opened, trail
 
 __all__ = ["TABLES"]  # the db fixture builds these
-TODAY = date.today()
+TODAY = clock.today()
 UKRAINE = {**PERSON, "accommodation_since": None, "eligibility": Eligibility.temporary_protection_ukraine}
 
 

@@ -13,6 +13,7 @@ from services.cases.break_glass import BreakGlassRequest, NotAStandIn
 from services.cases.consents import ConsentCreate, ConsentForm, ConsentMissing, ConsentPurpose
 from services.cases.models import TABLES as CASE_TABLES
 from services.cases.models import AuditAction, AuditEntry, Case
+from shared import clock
 from shared.auth import Principal
 from shared.bus import OutboxEvent
 from shared.db import Database
@@ -23,7 +24,7 @@ from tests.unit.conftest import unit
 from tests.unit.test_cases_service import NODE, STUTTGART, case_of, opened
 
 TABLES = [*CASE_TABLES, *consents.TABLES, *break_glass.TABLES]
-TODAY = date.today()
+TODAY = clock.today()
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOURS = 3.0
 

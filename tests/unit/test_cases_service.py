@@ -28,6 +28,7 @@ from services.cases.models import (
 )
 from services.cases.state import service as state_service
 from services.cases.state.models import TABLES as STATE_TABLES
+from shared import clock
 from shared.auth import Principal
 from shared.bus import OutboxEvent
 from shared.db import Database
@@ -38,7 +39,7 @@ from tests.unit.conftest import unit
 
 STUTTGART, HEIDELBERG = "08111000", "08221000"
 NODE = "node-a"
-TODAY = date.today()
+TODAY = clock.today()
 PERSON: dict[str, Any] = {"given_name": "Amina", "family_name": "Haddad", "birth_date": date(1990, 5, 17),
                           "nationality": "SYR", "languages": ["ar", "en"], "household_size": 4,
                           "accommodation_since": date(2023, 2, 1)}

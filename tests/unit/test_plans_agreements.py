@@ -13,6 +13,7 @@ from services.plans import agreements, service, steps
 from services.plans.models import TABLES, AuditEntry, Goal, Plan
 from services.plans.schemas import AgreementCreate, StepChange, StepCreate
 from services.plans.state import service as state_service
+from shared import clock
 from shared.db import Database
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events.codes import Topic
@@ -21,7 +22,7 @@ from tests.unit.conftest import unit
 from tests.unit.test_plans_service import NODE, STUTTGART, events, opened
 
 __all__ = ["TABLES"]  # the tables the `db` fixture makes
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def a_goal(db: Database, plan: Plan, title: str = "Deutschkurs B1") -> Goal:

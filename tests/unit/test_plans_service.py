@@ -27,6 +27,7 @@ from services.plans.models import (
 from services.plans.state import service as state_service
 from services.plans.state.models import TABLES as STATE_TABLES
 from services.plans.statistics import GoalStatistics
+from shared import clock
 from shared.bus import OutboxEvent
 from shared.db import Database
 from shared.errors import Conflict, NotFound
@@ -242,7 +243,7 @@ def test_goal_changes_check_their_fields_and_need_one() -> None:
     body = GoalChange.model_validate({"title": "  Neu  ", "target_date": None})
     assert (body.title, body.target_date, body.model_fields_set) == ("Neu", None, {"title", "target_date"})
     assert GoalChange.model_validate({"status": "achieved"}).model_fields_set == {"status"}
-    latest = years_ahead(date.today(), 10)
+    latest = years_ahead(clock.today(), 10)
     for body_in, field in [({}, None), ({"title": None}, "title"), ({"title": "  "}, "title"),
                            ({"title": "x" * 201}, "title"), ({"status": None}, "status"),
                            ({"target_date": "1999-12-31"}, "target_date"),
@@ -268,12 +269,12 @@ def test_consultations_move_the_last_contact_forward_only_and_never_the_version(
 
 def test_case_events_before_the_plan_or_for_another_tenant_wait(db: Database) -> None:
     with pytest.raises(service.PlanNotYetKnown), unit(db) as s:
-        service.record_contact(s, case_id="case-1", tenant=STUTTGART, held_on=date.today())
+        service.record_contact(s, case_id="case-1", tenant=STUTTGART, held_on=clock.today())
     plan = opened(db)
     with pytest.raises(service.PlanNotYetKnown), unit(db) as s:
-        service.close_plan(s, case_id="case-1", tenant=HEIDELBERG, closed_on=date.today())
+        service.close_plan(s, case_id="case-1", tenant=HEIDELBERG, closed_on=clock.today())
     with pytest.raises(service.PlanNotYetKnown), unit(db) as s:
-        service.record_contact(s, case_id="case-1", tenant=HEIDELBERG, held_on=date.today())
+        service.record_contact(s, case_id="case-1", tenant=HEIDELBERG, held_on=clock.today())
     stored = plan_of(db, plan.id)
     assert (stored.status, stored.last_contact_on, stored.version) == (PlanStatus.draft, None, 1)
 
@@ -316,7 +317,7 @@ def test_goal_bodies_check_area_title_and_target_date() -> None:
     body = GoalCreate.model_validate({"area": "work", "title": "  Ausbildung  ",
                                       "target_date": "2030-01-31"})
     assert (body.area, body.title, body.target_date) == (Topic.work, "Ausbildung", date(2030, 1, 31))
-    latest = years_ahead(date.today(), 10)
+    latest = years_ahead(clock.today(), 10)
     assert GoalCreate(area=Topic.work, title="x", target_date=latest).target_date == latest
     for field, value in [("area", "cooking"), ("title", "   "), ("title", 42),
                          ("target_date", "1999-12-31"), ("target_date", 20270101),

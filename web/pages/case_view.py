@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from fastapi import Request
 
+from shared import clock
 from shared.ids import ULID_PATTERN
 from web.client import ApiError, Missing
 from web.deps import WebState
@@ -81,11 +81,11 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
         web.api.fetch("GET", CASELOADS, user.token) if user.has("lead") else _none())
     view: dict[str, Any] = {
         "case": case, "consultations": list(reversed(consultations)), "plan": plan, "attempt": 0,
-        "c_errors": FormErrors(), "c_values": {"held_on": format_date(date.today())},
+        "c_errors": FormErrors(), "c_values": {"held_on": format_date(clock.today())},
         "g_errors": FormErrors(), "g_values": {}, "x_errors": FormErrors(), "x_values": {},
         "r_errors": FormErrors(), "r_values": {}, "managers": managers,
-        "privacy": privacy, "i_errors": FormErrors(), "i_values": {"handed_on": format_date(date.today())},
-        "k_errors": FormErrors(), "k_values": {"given_on": format_date(date.today())},
+        "privacy": privacy, "i_errors": FormErrors(), "i_values": {"handed_on": format_date(clock.today())},
+        "k_errors": FormErrors(), "k_values": {"given_on": format_date(clock.today())},
         "z_errors": FormErrors(), "z_values": {},
         **choice_lists(request)}
     view.update(parts)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from shared import clock
 from web.client import ApiError, Missing
 from web.deps import User, Web, WebState
 from web.forms import parse_int
@@ -31,7 +31,7 @@ def _token(user: WebSession) -> str:
 def _year(value: str) -> int:
     """The year asked for (the past year by default); anything else is as missing as an unknown page."""
     if not value:
-        return date.today().year - 1
+        return clock.today().year - 1
     year = parse_int(value)
     if year is None or not 2000 <= year <= 2099:
         raise Missing(404, "not found")
@@ -63,7 +63,7 @@ async def figures_page(request: Request, web: Web, user: User, year: str = "") -
     figures = mine["figures"] or {**await composed(web, user, tenant, chosen), "positions": mine["positions"],
                                   "fte": mine["fte"]}
     return await page(request, "funding/key_figures.html", mine=mine, figures=figures, place=municipality(tenant),
-                      this_year=date.today().year)
+                      this_year=clock.today().year)
 
 
 @router.post("/key-figures/{year}/submit")
@@ -90,4 +90,4 @@ async def statewide(request: Request, web: Web, user: User, year: str = "") -> R
     found = await web.api.fetch("GET", FIGURES, _token(user), params={"year": chosen})
     rows = [{**m, "place": municipality(m["tenant"])} for m in found["municipalities"]]
     return await page(request, "funding/key_figures_state.html", overview=found, municipalities=rows,
-                      this_year=date.today().year)
+                      this_year=clock.today().year)

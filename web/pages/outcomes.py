@@ -3,11 +3,11 @@ open cases with an agreed plan; and the plans' goals and referrals as they stand
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from shared import clock
 from web.client import ApiError
 from web.deps import User, Web
 from web.forms import FormErrors, add_api_errors, parse_int
@@ -63,7 +63,7 @@ async def outcomes(request: Request, web: Web, user: User) -> Response:
     assert user.token is not None
     gettext = gettext_for(request).gettext
     values = {name: request.query_params.get(name, "").strip()[:20] for name in FIELDS}
-    values["year"] = values["year"] or str(date.today().year - 1)  # the last full year
+    values["year"] = values["year"] or str(clock.today().year - 1)  # the last full year
     nodes = await web.api.fetch("GET", NODES, user.token)
     tenants = sorted({t for n in nodes for t in n["tenants"]}, key=municipality)
     errors = FormErrors()

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from shared import clock
 from web.client import checked
 from web.deps import User, Web
 from web.forms import FormErrors, parse_date, parse_int, text
@@ -47,7 +48,7 @@ async def _page(request: Request, web: Web, user: User, plan_id: str, *, errors:
                 values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     plan = await _plan(web, user, plan_id)
     gettext = gettext_for(request).gettext
-    today = format_date(date.today())
+    today = format_date(clock.today())
     return await page(request, "plan/agreement.html", status_code=status_code, plan=plan,
                       errors=errors or FormErrors(),
                       values=values or {"agreed_on": today, "reviewed_on": today, "signed_on_paper": "yes"},

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from shared import clock
 from web.client import ApiError, checked
 from web.deps import User, Web, WebState
 from web.forms import FormErrors, add_api_errors, parse_date, parse_int, text
@@ -80,7 +80,7 @@ async def register(request: Request, web: Web, user: User, sort: str = "",
     return await page(
         request, "lead/positions.html", positions=rows[current * PAGE_SIZE:(current + 1) * PAGE_SIZE],
         total=len(rows), page_no=current, pages=pages, query={"sort": column.key},
-        several=len(user.tenants) > 1, this_year=date.today().year,
+        several=len(user.tenants) > 1, this_year=clock.today().year,
         headers=sort_headers("/positions", {}, column, COLUMNS, gettext_for(request).gettext))
 
 

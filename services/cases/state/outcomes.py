@@ -13,6 +13,7 @@ from datetime import date
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
+from shared import clock
 from shared.disclosure import MIN_CELL, Protected, protect
 from shared.errors import InvalidInput
 from shared.events.codes import CloseReason, Eligibility
@@ -95,7 +96,7 @@ def period_ended_in(case: Known, year: int, today: date) -> bool:
 
 def case_outcomes(session: Session, *, year: int, tenant: str | None, today: date | None = None) -> CaseOutcomes:
     """One year's case outcomes; every figure is read from its statewide table, protected as a whole."""
-    today = today or date.today()
+    today = today or clock.today()
     if not FIRST_YEAR <= year <= today.year:
         raise InvalidInput("year", f"must be a calendar year from {FIRST_YEAR} to {today.year}")
     cases = _cases(session)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from shared import clock
 from shared.events.codes import ApplicationStatus
 from shared.events.funding import Qualification
 from shared.http import StateCaller, TenantQuery, YearPath
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api/funding/v1", tags=["funding"])
 @router.get("/positions", response_model=PositionRegister)
 def position_register(principal: StateCaller, session: SessionDep, tenant: TenantQuery = None) -> PositionRegister:
     """The statewide register (or one municipality's), with FTE totals per municipality."""
-    return PositionRegister.of(service.register(session, tenant=tenant), date.today())
+    return PositionRegister.of(service.register(session, tenant=tenant), clock.today())
 
 
 @router.get("/positions/{position_id}/grants", response_model=PositionGrants)
@@ -123,7 +123,7 @@ def decide(body: DecisionCreate, application: ApplicationToDecide, principal: Of
            ctx: ContextDep) -> Any:
     """Approve or reject; the decision goes down to the applying node in the same commit."""
     service.decide(session, application=application, approved=body.approved, reason=body.reason,
-                   months=body.months, actor=principal.sub, today=date.today(), node=ctx.node)
+                   months=body.months, actor=principal.sub, today=clock.today(), node=ctx.node)
     return application
 
 
@@ -161,4 +161,4 @@ def export_allocation(principal: StateCaller, session: SessionDep, fmt: FormatQu
 def key_figures(principal: StateCaller, session: SessionDep,
                 year: Annotated[int, Query(ge=2000, le=2099)]) -> figures.KeyFiguresOverview:
     """Who submitted the year's figures, who is late after 31 January, and the statewide totals."""
-    return figures.overview(session, year=year, today=date.today())
+    return figures.overview(session, year=year, today=clock.today())

@@ -30,6 +30,7 @@ class DemoNode:
                     "LOTSE_HEARTBEAT_INTERVAL_S": "5", "LOTSE_NODE_SILENCE_S": "60",
                     "LOTSE_RECLAIM_IDLE_MS": "5000", **(extra or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
         self.url = f"http://127.0.0.1:{port}"
 
     @property
@@ -38,6 +39,7 @@ class DemoNode:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.time()
         with self.log.open("ab") as log:
             # Its own session: only the demo stops it (in order); it dies with the demo even on SIGKILL.
             self.proc = subprocess.Popen([sys.executable, "-m", "shared.runtime.cli", "node", "up"], env=self.env,
@@ -52,12 +54,19 @@ class DemoNode:
                 raise OperatorError(f"node {self.node_id} did not start: {said[-1] if said else 'no output'} "
                                     f"(log: {self.log})")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200 and self._answering_is_ours():
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         raise OperatorError(f"node {self.node_id} not ready after {timeout:.0f}s (log: {self.log})")
+
+    def _answering_is_ours(self) -> bool:
+        """Ready is only ours if our process runs and wrote its node.json (its bus URL) since it started: another
+        program on the port answers too, and the node.json of an earlier run names a server that is gone."""
+        info = self.data_dir / "node.json"
+        return (self.proc is not None and self.proc.poll() is None and info.is_file()
+                and info.stat().st_mtime >= self.started_at - 1)
 
     def token(self, sub: str, role: str, tenants: list[str] | None = None) -> str:
         return issue_dev_token(self.data_dir, node_id=self.node_id, node_tenants=self.tenants, sub=sub,

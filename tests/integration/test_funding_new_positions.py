@@ -232,7 +232,9 @@ def test_the_officer_sees_and_decides_a_new_position_with_its_budget_impact(stat
     position = at_state(state, "GET", "/positions")["items"][0]
     assert (position["status"], position["ends_on"]) == ("approved", add_months(STARTS, 24).isoformat())
     assert at_state(state, "GET", f"/years/{TODAY.year}/allocation")["committed_eur"] == impact["extra_eur"]
-    down = [e for e in stream_events(redis, down_stream("node-a")) if e.type == "ExtensionDecided"]
+    # the decision goes down through the state's outbox: its relay publishes after the commit
+    down = eventually(lambda: [e for e in stream_events(redis, down_stream("node-a"))
+                               if e.type == "ExtensionDecided"])
     assert [(e.payload["kind"], e.payload["months"]) for e in down] == [("new_position", 24)]
 
 

@@ -151,6 +151,21 @@ def make_engine(url: str) -> Engine:
             if conn.info.pop(_QUERY_ONLY, False):  # the pooled connection writes again for its next user
                 conn.connection.driver_connection.execute("PRAGMA query_only=0")
 
+        @event.listens_for(engine, "reset")
+        def _returned(dbapi_conn: Any, record: Any, _: Any) -> None:
+            # A connection whose transaction never ended for SQLAlchemy (a session dropped without being closed,
+            # returned by the garbage collector) comes back through here only, right before the pool's rollback:
+            # without this it kept the writer lock (every later write waited, then failed) or stayed read-only
+            # for its next user ("attempt to write a readonly database", answered 503).
+            writer_held, query_only = record.info.pop(_WRITER, False), record.info.pop(_QUERY_ONLY, False)
+            if query_only:
+                dbapi_conn.execute("PRAGMA query_only=0")
+            if writer_held:
+                writer.release()
+            if writer_held or query_only:
+                log.warning("a connection to %s came back to the pool inside its %s transaction (a session was "
+                            "not closed); it was rolled back", path, "write" if writer_held else "read")
+
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     # An executemany (the outbox, the inbox, batch handlers) becomes INSERT ... VALUES (...), (...) in pages of

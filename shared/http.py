@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from shared.db import Database, is_infrastructure
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.fields import AGS_PATTERN
 from shared.service import ServiceContext
+
+log = logging.getLogger(__name__)
 
 # At state level: aggregates only, over every tenant (the token's tenants do not narrow them).
 STATE_ROLES = ("state_operator", "funding_officer")
@@ -64,9 +67,11 @@ def register_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse({"detail": [{"field": exc.field, "reason": exc.reason}]}, status_code=422)
 
-    async def _database_failed(_: Request, exc: Exception) -> JSONResponse:
+    async def _database_failed(request: Request, exc: Exception) -> JSONResponse:
         # Rolled back, nothing written: a database that is locked, full, read-only or gone is temporary.
         if is_infrastructure(exc):
+            log.warning("answered 503 to %s %s: the database failed (%s)", request.method, request.url.path,
+                        str(exc).splitlines()[0][:300])
             return JSONResponse({"detail": "the database is unavailable; nothing was written, try again",
                                  "retry_after": RETRY_AFTER_S}, status_code=503,
                                 headers={"Retry-After": str(RETRY_AFTER_S)})

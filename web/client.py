@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import time
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode
@@ -95,6 +96,20 @@ class Api:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+async def together(*calls: Awaitable[Any]) -> list[Any]:
+    """Run a page's API calls at once, wait for every one of them, then raise the first failure (in call order).
+
+    `asyncio.gather` returns at the first failure and leaves the other calls running unawaited: their units of
+    work could outlive the page's request, and a test client's event loop, ending with that request, dropped
+    them without their sessions being closed (a pooled connection stayed read-only: shared/db.py).
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def routes_of(app: ASGIApp) -> ASGIApp:

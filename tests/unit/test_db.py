@@ -158,3 +158,35 @@ def test_insert_rows_on_a_connection_postgresql_ended_is_an_infrastructure_failu
     finally:
         admin.dispose()
         db.dispose()
+
+
+def test_a_session_dropped_without_closing_neither_keeps_the_writer_lock_nor_leaves_a_read_only_connection(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A unit of work nobody closed (its task dropped with its event loop) comes back through the garbage collector,
+    which skips SQLAlchemy's rollback event: the pool's reset releases the lock and makes the connection writable."""
+    import gc
+
+    from sqlmodel import Session
+
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", [INBOX])
+    db.create_all()
+    engine = db.engine
+    reading = db.new_session(reading=True)
+    reading.execute(text("SELECT count(*) FROM bus_inbox"))  # query_only on its connection
+    writing = Session(engine)
+    writing.execute(text("INSERT INTO bus_inbox VALUES ('g', 'e1', '2026-12-01 00:00:00')"))  # the writer lock
+    assert writer_lock(engine).locked()
+    del reading, writing
+    gc.collect()
+    assert not writer_lock(engine).locked()
+    assert [r.message for r in caplog.records].count(
+        f"a connection to {tmp_path / 'x.db'} came back to the pool inside its write transaction (a session was "
+        "not closed); it was rolled back") == 1
+    for _ in range(engine.pool.checkedin() + 1):  # every pooled connection writes again (and a new one)
+        with db.session() as session:
+            session.execute(text("INSERT INTO bus_inbox VALUES ('g', :e, '2026-12-01 00:00:00')"),
+                            {"e": f"e-{time.monotonic_ns()}"})
+            session.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM bus_inbox WHERE event_id = 'e1'")).scalar() == 0
+    engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +10,7 @@ from fastapi import Request
 
 from shared import clock
 from shared.ids import ULID_PATTERN
-from web.client import ApiError, Missing
+from web.client import ApiError, Missing, together
 from web.deps import WebState
 from web.forms import FormErrors, add_api_errors
 from web.labels import options
@@ -72,7 +71,7 @@ async def case_view(request: Request, web: WebState, user: WebSession, case_id: 
     """Everything the case page shows; `parts` replace what a form just changed (values, errors)."""
     assert user.token is not None
     # The reads at once: each is a read-only transaction of its own, none waits for another (shared/http.py).
-    case, consultations, plan, privacy, managers = await asyncio.gather(
+    case, consultations, plan, privacy, managers = await together(
         web.api.fetch("GET", f"{CASES}/{ident(case_id)}", user.token),
         web.api.fetch("GET", f"{CASES}/{case_id}/consultations", user.token),
         plan_of(web, user, case_id),

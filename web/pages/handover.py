@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from web.client import ApiError, Forbidden
+from web.client import ApiError, Forbidden, together
 from web.deps import User, Web, WebState
 from web.forms import FormErrors, add_api_errors, reason_text, text
 from web.i18n import N_
@@ -91,8 +90,8 @@ def _lead(user: WebSession) -> str:
 async def _form(request: Request, web: WebState, token: str, case_id: str, values: dict[str, str],
                 errors: FormErrors, status_code: int = 200) -> Response:
     gettext = gettext_for(request).gettext
-    case, directory = await asyncio.gather(web.api.fetch("GET", f"{CASES}/{ident(case_id)}", token),
-                                           web.api.fetch("GET", f"{API}/handover-directory", token))
+    case, directory = await together(web.api.fetch("GET", f"{CASES}/{ident(case_id)}", token),
+                                     web.api.fetch("GET", f"{API}/handover-directory", token))
     return await page(request, "privacy/handover.html", status_code=status_code, case=case, values=values,
                       errors=errors, directory=[option(d, gettext) for d in directory])
 

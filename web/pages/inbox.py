@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from web.client import Forbidden, Missing
+from web.client import Forbidden, Missing, together
 from web.deps import User, Web, WebState
 from web.pages.case_view import ident
 from web.render import is_htmx, page, partial, unread_count
@@ -37,7 +36,7 @@ async def inbox(request: Request, web: Web, user: User) -> Response:
     """The latest notifications addressed to the user or their role."""
     assert user.token is not None
     found = await web.api.fetch("GET", INBOX, user.token, params={"limit": SHOWN})
-    items = await asyncio.gather(*(with_letter(web, user.token, n) for n in found))
+    items = await together(*(with_letter(web, user.token, n) for n in found))
     return await page(request, "inbox.html", fresh_count=True, items=items)
 
 

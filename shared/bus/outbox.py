@@ -15,6 +15,7 @@ from opentelemetry import trace
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from shared.db import READ_ONLY, Database, in_chunks, insert_rows
@@ -74,14 +75,13 @@ def add_envelope(session: Session, env: Envelope, stream: str) -> None:
     Rows are buffered on the session and written with one executemany just before commit,
     inside the same transaction as the caller's changes.
     """
-    if not session.info.get("outbox_listening"):
-        # Once per session, for every commit of it: a session that commits twice keeps both batches.
-        session.info["outbox_listening"] = True
-        event.listen(session, "before_commit", _write_outbox)
-        event.listen(session, "after_rollback", _drop_outbox)
     session.info.setdefault("outbox_rows", []).append((env.event_id, stream, env.to_json()))
 
 
+# Listened to once for all sessions, SQLModel's or not; one that buffered no rows pays a dict lookup per commit.
+# Listening on each session that emitted cost about 75 µs per unit of work (SQLAlchemy builds the instance's
+# own dispatch), more than the outbox row's insert. A session that commits twice writes both batches.
+@event.listens_for(OrmSession, "before_commit")
 def _write_outbox(session: Session) -> None:
     rows = session.info.pop("outbox_rows", None)
     if rows:
@@ -89,11 +89,20 @@ def _write_outbox(session: Session) -> None:
         insert_rows(session, OUTBOX, OUTBOX_COLUMNS, [(*row, written) for row in rows])
         waker = _wakers.get(str(session.get_bind().engine.url))
         if waker is not None:
-            event.listen(session, "after_commit", lambda s: waker(), once=True)
+            session.info["outbox_wake"] = waker
 
 
+@event.listens_for(OrmSession, "after_commit")
+def _wake_relay(session: Session) -> None:
+    waker = session.info.pop("outbox_wake", None)
+    if waker is not None:
+        waker()
+
+
+@event.listens_for(OrmSession, "after_rollback")
 def _drop_outbox(session: Session) -> None:
     session.info.pop("outbox_rows", None)
+    session.info.pop("outbox_wake", None)
 
 
 class OutboxRelay:

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,10 +158,11 @@ def make_engine(url: str) -> Engine:
             # without this it kept the writer lock (every later write waited, then failed) or stayed read-only
             # for its next user ("attempt to write a readonly database", answered 503).
             writer_held, query_only = record.info.pop(_WRITER, False), record.info.pop(_QUERY_ONLY, False)
-            if query_only:
-                dbapi_conn.execute("PRAGMA query_only=0")
             if writer_held:
                 writer.release()
+            if query_only:
+                with suppress(sqlite3.Error):  # a broken connection: the pool's rollback fails too and drops it
+                    dbapi_conn.execute("PRAGMA query_only=0")
             if writer_held or query_only:
                 log.warning("a connection to %s came back to the pool inside its %s transaction (a session was "
                             "not closed); it was rolled back", path, "write" if writer_held else "read")

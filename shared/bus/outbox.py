@@ -94,6 +94,11 @@ def _write_outbox(session: Session) -> None:
 
 @event.listens_for(OrmSession, "after_commit")
 def _wake_relay(session: Session) -> None:
+    # A savepoint's release fires before_commit and after_commit too: its rows are written then, but committed only
+    # with the outermost transaction, so the relay is woken only then (woken at the release, it found nothing and
+    # slept its interval). A rollback leaves the wake in place: one needless wake, never a missed one.
+    if session.in_nested_transaction():
+        return
     waker = session.info.pop("outbox_wake", None)
     if waker is not None:
         waker()
@@ -102,7 +107,6 @@ def _wake_relay(session: Session) -> None:
 @event.listens_for(OrmSession, "after_rollback")
 def _drop_outbox(session: Session) -> None:
     session.info.pop("outbox_rows", None)
-    session.info.pop("outbox_wake", None)
 
 
 class OutboxRelay:

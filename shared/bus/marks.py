@@ -10,6 +10,7 @@ ones that were not lost after all.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import chain
 
 from redis.asyncio import Redis
 
@@ -46,9 +47,7 @@ class Marks:
 
     async def publish(self, mark: datetime, items: list[tuple[str, str]]) -> bool:
         """Append the entries and the new mark atomically; False (nothing appended) if our mark is gone."""
-        args = [self.field, self.expected or "", mark.isoformat()]
-        for stream, body in items:
-            args += [stream, body]
+        args = [self.field, self.expected or "", mark.isoformat(), *chain.from_iterable(items)]
         if await self._script(keys=[self.key], args=args) < 0:
             return False
         self.expected = mark.isoformat()

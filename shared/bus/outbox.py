@@ -222,20 +222,23 @@ class OutboxRelay:
     async def publish(self, rows: list[Any], mark: datetime) -> bool:
         """XADD a batch and our mark in one script, with a producer span per traced event.
 
-        False: the server lost our previous mark; nothing was appended.
+        `rows`: (id, stream, body), as `_pending` reads them. False: the server lost our previous mark; nothing
+        was appended.
         """
-        if not await self.marks.publish(mark, [(row.stream, row.body) for row in rows]):
+        # Rows unpacked once: a Row's attribute by name costs about 0.5 µs, four of them per event relayed.
+        items = [(stream, body) for _, stream, body in rows]
+        if not await self.marks.publish(mark, items):
             return False
-        for stream, count in Counter(row.stream for row in rows).items():
+        for stream, count in Counter(stream for stream, _ in items).items():
             PUBLISHED.labels(stream).inc(count)
-        for row in rows:
-            if '"traceparent":"' in row.body:
-                env = Envelope.model_validate_json(row.body)
+        for stream, body in items:
+            if '"traceparent":"' in body:
+                env = Envelope.model_validate_json(body)
                 with tracer.start_span(
                     f"publish {env.type}",
                     context=context_from(env.trace.model_dump()),
                     kind=trace.SpanKind.PRODUCER,
-                    attributes={"messaging.system": "redis", "messaging.destination.name": row.stream,
+                    attributes={"messaging.system": "redis", "messaging.destination.name": stream,
                                 "messaging.message.id": env.event_id},
                 ):
                     pass
@@ -261,7 +264,7 @@ class OutboxRelay:
             await self.reconcile()  # the lost rows come first again, in their order
             return 0
         self._batch_mark = mark
-        ids = [r.id for r in rows if r.id is not None]
+        ids = [row_id for row_id, _, _ in rows if row_id is not None]
         if mark_later:
             if not self._unmarked:
                 self._unmarked_since = time.monotonic()

@@ -4,8 +4,8 @@ Topology as in split mode: a producer process commits events to its outbox (100 
 and runs its relay; this process runs the consumer group (effect row + inbox in one transaction per
 batch, XACK after commit). Guarantees are the full ones: nothing is skipped for speed.
 
-Run: .venv/bin/python bench/bus.py [--events N] [--server redis|valkey] [--synchronous FULL|NORMAL]
-     [--handlers batch per-event] [--database sqlite|postgres [--postgres-url URL]]
+Run: .venv/bin/python bench/bus.py [--events N] [--rounds N] [--server redis|valkey]
+     [--synchronous FULL|NORMAL] [--handlers batch per-event] [--database sqlite|postgres [--postgres-url URL]]
 For each handler kind, the raw baseline and the Lotse run share one fresh server in the same process run;
 the ratio is what to compare.
 """
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,9 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--per-txn", type=int, default=100, help="events per producer transaction")
     ap.add_argument("--server", choices=["redis", "valkey"], default="valkey")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="raw baseline and Lotse this many times in turn, each pair on a fresh server; prints the "
+                         "median ratio (a noisy machine's runs differ by a third)")
     ap.add_argument("--role", choices=["bench", "producer"], default="bench")
     ap.add_argument("--url")
     ap.add_argument("--db")
@@ -217,19 +221,27 @@ async def main() -> None:
           + (f"SQLite synchronous={args.synchronous}" if args.database == "sqlite" else
              f"PostgreSQL {args.postgres_url.split('@')[-1]}"), flush=True)
     try:
-        for handler in args.handlers:  # a fresh server for each pair; the ratio is what to compare
-            server = EmbeddedServer(tmp / f"server-{handler}", binary=binary).start()
-            try:
-                raw = await raw_baseline(server.url, args.events)
-                with databases(args.database, tmp / handler, args.postgres_url) as dbs:
-                    lotse = await lotse_end_to_end(server.url, args.events, dbs, args.per_txn, handler)
-            finally:
-                server.stop()
-            print(f"[{handler} handler]")
-            print(f"  raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} events/s")
-            print(f"  lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} events/s")
-            targets = "bar >= 0.35x, goal >= 0.5x" if args.database == "sqlite" else "bar: reported, goal >= 0.4x"
-            print(f"  ratio lotse/raw: {lotse / raw:.2f}x  ({targets})", flush=True)
+        targets = "bar >= 0.35x, goal >= 0.5x" if args.database == "sqlite" else "bar: reported, goal >= 0.4x"
+        for handler in args.handlers:
+            ratios = []
+            for n in range(1, args.rounds + 1):  # a fresh server for each pair; the ratio is what to compare
+                server = EmbeddedServer(tmp / f"server-{handler}-{n}", binary=binary).start()
+                try:
+                    raw = await raw_baseline(server.url, args.events)
+                    with databases(args.database, tmp / f"{handler}-{n}", args.postgres_url) as dbs:
+                        lotse = await lotse_end_to_end(server.url, args.events, dbs, args.per_txn, handler)
+                finally:
+                    server.stop()
+                ratios.append(lotse / raw)
+                print(f"[{handler} handler]" + (f" round {n} of {args.rounds}" if args.rounds > 1 else ""))
+                print(f"  raw redis-py  (pipelined XADD, XREADGROUP COUNT 500, XACK per batch): {raw:10,.0f} "
+                      "events/s")
+                print(f"  lotse bus     (outbox -> Redis -> consumer + inbox commit -> XACK):   {lotse:10,.0f} "
+                      "events/s")
+                print(f"  ratio lotse/raw: {lotse / raw:.2f}x  ({targets})", flush=True)
+            if args.rounds > 1:
+                print(f"[{handler} handler] median ratio of {args.rounds} rounds: {statistics.median(ratios):.2f}x "
+                      f"(from {min(ratios):.2f}x to {max(ratios):.2f}x; {targets})", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from shared import VERSION
 from shared.bus.cancellation import raise_if_cancelled
-from shared.bus.connection import resilient
+from shared.bus.connection import packed_in_c, resilient
 from shared.bus.consumer import ensure_group
 from shared.events import DEAD_LETTERS, STREAMS, Envelope, UnknownEvent, latest, parse_payload
 from shared.events.federation import NodeHeartbeat
@@ -48,7 +48,7 @@ class StateLinkDown(Exception):
 
 def state_client(url: str) -> Redis:
     """The link to the state: dead pooled connections are found before use and retried on a new one."""
-    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, **resilient())
+    return packed_in_c(Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, **resilient()))
 
 
 def project(env: Envelope, pseudonym: Callable[[str], str], node_id: str) -> Envelope:

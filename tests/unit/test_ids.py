@@ -8,8 +8,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pytest
 from ulid import ULID
 
+from shared import ids
 from shared.ids import ULID_PATTERN, new_id
 
 
@@ -51,3 +53,21 @@ def test_a_forked_child_draws_its_own_randomness() -> None:
     os.close(read)
     assert theirs != mine
     assert abs(ULID.from_str(theirs).milliseconds - time.time_ns() // 1_000_000) < 10_000
+
+
+def test_the_next_id_in_a_millisecond_is_the_last_plus_one_also_across_a_carry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id in the same millisecond rewrites only its last two characters, unless the increment carries further."""
+    now = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: now)  # one millisecond for every id below
+    first = new_id()
+    value = int(ULID.from_str(first))
+    # jump to just before a carry out of the last ten bits, then out of the last twenty
+    for low_bits in (1020, 1024 * 1024 - 3):
+        ms, randomness, prefix, _ = ids._last
+        randomness = (randomness >> 20 << 20) | low_bits
+        monkeypatch.setattr(ids, "_last", (ms, randomness, prefix, str(ULID.from_int((ms << 80) | randomness))))
+        value = (ms << 80) | randomness
+        for _ in range(8):
+            value += 1
+            assert int(ULID.from_str(new_id())) == value
+    assert ULID.from_str(new_id()).milliseconds == ULID.from_str(first).milliseconds

@@ -124,7 +124,8 @@ def test_every_node_at_a_glance_silent_ones_marked_in_words(state: NodeHandle) -
     # silent first, then by name; the silent one says so in words, not only in colour
     assert [r[0] for r in rows[1:]] == ["node-b", "node-a", "node-c"]
     assert rows[1][1:3] == ["Heidelberg", "⚠ Still"] and rows[1][3].startswith("vor 3 Stunden")
-    assert rows[2][1:3] == ["Stuttgart", "✓ Meldet sich"] and rows[2][3].startswith("vor 12 Sekunden")
+    # 12 s before the page was asked for; signing in on a loaded machine may take a few of them
+    assert rows[2][1:3] == ["Stuttgart", "✓ Meldet sich"] and re.match(r"vor (1[2-9]|[2-5]\d) Sekunden", rows[2][3])
     assert rows[2][4:] == ["0.1.0", "3", "0", "2"]
     assert rows[3][1:] == ["Mannheim", "Noch kein Heartbeat", "nie", "–", "–", "–", "–"]
     assert '<tr id="node-node-b" class="row--silent">' in html

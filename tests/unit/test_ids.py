@@ -60,12 +60,11 @@ def test_the_next_id_in_a_millisecond_is_the_last_plus_one_also_across_a_carry(m
     now = time.time_ns()
     monkeypatch.setattr(time, "time_ns", lambda: now)  # one millisecond for every id below
     first = new_id()
-    value = int(ULID.from_str(first))
     # jump to just before a carry out of the last ten bits, then out of the last twenty
     for low_bits in (1020, 1024 * 1024 - 3):
-        ms, randomness, prefix, _ = ids._last
+        ms, randomness, _ = ids._last
         randomness = (randomness >> 20 << 20) | low_bits
-        monkeypatch.setattr(ids, "_last", (ms, randomness, prefix, str(ULID.from_int((ms << 80) | randomness))))
+        monkeypatch.setattr(ids, "_last", (ms, randomness, str(ULID.from_int((ms << 80) | randomness))))
         value = (ms << 80) | randomness
         for _ in range(8):
             value += 1

@@ -61,16 +61,35 @@ def dead_letter_fields(
     }
 
 
-async def dead_letter(redis: Redis, items: list[dict[str, str]], group: str) -> None:
-    """Append dead letters and acknowledge their entries atomically (MULTI/EXEC)."""
+# KEYS[1] the dead-letter stream; ARGV[1] the group, then per entry: its stream, its id, the field count, the fields.
+# An entry is dead-lettered by whoever acknowledges it: a second holder (the consumer that read it and a reclaimer
+# that took it over when the first was slow) finds it acknowledged already and appends nothing.
+DEAD_LETTER = """
+local i, added = 2, 0
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 2])
+  if redis.call('XACK', ARGV[i], ARGV[1], ARGV[i + 1]) == 1 then
+    redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 3, i + 2 + n))
+    added = added + 1
+  end
+  i = i + 3 + n
+end
+return added
+"""
+
+
+async def dead_letter(redis: Redis, items: list[dict[str, str]], group: str) -> int:
+    """Append dead letters and acknowledge their entries atomically; only entries still pending for the group
+    are dead-lettered (one dead letter per entry, however many held it). Returns how many were appended."""
     if not items:
-        return
-    async with redis.pipeline(transaction=True) as pipe:
-        for item in items:
-            pipe.xadd(DEAD_LETTERS, item)
-            pipe.xack(item["stream"], group, item["entry_id"])
-        await pipe.execute()
-    DEAD_LETTERED.labels(group).inc(len(items))
+        return 0
+    args: list[str] = [group]
+    for item in items:
+        fields = [part for pair in item.items() for part in pair]
+        args += [item["stream"], item["entry_id"], str(len(fields)), *fields]
+    added = int(await redis.eval(DEAD_LETTER, 1, DEAD_LETTERS, *args))  # type: ignore[misc]
+    DEAD_LETTERED.labels(group).inc(added)
+    return added
 
 
 async def list_dead_letters(redis: Redis, count: int = 100, after: str | None = None) -> list[DeadLetter]:

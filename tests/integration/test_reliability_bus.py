@@ -10,7 +10,8 @@ from pathlib import Path
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from shared.bus import Consumer, Subscription, list_dead_letters
+from shared.bus import Consumer, Subscription, ensure_group, list_dead_letters
+from shared.bus.deadletter import dead_letter, dead_letter_fields
 from shared.events import DEAD_LETTERS, envelope_for
 from shared.events.cases import ConsultationRecorded
 from shared.runtime.embedded import EmbeddedServer
@@ -114,3 +115,24 @@ def _applied_order(bus: BusPair) -> list[str]:
     path = bus.consumer_db.url.split("///", 1)[1]
     with closing(sqlite3.connect(path)) as conn:
         return [row[0] for row in conn.execute("SELECT event_id FROM test_effect ORDER BY id")]
+
+
+async def test_an_entry_held_twice_is_dead_lettered_once(server: EmbeddedServer) -> None:
+    """The consumer that read an entry and a reclaimer that took it over (the first was slow) both give up on it:
+    whoever acknowledges it appends the dead letter, the other appends nothing."""
+    redis = Redis.from_url(server.url)
+    try:
+        await ensure_group(redis, STREAM, GROUP)
+        entry = await redis.xadd(STREAM, {"event": "{not json"})
+        await redis.xreadgroup(GROUP, "slow", {STREAM: ">"}, count=1)
+        await redis.xautoclaim(STREAM, GROUP, "reclaimer", 0, "0-0")  # the second holder
+        item = dead_letter_fields(stream=STREAM, group=GROUP, entry_id=entry, fields={b"event": b"{not json"},
+                                  error="malformed envelope", deliveries=2)
+        assert await dead_letter(redis, [item], GROUP) == 1
+        assert await dead_letter(redis, [item], GROUP) == 0
+        letters = await list_dead_letters(redis)
+        assert [(d.entry_id, d.error, d.payload) for d in letters] == [(entry.decode(), "malformed envelope",
+                                                                         "{not json")]
+        assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
+    finally:
+        await redis.aclose()

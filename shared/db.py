@@ -74,7 +74,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
             for row in rows:
                 copy.write_row(row)
     except dbapi.Error as exc:  # as SQLAlchemy raises it, so callers tell a lost database from a bad row
-        lost = bool(driver.broken)
+        lost = connection_lost(exc, driver)
         if lost:
             conn.invalidate(exc)
         raise DBAPIError.instance(sql, None, exc, dbapi.Error, connection_invalidated=lost) from exc
@@ -223,6 +223,23 @@ def wipe_after_commit(session: Session) -> None:
                  lambda _: threading.Thread(target=checkpoint, name="wipe", daemon=True).start(), once=True)
 
 
+def connection_lost(exc: BaseException, driver: Any) -> bool:
+    """Is the PostgreSQL connection `exc` came from gone, so the pool must not hand it out again?
+
+    psycopg marks a connection broken only once libpq has seen it fail; a server that ended the connection while
+    a command was being sent (pg_terminate_backend, a restart) can first surface as an OperationalError without
+    SQLSTATE ("connection socket closed") on a connection still marked good, and its next ROLLBACK then fails
+    too. Such an error, or SQLSTATE class 08 (connection) or 57P01-57P03 (the server shut down), loses it.
+    """
+    if driver is not None and (driver.closed or driver.broken):
+        return True
+    if not type(exc).__module__.startswith("psycopg") or not isinstance(exc, Exception):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    return (state is None and type(exc).__name__ == "OperationalError"
+            or state is not None and state.startswith(("08", "57P01", "57P02", "57P03")))
+
+
 def is_infrastructure(exc: BaseException) -> bool:
     """Did the database fail (unreachable, locked, full, read-only) rather than the statement or handler?"""
     seen: set[int] = set()
@@ -290,6 +307,10 @@ class Database:
         event.listen(self.engine, "commit", self._on_commit)
 
     def _on_error(self, context: Any) -> None:
+        conn = context.connection
+        if (not context.is_disconnect and context.dialect.driver == "psycopg" and conn is not None
+                and not conn.invalidated and connection_lost(context.original_exception, None)):
+            context.is_disconnect = True  # SQLAlchemy asks psycopg's broken flag only: see connection_lost
         if is_infrastructure(context.original_exception) or context.is_disconnect:
             self.failing = True
 

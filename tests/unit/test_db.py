@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from shared.bus.consumer import INBOX
-from shared.db import READ_ONLY, Database, insert_rows, is_infrastructure, make_engine
+from shared.db import READ_ONLY, Database, connection_lost, insert_rows, is_infrastructure, make_engine
 from tests.conftest import POSTGRES_URL
 
 
@@ -150,7 +151,7 @@ def test_insert_rows_on_a_connection_postgresql_ended_is_an_infrastructure_failu
         with db.session() as s:
             pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
             with admin.begin() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})  # waits for its end
             with pytest.raises(DBAPIError) as raised:
                 insert_rows(s, INBOX, ("group", "event_id", "processed_at"),
                             [("g", "01" * 13, datetime(2026, 11, 30, tzinfo=UTC))])
@@ -160,6 +161,51 @@ def test_insert_rows_on_a_connection_postgresql_ended_is_an_infrastructure_failu
     finally:
         admin.dispose()
         db.dispose()
+
+
+@pytest.mark.parametrize("path", ["copy", "statement"])
+def test_a_connection_lost_before_psycopg_marks_it_broken_is_invalidated_all_the_same(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """The server ends the connection while a command is being sent: psycopg raises "connection socket closed"
+    (OperationalError, no SQLSTATE) on a connection it has not yet marked broken (CI, 2026-12-01). SQLAlchemy's
+    own check asks only that flag, kept the connection, and the session's ROLLBACK failed on it in turn."""
+    import psycopg
+
+    def socket_closed(*_: Any, **__: Any) -> Any:
+        raise psycopg.OperationalError("connection socket closed")
+
+    db = Database(postgres_url, [INBOX])
+    db.create_all()
+    try:
+        with db.session() as s:
+            s.execute(text("SELECT 1"))
+            with monkeypatch.context() as patch:
+                patch.setattr(psycopg.Cursor, "copy" if path == "copy" else "execute", socket_closed)
+                with pytest.raises(DBAPIError) as raised:
+                    if path == "copy":
+                        insert_rows(s, INBOX, ("group", "event_id", "processed_at"),
+                                    [("g", "01" * 13, datetime(2026, 11, 30, tzinfo=UTC))])
+                    else:
+                        s.execute(select(INBOX.c.event_id))
+            assert raised.value.connection_invalidated and is_infrastructure(raised.value)
+            assert db.failing or path == "copy"  # COPY goes past the engine's error events, straight to the driver
+        with db.session() as s:  # the pool hands out a new connection
+            assert s.execute(select(INBOX.c.event_id)).scalars().all() == []
+    finally:
+        db.dispose()
+
+
+def test_connection_lost_tells_a_gone_connection_from_a_bad_statement() -> None:
+    import psycopg
+    from psycopg import errors
+
+    assert connection_lost(psycopg.OperationalError("connection socket closed"), None)
+    assert connection_lost(errors.AdminShutdown("terminating connection due to administrator command"), None)
+    assert connection_lost(errors.ConnectionFailure("server closed the connection"), None)
+    assert not connection_lost(errors.UniqueViolation("duplicate key"), None)
+    assert not connection_lost(errors.DiskFull("no space left"), None)  # the database failed; the connection works
+    assert not connection_lost(errors.QueryCanceled("statement timeout"), None)
+    assert not connection_lost(sqlite3.OperationalError("database is locked"), None)
 
 
 def test_a_session_dropped_without_closing_neither_keeps_the_writer_lock_nor_leaves_a_read_only_connection(

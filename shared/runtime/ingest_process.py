@@ -46,25 +46,46 @@ class IngestProcess:
     def __init__(self, settings: Settings, redis_url: str | None) -> None:
         self.settings, self.redis_url = settings, redis_url
         self.proc: asyncio.subprocess.Process | None = None
+        self._fed = False  # the current child has been given its settings
         self.restarts = 0
         self._stopping = False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
+    async def prestart(self) -> None:
+        """Start the child's interpreter now, its settings later (`run`): its imports (about 1.4 s) overlap the
+        node's own start (databases, bus) instead of following it, which a catching-up state waits for."""
+        if self.proc is None:
+            self.proc = await self._exec()
+
+    @staticmethod
+    async def _exec() -> asyncio.subprocess.Process:
+        # A session (and so a process group) of its own: a Ctrl-C in the node's terminal reaches the node only, which
+        # stops the child in order (the child's own SIGINT handler is not in place while it imports, 1.4 s of the
+        # node's start). start_new_session, not process_group: uvloop, the node's event loop, knows only the former.
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shared.runtime.ingest_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            start_new_session=True, limit=2**24)  # a report names every node
+
     async def _spawn(self) -> None:
         values = self.settings.model_dump(mode="json")
         if self.settings.oidc_client_secret is not None:  # dumped masked; the child needs none, but keep it whole
             values["oidc_client_secret"] = self.settings.oidc_client_secret.get_secret_value()
         values["redis_url"] = self.redis_url  # the embedded server's, when the node started one
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.runtime.ingest_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            limit=2**24)  # a report names every node
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(values).encode())
-        await self.proc.stdin.drain()
-        self.proc.stdin.close()
-        log.info("federation ingest runs in process %s", self.proc.pid)
+        proc = self.proc  # started by prestart and not given its settings yet: it is waiting for them
+        if proc is None or proc.returncode is not None or self._fed:
+            proc = self.proc = await self._exec()
+        self._fed = True
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps(values).encode())
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):  # it died before reading them: run() restarts it
+            log.warning("federation ingest process %s exited before it read its settings", proc.pid)
+            return
+        log.info("federation ingest runs in process %s", proc.pid)
 
     async def run(self) -> None:
         """Start the child; when it exits while the node runs, start it again (1 s, doubling to 30 s)."""
@@ -168,9 +189,11 @@ def main() -> None:
     from shared.runtime.logging import setup_logging
 
     setup_logging()
-    settings = Settings(**json.loads(sys.stdin.read()))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the node's terminal: the node stops us in order
-    asyncio.run(serve(settings))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt meant for the node: the node stops us in order
+    values = sys.stdin.read()  # started early (IngestProcess.prestart): the settings come once the node is up
+    if not values:  # the node stopped before it was up: nothing to do
+        return
+    asyncio.run(serve(Settings(**json.loads(values))))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,9 @@ class Node:
     async def _start(self) -> None:
         s = self.settings
         setup_tracing(f"lotse-{s.node_id}", s.otlp_endpoint)
+        if s.ingest_apart:  # its interpreter starts beside ours; it gets its settings once the bus is up
+            self.ingest = IngestProcess(s, None)
+            await self.ingest.prestart()
         await asyncio.to_thread(self.start_embedded)
         self.address = BusAddress(self.redis_url, s.sentinels, s.redis_master)
         self.redis = bus_client(self.address)
@@ -147,8 +150,8 @@ class Node:
         for consumer in self.consumers:
             self.tasks.append(asyncio.create_task(consumer.run_reclaimer(),
                                                   name=f"reclaim-{consumer.sub.group}"))
-        if s.ingest_apart:
-            self.ingest = IngestProcess(s, self.redis_url)
+        if self.ingest is not None:
+            self.ingest.redis_url = self.redis_url
             self.tasks.append(asyncio.create_task(self.ingest.run(), name="ingest-process"))
         self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self.tasks.append(asyncio.create_task(self.guard.run(), name="bus-guard"))

@@ -3,6 +3,7 @@ when it dies, stopped with the node; what it accepts reaches the read model in t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import uvloop
 from prometheus_client import REGISTRY
 from redis import Redis
 from sqlmodel import func, select
@@ -123,3 +125,35 @@ def test_a_report_adds_to_the_nodes_counters_and_nothing_else() -> None:
     IngestProcess._add({"accepted|sim-1|extra": 5, "rejected|sim-1": 5, "other|sim-1": 5, "accepted|sim-1": -4})
     assert value(ACCEPTED_TOTAL, node="sim-1") - accepted == 3
     assert value(REJECTED, node="sim-1", reason="replay") - rejected == 2
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_child_starts_before_its_settings_come_misses_ctrl_c_and_ends_quietly_without_them(
+        tmp_path: Path, loop: str) -> None:
+    """The node starts the child's interpreter first (its imports overlap the node's own start) and hands it its
+    settings once the bus is up; a Ctrl-C meanwhile does not reach it, and a node that stops before that ends it."""
+    settings = Settings(node_id="state", level="state", tenants=["08000000"], data_dir=tmp_path,
+                        services=["cases", "federation"], ingest_process="on")
+
+    async def scenario() -> None:
+        early = IngestProcess(settings, None)
+        await early.prestart()
+        first = early.proc
+        assert first is not None and first.stdin is not None
+        await early.prestart()  # once only
+        assert early.proc is first
+        # A Ctrl-C in the node's terminal goes to the terminal's foreground process group: the node's, not the child's.
+        assert os.getpgid(first.pid) == first.pid != os.getpgrp() and os.getsid(first.pid) == first.pid
+        assert early.alive()
+        first.stdin.close()  # the node stopped before it was up: no settings
+        assert await asyncio.wait_for(first.wait(), 30) == 0
+
+        stopped = IngestProcess(settings, None)
+        await stopped.prestart()
+        await stopped.stop(timeout=10)  # a node whose start failed stops what it started
+        assert stopped.proc is not None and stopped.proc.returncode is not None and not stopped.alive()
+
+    if loop == "uvloop":  # the node's loop (uvicorn's default where uvloop is installed)
+        uvloop.run(scenario())
+    else:
+        asyncio.run(scenario())

@@ -335,6 +335,20 @@ def kept_once(db: Database) -> None:
         assert s.exec(select(func.count()).select_from(StateConsultation)).one() == 3
         topics = s.exec(select(StateConsultationTopic.topic)).all()
     assert sorted(topics) == ["housing", "language", "work", "work", "work"]
+    twice = [service.Consultation(**{**note, "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ5", "topics": topics})
+             for topics in (["school"], ["school", "work"])]  # one event twice in a run (a redelivery)
+    with db.session() as s:
+        assert service.note_consultations(s, twice) == 1
+        s.commit()
+        assert s.exec(select(StateConsultationTopic.topic).where(
+            StateConsultationTopic.event_id == "01JABCDEFGHJKMNPQRSTVWXYZ5")).all() == ["school"]  # the first
+    with db.session() as s:  # a run with a raw case id keeps none of it
+        with pytest.raises(service.NotPseudonymous):
+            service.note_consultations(s, [service.Consultation(**{**note, "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ6"}),
+                                           service.Consultation(**{**note, "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ7",
+                                                                   "client": "c-raw"})])
+        s.rollback()
+        assert s.exec(select(func.count()).select_from(StateConsultation)).one() == 4
 
 
 def test_an_event_with_a_raw_case_id_is_dead_lettered(state: NodeHandle, redis: Redis) -> None:

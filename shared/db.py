@@ -233,7 +233,7 @@ def connection_lost(exc: BaseException, driver: Any) -> bool:
     """
     if driver is not None and (driver.closed or driver.broken):
         return True
-    if not type(exc).__module__.startswith("psycopg") or not isinstance(exc, Exception):
+    if not type(exc).__module__.startswith("psycopg"):
         return False
     state = getattr(exc, "sqlstate", None)
     return (state is None and type(exc).__name__ == "OperationalError"
@@ -252,9 +252,8 @@ def is_infrastructure(exc: BaseException) -> bool:
         if isinstance(orig, sqlite3.OperationalError) and any(m in str(orig).lower() for m in SQLITE_INFRA):
             return True
         state = getattr(orig, "sqlstate", None)
-        if type(orig).__module__.startswith("psycopg") and (
-                state is None and type(orig).__name__ == "OperationalError"
-                or state is not None and state.startswith(PG_INFRA)):
+        if connection_lost(orig, None) or (type(orig).__module__.startswith("psycopg")
+                                           and state is not None and state.startswith(PG_INFRA)):
             return True
         current = current.__cause__ or current.__context__
     return False

@@ -46,7 +46,6 @@ class IngestProcess:
     def __init__(self, settings: Settings, redis_url: str | None) -> None:
         self.settings, self.redis_url = settings, redis_url
         self.proc: asyncio.subprocess.Process | None = None
-        self._fed = False  # the current child has been given its settings
         self.restarts = 0
         self._stopping = False
 
@@ -73,10 +72,9 @@ class IngestProcess:
         if self.settings.oidc_client_secret is not None:  # dumped masked; the child needs none, but keep it whole
             values["oidc_client_secret"] = self.settings.oidc_client_secret.get_secret_value()
         values["redis_url"] = self.redis_url  # the embedded server's, when the node started one
-        proc = self.proc  # started by prestart and not given its settings yet: it is waiting for them
-        if proc is None or proc.returncode is not None or self._fed:
+        proc = self.proc  # started by prestart, its stdin still open: it is waiting for its settings
+        if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
             proc = self.proc = await self._exec()
-        self._fed = True
         assert proc.stdin is not None
         try:
             proc.stdin.write(json.dumps(values).encode())
